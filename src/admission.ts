@@ -1,0 +1,63 @@
+import type { Logger } from './core/logger.js';
+import type { Metrics } from './core/metrics.js';
+import { RateLimitedLog } from './core/rate-limited-log.js';
+import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
+import type { RawMessage, Rejection } from './normalize/reading.js';
+import type { DeadLetter, DurableQueue } from './queue/types.js';
+
+/**
+ * The one way into the buffer for every source: decode, validate, append. `admit` resolves only after the
+ * reading (or its dead letter) is durably committed, so a source acknowledges only what is on disk.
+ * Invalid messages are dead-lettered and still acknowledged: a poison message must not loop forever.
+ */
+export class Admission {
+  private readonly warnings: RateLimitedLog;
+
+  constructor(
+    private readonly queue: DurableQueue,
+    private readonly decode: DecodeOptions,
+    private readonly metrics: Metrics,
+    logger: Logger,
+  ) {
+    this.warnings = new RateLimitedLog(logger);
+  }
+
+  async admit(raw: RawMessage): Promise<void> {
+    this.metrics.inc('readings_received_total', { source: raw.source });
+    const result = decodeMessage(raw, this.decode);
+    if (result.ok) {
+      await this.queue.append([result.reading]);
+      this.metrics.inc('readings_buffered_total');
+      return;
+    }
+    await this.reject(raw, result.rejection);
+  }
+
+  /** Records a message that was refused before it could be read whole (its payload is not kept). */
+  async refuse(entry: Omit<DeadLetter, 'receivedAt'>): Promise<void> {
+    this.metrics.inc('readings_received_total', { source: entry.source });
+    await this.deadLetter({ ...entry, receivedAt: Date.now() });
+  }
+
+  private async reject(raw: RawMessage, rejection: Rejection): Promise<void> {
+    await this.deadLetter({
+      reason: rejection.reason,
+      message: rejection.message,
+      source: raw.source,
+      origin: raw.origin,
+      topic: raw.topic,
+      receivedAt: raw.receivedAt,
+      payloadBase64: raw.payload.toString('base64'),
+    });
+  }
+
+  private async deadLetter(entry: DeadLetter): Promise<void> {
+    await this.queue.appendDeadLetter(entry);
+    this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
+    this.warnings.warn(
+      `${entry.source}:${entry.reason}`,
+      { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message },
+      'message rejected and kept in the dead letters',
+    );
+  }
+}

@@ -1,0 +1,39 @@
+import { loadConfig } from '../config/load.js';
+import { describeError, isTidegateError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { Gateway } from '../gateway.js';
+
+/**
+ * `tidegate run`: starts the gateway and stops it on SIGTERM/SIGINT through the gateway's one shutdown
+ * path, within `shutdown.deadlineMs`. A second signal exits at once (what was acked is on disk already).
+ */
+export async function runCommand(configFile: string): Promise<number> {
+  const config = await loadConfig(configFile);
+  const logger = createLogger(config.log.level);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(config, logger);
+  } catch (err) {
+    logger.fatal({ code: isTidegateError(err) ? err.code : undefined, err: describeError(err) }, 'tidegate could not start');
+    logger.flush();
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      signalled = true;
+      logger.info({ signal, deadlineMs: config.shutdown.deadlineMs }, 'shutting down');
+      gateway.stop(AbortSignal.timeout(config.shutdown.deadlineMs)).then(() => {
+        logger.info('stopped');
+        logger.flush();
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

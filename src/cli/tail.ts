@@ -1,0 +1,121 @@
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { delay } from '../core/abort.js';
+import { describeError } from '../core/errors.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../kinesis-local/emulator.js';
+import { createKinesisClient } from '../sinks/kinesis/sdk-port.js';
+
+export interface TailOptions {
+  config: string;
+  stream?: string;
+  endpoint?: string;
+  from: 'trim-horizon' | 'latest';
+  follow: boolean;
+  limit?: number;
+}
+
+// AWS allows 5 GetRecords calls per second per shard; stay under it, and poll gently when idle.
+const MIN_POLL_MS = 250;
+const IDLE_POLL_MS = 1000;
+const RELIST_MS = 30_000;
+
+/** `tidegate tail`: reads the stream from every shard and prints each record as one JSON line. */
+export async function tailCommand(opts: TailOptions): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const client = tailClient(config, opts.endpoint);
+  const stream = opts.stream ?? config.kinesis.streamName;
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.stdout.on('error', () => stop.abort()); // a closed pipe (tail | head) ends the tail
+  try {
+    const printed = await tailStream(client, stream, opts, (line) => process.stdout.write(`${line}\n`), stop.signal);
+    process.stderr.write(`tidegate tail: ${printed} record(s) from ${stream}\n`);
+    return 0;
+  } catch (err) {
+    if (stop.signal.aborted) return 0;
+    process.stderr.write(`tidegate tail: cannot read stream ${stream}: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    client.destroy();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function tailClient(config: Config, endpointOverride?: string): KinesisClient {
+  const k = config.kinesis;
+  if (!endpointOverride && k.endpoint === 'local') {
+    const host = k.local.host.includes(':') ? `[${k.local.host}]` : k.local.host;
+    return createKinesisClient({ region: LOCAL_REGION, endpoint: `http://${host}:${k.local.port}`, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: k.requestTimeoutMs });
+  }
+  const endpoint = endpointOverride ?? k.endpoint;
+  return createKinesisClient({ region: k.region, requestTimeoutMs: k.requestTimeoutMs, ...(endpoint ? { endpoint } : {}) });
+}
+
+/** Renders a record: its data when that is JSON (tidegate's own records), else a described envelope. */
+export function formatRecord(shardId: string, r: _Record): string {
+  const data = Buffer.from(r.Data ?? new Uint8Array());
+  const text = data.toString('utf8');
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify({ shardId, sequenceNumber: r.SequenceNumber, partitionKey: r.PartitionKey, dataBase64: data.toString('base64') });
+  }
+}
+
+/**
+ * Polls every shard until stopped. Without `follow`, returns once every shard has been read up to its
+ * tip. Closed shards (after a reshard) are dropped and the shard list is refreshed to find their children.
+ */
+export async function tailStream(client: KinesisClient, stream: string, opts: Pick<TailOptions, 'from' | 'follow' | 'limit'>, print: (line: string) => void, signal: AbortSignal): Promise<number> {
+  const iterators = new Map<string, string>();
+  const finished = new Set<string>();
+  let printed = 0;
+  let listedAt = 0;
+  const type = opts.from === 'latest' ? 'LATEST' : 'TRIM_HORIZON';
+
+  for (;;) {
+    if (Date.now() - listedAt > RELIST_MS || iterators.size === 0) {
+      for (const shardId of await listShardIds(client, stream, signal)) {
+        if (iterators.has(shardId) || finished.has(shardId)) continue;
+        const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type }), { abortSignal: signal });
+        if (it.ShardIterator) iterators.set(shardId, it.ShardIterator);
+      }
+      listedAt = Date.now();
+    }
+    let caughtUp = true;
+    for (const [shardId, iterator] of iterators) {
+      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: signal });
+      for (const record of out.Records ?? []) {
+        print(formatRecord(shardId, record));
+        printed += 1;
+        if (opts.limit !== undefined && printed >= opts.limit) return printed;
+      }
+      // A shard is at its tip when a read returns nothing; a round of empty reads means all are.
+      if ((out.Records?.length ?? 0) > 0) caughtUp = false;
+      if (out.NextShardIterator) iterators.set(shardId, out.NextShardIterator);
+      else {
+        iterators.delete(shardId);
+        finished.add(shardId);
+        listedAt = 0;
+      }
+    }
+    if (!opts.follow && caughtUp) return printed;
+    await delay(caughtUp ? IDLE_POLL_MS : MIN_POLL_MS, signal);
+  }
+}
+
+async function listShardIds(client: KinesisClient, stream: string, signal: AbortSignal): Promise<string[]> {
+  const ids: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const out = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: stream }), { abortSignal: signal });
+    for (const s of out.Shards ?? []) if (s.ShardId) ids.push(s.ShardId);
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return ids;
+}

@@ -1,0 +1,29 @@
+import { isIP } from 'node:net';
+import type { ConfigProblem } from './load.js';
+import type { ListenerConfig } from './schema.js';
+
+/** True for addresses that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host.toLowerCase() === '::ffff:127.0.0.1';
+}
+
+/**
+ * Secure default (mosquitto 2's rule): anonymous clients are accepted on loopback only. tidegate has no
+ * client authentication of its own yet, so a non-loopback listener needs an explicit `allowAnonymous: true`.
+ */
+export function listenerProblems(listeners: readonly ListenerConfig[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  listeners.forEach((l, i) => {
+    if (!isLoopbackHost(l.host) && l.allowAnonymous !== true) {
+      problems.push({
+        path: `mqtt.listeners[${i}]`,
+        message:
+          `listener ${l.host}:${l.port} is reachable from other machines and no authentication is configured; ` +
+          `bind it to 127.0.0.1, or set allowAnonymous: true to accept anonymous clients from the network on purpose`,
+      });
+    }
+  });
+  return problems;
+}

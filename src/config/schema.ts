@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/**
+ * The single source of truth for tidegate's configuration: types, defaults and validation come from here.
+ * Objects are strict (unknown keys are errors, as a misspelt key silently ignored is a classic outage).
+ */
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+
+export const listenerSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(1883),
+    /**
+     * Anonymous clients are accepted on loopback listeners only (the rule mosquitto 2 adopted). A listener
+     * on any other address refuses to start unless this is set to true explicitly.
+     */
+    allowAnonymous: z.boolean().optional(),
+  })
+  .strict();
+
+export const mqttSchema = z
+  .object({
+    listeners: z.array(listenerSchema).min(1).default([{ host: '127.0.0.1', port: 1883 }]),
+    /** Topic template; `{deviceId}` captures one level, a trailing `#` accepts any further levels. */
+    topicTemplate: z
+      .string()
+      .default('devices/{deviceId}/#')
+      .refine((t) => t.split('/').includes('{deviceId}'), { message: 'must contain a {deviceId} level' }),
+    /** Largest accepted payload; larger PUBLISH packets are refused before they are buffered. */
+    maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(256 * 1024),
+    /** Upper bound for the durable admission of one PUBLISH; the client is disconnected past it. */
+    admitTimeoutMs: positiveInt.default(30_000),
+  })
+  .strict();
+
+export const bufferSchema = z
+  .object({
+    /** `fsync`: every group commit is synced to disk before acks go out. `os`: the OS decides (power loss can lose acknowledged readings). */
+    durability: z.enum(['fsync', 'os']).default('fsync'),
+    /** Minimum time between two group commits; readings arriving meanwhile share one write and one fsync. */
+    commitIntervalMs: z.number().int().min(0).max(10_000).default(10),
+    /** Largest number of readings in one group commit. */
+    maxCommitRecords: positiveInt.max(100_000).default(2_000),
+  })
+  .strict();
+
+export const localEmulatorSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(4567),
+    shards: positiveInt.max(64).default(2),
+  })
+  .strict();
+
+export const kinesisSchema = z
+  .object({
+    streamName: z.string().min(1).max(128).regex(/^[a-zA-Z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"').default('tidegate-telemetry'),
+    region: z.string().min(1).default('us-east-1'),
+    /** `local` starts the bundled emulator; a URL targets any Kinesis-compatible endpoint; absent means AWS. */
+    endpoint: z.union([z.literal('local'), z.url()]).optional(),
+    local: localEmulatorSchema.default({ host: '127.0.0.1', port: 4567, shards: 2 }),
+    batch: z
+      .object({
+        // AWS PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
+        maxRecords: positiveInt.max(500).default(500),
+        maxBytes: positiveInt.max(5 * 1024 * 1024).default(5 * 1024 * 1024),
+        /** How long a partly filled batch may wait for more readings. */
+        maxAgeMs: z.number().int().min(0).max(60_000).default(100),
+      })
+      .strict()
+      .default({ maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 100 }),
+    retry: z
+      .object({
+        baseDelayMs: positiveInt.default(100),
+        maxDelayMs: positiveInt.default(30_000),
+      })
+      .strict()
+      .default({ baseDelayMs: 100, maxDelayMs: 30_000 }),
+    requestTimeoutMs: positiveInt.max(300_000).default(15_000),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Prefix of every record id; must be unique among the gateways that write to one stream. */
+    gatewayId: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'only letters, digits, "_", ".", ":" and "-"')
+      .default('tidegate'),
+    dataDir: z.string().min(1).default('./data'),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    mqtt: mqttSchema.default(() => mqttSchema.parse({})),
+    buffer: bufferSchema.default(() => bufferSchema.parse({})),
+    kinesis: kinesisSchema.default(() => kinesisSchema.parse({})),
+    shutdown: z
+      .object({ deadlineMs: positiveInt.max(600_000).default(10_000) })
+      .strict()
+      .default({ deadlineMs: 10_000 }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type KinesisConfig = z.infer<typeof kinesisSchema>;

@@ -1,0 +1,189 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { Admission } from './admission.js';
+import type { Config } from './config/schema.js';
+import { describeError } from './core/errors.js';
+import type { Component, HealthReport } from './core/lifecycle.js';
+import type { Logger } from './core/logger.js';
+import { Metrics } from './core/metrics.js';
+import { ensureStream } from './kinesis-local/ensure-stream.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalEmulator, type LocalEmulator } from './kinesis-local/emulator.js';
+import { compileTopicTemplate } from './normalize/topic-map.js';
+import { LevelQueue } from './queue/level-queue.js';
+import { KINESIS_MAX_RECORD_BYTES } from './sinks/kinesis/limits.js';
+import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
+import { KinesisSink } from './sinks/kinesis/sink.js';
+import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
+
+const KINESIS_SINK_ID = 'kinesis';
+
+/** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
+interface Running {
+  id: string;
+  stop(deadline: AbortSignal): Promise<void>;
+}
+
+/**
+ * The composition root: builds every component from the validated config, starts them
+ * queue → emulator → sink → source (listeners last), and stops them in reverse through one path.
+ */
+export class Gateway {
+  readonly metrics = new Metrics();
+  private readonly running: Running[] = [];
+  private queue!: LevelQueue;
+  private sink!: KinesisSink;
+  private source!: MqttBrokerSource;
+  private emulator: LocalEmulator | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: Config, logger: Logger): Promise<Gateway> {
+    const gateway = new Gateway(config, logger);
+    try {
+      await gateway.startAll();
+    } catch (err) {
+      await gateway.stop(AbortSignal.timeout(config.shutdown.deadlineMs));
+      throw err;
+    }
+    return gateway;
+  }
+
+  /** Where MQTT clients can connect (ports resolved). */
+  get mqttAddresses(): ReadonlyArray<{ host: string; port: number }> {
+    return this.source.addresses;
+  }
+
+  get kinesisEndpoint(): string | undefined {
+    return this.emulator?.endpoint ?? this.config.kinesis.endpoint;
+  }
+
+  queueStats() {
+    return this.queue.stats();
+  }
+
+  health(): HealthReport {
+    return this.sink ? this.sink.health() : { status: 'ok', reasons: [] };
+  }
+
+  /** The one shutdown path, for signals and failed starts alike. Safe to call more than once. */
+  stop(deadline: AbortSignal): Promise<void> {
+    this.stopped ??= this.stopAll(deadline);
+    return this.stopped;
+  }
+
+  private async startAll(): Promise<void> {
+    const { config, logger, metrics } = this;
+    const log = (id: string): Logger => logger.child({ component: id });
+
+    this.queue = new LevelQueue({
+      dir: config.dataDir,
+      gatewayId: config.gatewayId,
+      durability: config.buffer.durability,
+      commitIntervalMs: config.buffer.commitIntervalMs,
+      maxCommitRecords: config.buffer.maxCommitRecords,
+      sinkIds: [KINESIS_SINK_ID],
+    });
+    await this.queue.open();
+    this.running.push({ id: 'queue', stop: () => this.queue.close() });
+    const stats = this.queue.stats();
+    metrics.gauge('buffer_readings', () => this.queue.stats().buffered);
+    logger.info({ dataDir: config.dataDir, durability: config.buffer.durability, buffered: stats.buffered, deadLetters: stats.deadLetters }, 'buffer open');
+
+    const client = await this.kinesisClient();
+    const port = new SdkKinesisPort(client);
+    this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
+
+    this.sink = new KinesisSink({
+      id: KINESIS_SINK_ID,
+      streamName: config.kinesis.streamName,
+      limits: { maxRecords: config.kinesis.batch.maxRecords, maxBytes: config.kinesis.batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
+      maxAgeMs: config.kinesis.batch.maxAgeMs,
+      retry: config.kinesis.retry,
+      requestTimeoutMs: config.kinesis.requestTimeoutMs,
+      queue: this.queue,
+      port,
+      logger: log('kinesis'),
+      metrics,
+    });
+    await this.startComponent(this.sink);
+
+    const admission = new Admission(
+      this.queue,
+      { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes },
+      metrics,
+      log('admission'),
+    );
+    this.source = new MqttBrokerSource({
+      listeners: config.mqtt.listeners,
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      admitTimeoutMs: config.mqtt.admitTimeoutMs,
+      admission,
+      logger: log('mqtt_broker'),
+      metrics,
+    });
+    await this.startComponent(this.source);
+
+    this.statsTimer = setInterval(() => this.logStats(), 60_000).unref();
+    logger.info({ gatewayId: config.gatewayId, stream: config.kinesis.streamName }, 'tidegate is running');
+  }
+
+  private async startComponent(component: Component): Promise<void> {
+    // Registered before start, so a half-started component (a listener that bound) is stopped too.
+    this.running.push(component);
+    await component.start();
+  }
+
+  private async kinesisClient(): Promise<KinesisClient> {
+    const { kinesis } = this.config;
+    if (kinesis.endpoint !== 'local') {
+      this.logger.info(
+        { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS' },
+        'forwarding to Amazon Kinesis with the standard AWS credential chain',
+      );
+      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}) });
+    }
+    this.emulator = await startLocalEmulator(kinesis.local.host, kinesis.local.port);
+    const emulator = this.emulator;
+    this.running.push({ id: 'kinesis-emulator', stop: () => emulator.close() });
+    const client = createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs });
+    await ensureStream(client, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
+    this.logger.warn(
+      { endpoint: emulator.endpoint, stream: kinesis.streamName, shards: kinesis.local.shards },
+      'readings go to a LOCAL Kinesis emulator in this process (in memory, gone when tidegate stops), not to AWS. ' +
+        'To forward to Amazon Kinesis, remove kinesis.endpoint from the config and set kinesis.region and kinesis.streamName; ' +
+        'credentials come from the standard AWS chain (environment, profile, instance role)',
+    );
+    return client;
+  }
+
+  private logStats(): void {
+    const m = this.metrics;
+    this.logger.info(
+      {
+        received: m.get('readings_received_total'),
+        delivered: m.get('readings_delivered_total'),
+        buffered: this.queue.stats().buffered,
+        deadLettered: m.get('readings_dead_lettered_total'),
+        health: this.health().status,
+      },
+      'stats',
+    );
+  }
+
+  private async stopAll(deadline: AbortSignal): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    for (const component of [...this.running].reverse()) {
+      try {
+        await component.stop(deadline);
+      } catch (err) {
+        this.logger.error({ component: component.id, err: describeError(err) }, 'component did not stop cleanly');
+      }
+    }
+    this.running.length = 0;
+    if (this.queue) this.logStats();
+  }
+}

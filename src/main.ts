@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { checkConfigCommand } from './cli/check-config.js';
+import { runCommand } from './cli/run.js';
+import { tailCommand } from './cli/tail.js';
+import { ConfigError } from './config/load.js';
+import { describeError, isTidegateError } from './core/errors.js';
+
+const DEFAULT_CONFIG = 'config/default.yaml';
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage. */
+async function exitWith(work: Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await work;
+  } catch (err) {
+    if (err instanceof ConfigError || isTidegateError(err, 'ERR_CONFIG_READ')) {
+      process.stderr.write(`tidegate: ${describeError(err)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`tidegate: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+const program = new Command('tidegate')
+  .description('IoT telemetry gateway: MQTT in, a durable LevelDB buffer, Amazon Kinesis out')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program
+  .command('run', { isDefault: true })
+  .description('run the gateway (the default command)')
+  .option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG)
+  .action((o: { config: string }) => exitWith(runCommand(o.config)));
+
+program
+  .command('tail')
+  .description('print the records in the configured Kinesis stream as JSON lines, from every shard, and follow new ones')
+  .option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG)
+  .option('--stream <name>', 'stream to read (default: kinesis.streamName)')
+  .option('--endpoint <url>', 'Kinesis endpoint (default: from the config; the local emulator for endpoint: local)')
+  .addOption(new Option('--from <position>', 'where to start in each shard').choices(['trim-horizon', 'latest']).default('trim-horizon'))
+  .option('--no-follow', 'exit once every shard has been read to its end')
+  .option('-n, --limit <count>', 'exit after this many records', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--limit must be a positive whole number, got "${v}"`);
+    return n;
+  })
+  .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number }) =>
+    exitWith(tailCommand(o)),
+  );
+
+program
+  .command('check-config')
+  .description('validate a configuration file; every problem is printed with its path (exit status 2 when invalid)')
+  .argument('<file>', 'configuration file (YAML)')
+  .option('--print', 'print the effective configuration, defaults filled in')
+  .action((file: string, o: { print?: boolean }) => exitWith(checkConfigCommand(file, o.print === true)));
+
+await program.parseAsync(process.argv);

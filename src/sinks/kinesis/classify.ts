@@ -1,0 +1,38 @@
+/**
+ * Whole-call failures of PutRecords, by what must happen next. Retryable ones are retried with backoff
+ * forever (the data is safe on disk); operator ones mark the gateway degraded with the reason and are
+ * probed again at the longest backoff, never crash-looping.
+ */
+export type CallFailureKind = 'retryable' | 'operator';
+
+const OPERATOR_ERRORS: Record<string, string> = {
+  ResourceNotFoundException: 'the stream does not exist in this account and region: create it or fix kinesis.streamName / kinesis.region',
+  AccessDeniedException: 'the credentials may not write to this stream: grant kinesis:PutRecords on it',
+  UnrecognizedClientException: 'the AWS access key is not valid: check the credentials tidegate runs with',
+  InvalidArgumentException: 'Kinesis rejected the request as invalid: check the stream settings',
+  ValidationException: 'Kinesis rejected the request as invalid: check the stream settings',
+  KMSDisabledException: 'the stream\'s KMS key is disabled: enable it',
+  KMSNotFoundException: 'the stream\'s KMS key was not found: fix the stream encryption',
+  KMSAccessDeniedException: 'the credentials may not use the stream\'s KMS key: grant kms:GenerateDataKey',
+  KMSInvalidStateException: 'the stream\'s KMS key is in an invalid state',
+  KMSOptInRequired: 'the account must opt in to KMS for this stream',
+};
+
+export interface CallFailure {
+  kind: CallFailureKind;
+  code: string;
+  message: string;
+  /** What the operator should do, for operator failures. */
+  action?: string;
+}
+
+export function classifyCallError(err: unknown): CallFailure {
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'UnknownError');
+  const message = e.message ?? String(err);
+  const action = OPERATOR_ERRORS[code];
+  if (action) return { kind: 'operator', code, message, action };
+  // Network errors, timeouts, 5xx, throttling (ProvisionedThroughputExceeded, KMSThrottling, LimitExceeded):
+  // the same call may succeed later.
+  return { kind: 'retryable', code, message };
+}

@@ -1,0 +1,245 @@
+import { delay } from '../../core/abort.js';
+import { Backoff } from '../../core/backoff.js';
+import { describeError, isTidegateError } from '../../core/errors.js';
+import type { Component, HealthReport } from '../../core/lifecycle.js';
+import type { Logger } from '../../core/logger.js';
+import type { Metrics } from '../../core/metrics.js';
+import type { DurableQueue, StoredRecord } from '../../queue/types.js';
+import { planBatch } from './batcher.js';
+import { classifyCallError, type CallFailure } from './classify.js';
+import type { BatchLimits } from './limits.js';
+import type { KinesisPort, PutEntryResult } from './port.js';
+
+export interface KinesisSinkOptions {
+  id: string;
+  streamName: string;
+  limits: BatchLimits;
+  /** How long a partly filled batch waits for more readings when the sink was idle. */
+  maxAgeMs: number;
+  retry: { baseDelayMs: number; maxDelayMs: number };
+  requestTimeoutMs: number;
+  queue: DurableQueue;
+  port: KinesisPort;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+interface Pending {
+  record: StoredRecord;
+  done: boolean;
+}
+
+/**
+ * Forwards the queue to one Kinesis stream: reads past its cursor, fills PutRecords calls within the
+ * limits, resends exactly the entries that came back with an ErrorCode (merged into the next call, after
+ * a jittered backoff), and commits the cursor through the highest contiguous delivered sequence, which
+ * lets the queue remove those records. Nothing leaves the disk before Kinesis accepted it.
+ */
+export class KinesisSink implements Component {
+  readonly id: string;
+  private window: Pending[] = [];
+  private readSeq = 0;
+  private readonly stopping = new AbortController();
+  private callAbort: AbortController | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly backoff: Backoff;
+  private operatorFailure: CallFailure | null = null;
+  private lastRetryLog = 0;
+  // Bounded read-ahead: one head-of-line record that keeps failing cannot pull the whole backlog into memory.
+  private readonly maxWindow: number;
+
+  constructor(private readonly opts: KinesisSinkOptions) {
+    this.id = opts.id;
+    this.backoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
+    this.maxWindow = opts.limits.maxRecords * 4;
+  }
+
+  async start(): Promise<void> {
+    this.readSeq = this.opts.queue.cursor(this.id);
+    this.loop = this.run();
+  }
+
+  async stop(deadline: AbortSignal): Promise<void> {
+    this.stopping.abort();
+    // The in-flight call may finish (and its successes be committed) until the deadline; then it is cut.
+    const cut = (): void => this.callAbort?.abort();
+    deadline.addEventListener('abort', cut, { once: true });
+    try {
+      await this.loop;
+    } finally {
+      deadline.removeEventListener('abort', cut);
+    }
+  }
+
+  health(): HealthReport {
+    if (!this.operatorFailure) return { status: 'ok', reasons: [] };
+    return { status: 'degraded', reasons: [`kinesis ${this.operatorFailure.code}: ${this.operatorFailure.action}`] };
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.cycle();
+      } catch (err) {
+        if (this.stopping.signal.aborted) break;
+        // Only the queue can throw here (the port's failures are handled in send); retry after a pause.
+        this.opts.logger.error({ err: describeError(err) }, 'kinesis sink could not read the buffer; retrying');
+        await delay(this.backoff.next(), this.stopping.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    await this.fill();
+    if (!this.window.some((p) => !p.done)) {
+      await this.waitForBatch();
+      return;
+    }
+    const { batch, tooLarge } = planBatch(this.undelivered(), this.opts.limits);
+    for (const record of tooLarge) await this.deadLetterTooLarge(record);
+    if (batch.length > 0) await this.send(batch);
+    await this.commitProgress();
+  }
+
+  private *undelivered(): Iterable<StoredRecord> {
+    for (const p of this.window) if (!p.done) yield p.record;
+  }
+
+  private async fill(): Promise<void> {
+    const room = this.maxWindow - this.window.length;
+    if (room < this.opts.limits.maxRecords) return;
+    const records = await this.opts.queue.read(this.readSeq, room);
+    for (const record of records) this.window.push({ record, done: false });
+    if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
+  }
+
+  /**
+   * Idle: wait for new records, then give a partly filled batch up to maxAgeMs to fill. Under load the
+   * window is never empty, so readings that arrived during a call go out in the very next one.
+   */
+  private async waitForBatch(): Promise<void> {
+    const signal = this.stopping.signal;
+    await this.opts.queue.waitForRecords(this.readSeq, signal).catch(() => undefined);
+    if (signal.aborted || this.opts.maxAgeMs === 0) return;
+    const linger = new AbortController();
+    const onStop = (): void => linger.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    try {
+      await Promise.race([
+        delay(this.opts.maxAgeMs, linger.signal),
+        this.opts.queue.waitForRecords(this.readSeq + this.opts.limits.maxRecords - 1, linger.signal),
+      ]).catch(() => undefined);
+    } finally {
+      linger.abort();
+      signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async send(batch: StoredRecord[]): Promise<void> {
+    const { metrics, logger } = this.opts;
+    const call = new AbortController();
+    this.callAbort = call;
+    const timer = setTimeout(() => call.abort(), this.opts.requestTimeoutMs);
+    let results: PutEntryResult[];
+    try {
+      metrics.inc('kinesis_calls_total');
+      results = await this.opts.port.putRecords(
+        this.opts.streamName,
+        batch.map((r) => ({ partitionKey: r.partitionKey, data: r.data })),
+        call.signal,
+      );
+    } catch (err) {
+      await this.onCallFailure(err);
+      return;
+    } finally {
+      clearTimeout(timer);
+      this.callAbort = null;
+    }
+
+    if (this.operatorFailure) {
+      logger.info({ stream: this.opts.streamName }, `kinesis accepts records again after ${this.operatorFailure.code}`);
+      this.operatorFailure = null;
+    }
+    const bySeq = new Map(this.window.map((p) => [p.record.seq, p]));
+    let failed = 0;
+    let firstError = '';
+    results.forEach((result, i) => {
+      const pending = bySeq.get(batch[i]!.seq)!;
+      if (result.ok) {
+        pending.done = true;
+      } else {
+        failed += 1;
+        firstError ||= `${result.errorCode}: ${result.errorMessage}`;
+        metrics.inc('kinesis_entry_failures_total', { code: result.errorCode });
+      }
+    });
+    metrics.inc('readings_delivered_total', undefined, batch.length - failed);
+    if (failed === 0) {
+      this.backoff.reset();
+      return;
+    }
+    // Partial failure (HTTP 200 with ErrorCodes): only those entries go again, in the next call.
+    const wait = this.backoff.next();
+    this.logRetry({ failed, of: batch.length, first: firstError, retryInMs: wait }, 'kinesis refused some entries; resending exactly those');
+    await delay(wait, this.stopping.signal).catch(() => undefined);
+  }
+
+  private async onCallFailure(err: unknown): Promise<void> {
+    const failure = classifyCallError(err);
+    this.opts.metrics.inc('kinesis_call_failures_total', { code: failure.code });
+    if (this.stopping.signal.aborted && isAbort(err)) return;
+    const wait = failure.kind === 'operator' ? this.opts.retry.maxDelayMs : this.backoff.next();
+    if (failure.kind === 'operator') {
+      if (this.operatorFailure?.code !== failure.code) {
+        this.opts.logger.error(
+          { stream: this.opts.streamName, code: failure.code, err: failure.message, probeInMs: wait },
+          `kinesis needs operator action: ${failure.action}; readings stay buffered until it is fixed`,
+        );
+      }
+      this.operatorFailure = failure;
+    } else {
+      this.logRetry({ code: failure.code, err: failure.message, retryInMs: wait }, 'PutRecords failed; the whole call will be retried');
+    }
+    await delay(wait, this.stopping.signal).catch(() => undefined);
+  }
+
+  /** Warnings about retries at most every 10 s: an outage must not flood the log. */
+  private logRetry(fields: object, message: string): void {
+    const now = Date.now();
+    if (now - this.lastRetryLog < 10_000) return;
+    this.lastRetryLog = now;
+    this.opts.logger.warn({ stream: this.opts.streamName, ...fields }, message);
+  }
+
+  private async deadLetterTooLarge(record: StoredRecord): Promise<void> {
+    await this.opts.queue.appendDeadLetter({
+      reason: 'too_large',
+      message: `record of ${record.data.length} bytes exceeds the Kinesis record limit of ${this.opts.limits.maxRecordBytes} bytes`,
+      source: this.id,
+      origin: record.partitionKey,
+      receivedAt: Date.now(),
+      payloadBase64: record.data.toString('base64'),
+    });
+    const pending = this.window.find((p) => p.record.seq === record.seq);
+    if (pending) pending.done = true;
+    this.opts.metrics.inc('readings_dead_lettered_total', { reason: 'too_large' });
+  }
+
+  /** Drops the delivered prefix of the window and commits the cursor through it. */
+  private async commitProgress(): Promise<void> {
+    let through = -1;
+    let n = 0;
+    while (n < this.window.length && this.window[n]!.done) {
+      through = this.window[n]!.record.seq;
+      n += 1;
+    }
+    if (n === 0) return;
+    this.window.splice(0, n);
+    await this.opts.queue.commitCursor(this.id, through);
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  return name === 'AbortError' || isTidegateError(err, 'ERR_ABORTED');
+}

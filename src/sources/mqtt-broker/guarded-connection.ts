@@ -1,0 +1,56 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { PacketSizeGuard, type PacketLimits, type Violation } from './packet-size-guard.js';
+
+/**
+ * A duplex over a client socket that lets bytes through to aedes only after the size guard has seen
+ * them: an oversize packet closes the connection after at most its header was read.
+ */
+export class GuardedConnection extends Duplex {
+  readonly remoteAddress: string | undefined;
+  private readonly guard: PacketSizeGuard;
+
+  constructor(
+    private readonly socket: Socket,
+    limits: PacketLimits,
+    onViolation: (v: Violation, conn: GuardedConnection) => void,
+  ) {
+    super({ allowHalfOpen: false });
+    this.remoteAddress = socket.remoteAddress;
+    this.guard = new PacketSizeGuard(limits);
+    socket.on('data', (chunk: Buffer) => {
+      const violation = this.guard.inspect(chunk);
+      if (violation) {
+        onViolation(violation, this);
+        socket.destroy();
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.socket.write(chunk, cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.socket.write(Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.socket.end(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+}
