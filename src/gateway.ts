@@ -65,6 +65,11 @@ export class Gateway {
     return this.queue.stats();
   }
 
+  /** The oldest dead letters, for operators and tests. */
+  readDeadLetters(max: number) {
+    return this.queue.readDeadLetters(max);
+  }
+
   health(): HealthReport {
     return this.sink ? this.sink.health() : { status: 'ok', reasons: [] };
   }

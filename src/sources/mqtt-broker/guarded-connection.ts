@@ -7,7 +7,8 @@ import { PacketSizeGuard, type PacketLimits, type Violation } from './packet-siz
  * them: an oversize packet closes the connection after at most its header was read.
  */
 export class GuardedConnection extends Duplex {
-  readonly remoteAddress: string | undefined;
+  /** `address:port` of the peer, for logs and dead letters before the client has an id. */
+  readonly peer: string;
   private readonly guard: PacketSizeGuard;
 
   constructor(
@@ -16,7 +17,7 @@ export class GuardedConnection extends Duplex {
     onViolation: (v: Violation, conn: GuardedConnection) => void,
   ) {
     super({ allowHalfOpen: false });
-    this.remoteAddress = socket.remoteAddress;
+    this.peer = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.guard = new PacketSizeGuard(limits);
     socket.on('data', (chunk: Buffer) => {
       const violation = this.guard.inspect(chunk);

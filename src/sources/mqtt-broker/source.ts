@@ -84,7 +84,7 @@ export class MqttBrokerSource implements Component {
 
   private onViolation(v: Violation, conn: GuardedConnection): void {
     const clientId = (conn as unknown as { client?: Client }).client?.id ?? '';
-    const origin = clientId || conn.remoteAddress || 'unknown';
+    const origin = clientId || conn.peer;
     const reason = v.reason === 'payload_too_large' ? 'payload_too_large' : 'packet_too_large';
     const message =
       v.reason === 'payload_too_large'

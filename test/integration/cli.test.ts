@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
+
+async function tidegate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), ...args], { cwd: root, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('tidegate CLI', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => cleanup?.());
+
+  it('accepts the shipped default config', async () => {
+    const result = await tidegate('check-config', 'config/default.yaml');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('configuration is valid');
+  });
+
+  it('reports every problem of a bad config with its path and exits with status 2', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    const file = path.join(temp.dir, 'bad.yaml');
+    await writeFile(
+      file,
+      ['mqtt:', '  listeners:', '    - host: 0.0.0.0', '      port: 99999', '  topicTemplate: "devices/+/x"', 'kinesis:', '  batch: { maxRecords: 501 }', '  streem: typo'].join('\n'),
+    );
+    const result = await tidegate('check-config', file);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`invalid configuration in ${file}`);
+    expect(result.stderr).toContain('mqtt.listeners[0].port');
+    expect(result.stderr).toContain('mqtt.topicTemplate: must contain a {deviceId} level');
+    expect(result.stderr).toContain('kinesis.batch.maxRecords');
+    expect(result.stderr).toContain('kinesis: unknown key "streem"');
+  });
+
+  it('refuses a network listener without authentication unless allowAnonymous is explicit', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    const open = path.join(temp.dir, 'open.yaml');
+    await writeFile(open, 'mqtt: { listeners: [{ host: 0.0.0.0, port: 1883 }] }\n');
+    const refused = await tidegate('check-config', open);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/mqtt\.listeners\[0\]: listener 0\.0\.0\.0:1883 is reachable from other machines/);
+    const allowed = path.join(temp.dir, 'allowed.yaml');
+    await writeFile(allowed, 'mqtt: { listeners: [{ host: 0.0.0.0, port: 1883, allowAnonymous: true }] }\n');
+    expect((await tidegate('check-config', allowed)).code).toBe(0);
+  });
+
+  it('reports invalid YAML with its line, and a missing file, with status 2', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    const file = path.join(temp.dir, 'broken.yaml');
+    await writeFile(file, 'mqtt:\n  listeners: [\n');
+    const broken = await tidegate('check-config', file);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/not valid YAML at line \d+/);
+    const missing = await tidegate('run', '--config', path.join(temp.dir, 'nope.yaml'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read config file');
+  });
+
+  it('has --help on every command', async () => {
+    for (const command of ['run', 'tail', 'check-config']) {
+      const result = await tidegate(command, '--help');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`Usage: tidegate ${command}`);
+    }
+  });
+});
