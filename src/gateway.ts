@@ -90,6 +90,7 @@ export class Gateway {
       durability: config.buffer.durability,
       commitIntervalMs: config.buffer.commitIntervalMs,
       maxCommitRecords: config.buffer.maxCommitRecords,
+      commitTimeoutMs: config.buffer.commitTimeoutMs,
       sinkIds: [KINESIS_SINK_ID],
     });
     await this.queue.open();
@@ -125,7 +126,6 @@ export class Gateway {
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
-      admitTimeoutMs: config.mqtt.admitTimeoutMs,
       admission,
       logger: log('mqtt_broker'),
       metrics,

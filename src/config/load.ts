@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { TidegateError } from '../core/errors.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, listenerSchema, type Config } from './schema.js';
 import { listenerProblems } from './listener-policy.js';
 
 /** One problem in a config file, with the path of the offending key. */
@@ -42,7 +42,12 @@ function fromZod(issues: z.core.$ZodIssue[]): ConfigProblem[] {
 /** Validates a parsed document; every problem is reported at once, with its path. */
 export function validateConfig(doc: unknown, source: string, baseDir = process.cwd()): Config {
   const result = configSchema.safeParse(doc ?? {});
-  if (!result.success) throw new ConfigError(source, fromZod(result.error.issues));
+  if (!result.success) {
+    // Report the listener policy too when the listeners themselves are well-formed: every problem at once.
+    const listeners = listenerSchema.array().safeParse((doc as { mqtt?: { listeners?: unknown } } | null)?.mqtt?.listeners);
+    const policy = listeners.success ? listenerProblems(listeners.data) : [];
+    throw new ConfigError(source, [...fromZod(result.error.issues), ...policy]);
+  }
   const config = result.data;
   const problems = listenerProblems(config.mqtt.listeners);
   if (problems.length > 0) throw new ConfigError(source, problems);

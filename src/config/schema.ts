@@ -30,8 +30,6 @@ export const mqttSchema = z
       .refine((t) => t.split('/').includes('{deviceId}'), { message: 'must contain a {deviceId} level' }),
     /** Largest accepted payload; larger PUBLISH packets are refused before they are buffered. */
     maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(256 * 1024),
-    /** Upper bound for the durable admission of one PUBLISH; the client is disconnected past it. */
-    admitTimeoutMs: positiveInt.default(30_000),
   })
   .strict();
 
@@ -43,6 +41,8 @@ export const bufferSchema = z
     commitIntervalMs: z.number().int().min(0).max(10_000).default(10),
     /** Largest number of readings in one group commit. */
     maxCommitRecords: positiveInt.max(100_000).default(2_000),
+    /** A commit that takes longer (a stalled disk) is given up: its readings are not acknowledged, and devices retransmit. */
+    commitTimeoutMs: positiveInt.max(600_000).default(30_000),
   })
   .strict();
 

@@ -18,7 +18,7 @@ export class Backoff {
     this.attempt += 1;
     const random = this.opts.random ?? Math.random;
     // Never below a tenth of the cap, so a retry is never an immediate hot loop.
-    return Math.round(cap * (0.1 + 0.9 * random()));
+    return Math.max(1, Math.round(cap * (0.1 + 0.9 * random())));
   }
 
   get attempts(): number {

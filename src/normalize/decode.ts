@@ -8,6 +8,10 @@ const MAX_FIELD_DEPTH = 4;
 const MIN_TS_MS = Date.UTC(2000, 0, 1);
 const MAX_TS_MS = Date.UTC(2200, 0, 1);
 
+// NaN/Infinity as bare tokens (outside strings) explain why a payload is not JSON.
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+const NON_FINITE_TOKEN = /(^|[^\w"])-?(NaN|Infinity)\b/;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface DecodeOptions {
@@ -40,7 +44,7 @@ export function decodeMessage(raw: RawMessage, opts: DecodeOptions): DecodeResul
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    if (/\b(NaN|-?Infinity)\b/.test(text)) return reject('non_finite_number', 'payload contains NaN or Infinity, which JSON cannot carry');
+    if (NON_FINITE_TOKEN.test(text.replace(JSON_STRING, '""'))) return reject('non_finite_number', 'payload contains NaN or Infinity, which JSON cannot carry');
     return reject('invalid_json', `payload is not JSON: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
@@ -75,9 +79,9 @@ function collectValues(obj: Record<string, unknown>, prefix: string, depth: numb
     if (typeof value === 'number') {
       // JSON.parse turns 1e999 into Infinity: reject rather than forward a value JSON cannot encode.
       if (!Number.isFinite(value)) return { reason: 'non_finite_number', message: `field "${name}" is not a finite number` };
-      out[name] = value;
+      setValue(out, name, value);
     } else if (typeof value === 'string' || typeof value === 'boolean') {
-      out[name] = value;
+      setValue(out, name, value);
     } else if (value === null) {
       continue;
     } else if (Array.isArray(value)) {
@@ -89,6 +93,12 @@ function collectValues(obj: Record<string, unknown>, prefix: string, depth: numb
     }
   }
   return null;
+}
+
+/** A field named "__proto__" is data like any other: define it rather than hit the prototype setter. */
+function setValue(out: Record<string, ReadingValue>, name: string, value: ReadingValue): void {
+  if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  else out[name] = value;
 }
 
 function parseTimestamp(value: unknown): number | null {

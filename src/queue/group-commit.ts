@@ -1,3 +1,5 @@
+import { TidegateError } from '../core/errors.js';
+
 /**
  * Group commit: concurrent callers' writes join one batch, written (and fsynced) once. One write is in
  * flight at a time and a new one starts at most every `intervalMs`, so under load many readings share a
@@ -9,10 +11,17 @@ export interface GroupCommitOptions<Op> {
   intervalMs: number;
   /** A batch this large is written without waiting for the interval to elapse. */
   maxOps: number;
+  /**
+   * A caller whose batch is not written within this time is rejected (its reading is then not acked, and
+   * the device retransmits). One watchdog timer serves every caller, not a timer per reading.
+   */
+  writeTimeoutMs?: number;
   now?: () => number;
 }
 
 interface Waiter {
+  since: number;
+  settled: boolean;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -20,13 +29,19 @@ interface Waiter {
 export class GroupCommit<Op> {
   private pending: Op[] = [];
   private waiters: Waiter[] = [];
+  private inFlight: Waiter[] = [];
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
   private lastStart = -Infinity;
   private commitCount = 0;
 
-  constructor(private readonly opts: GroupCommitOptions<Op>) {}
+  constructor(private readonly opts: GroupCommitOptions<Op>) {
+    if (opts.writeTimeoutMs) {
+      this.watchdog = setInterval(() => this.expire(), Math.max(10, Math.min(1_000, opts.writeTimeoutMs / 4))).unref();
+    }
+  }
 
   get commits(): number {
     return this.commitCount;
@@ -40,7 +55,7 @@ export class GroupCommit<Op> {
   submit(ops: Op[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       for (const op of ops) this.pending.push(op);
-      this.waiters.push({ resolve, reject });
+      this.waiters.push({ since: this.now(), settled: false, resolve, reject });
       this.schedule();
     });
   }
@@ -53,10 +68,25 @@ export class GroupCommit<Op> {
     }
   }
 
+  /** Stops the watchdog; call after drain() when the store closes. */
+  stop(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
   private schedule(): void {
-    if (this.writing || this.timer || this.immediate) return;
-    const now = (this.opts.now ?? Date.now)();
-    const wait = this.pending.length >= this.opts.maxOps ? 0 : Math.max(0, this.lastStart + this.opts.intervalMs - now);
+    if (this.writing || this.immediate) return;
+    if (this.timer) {
+      // A batch that reaches maxOps while waiting for the interval goes now.
+      if (this.pending.length < this.opts.maxOps) return;
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const wait = this.pending.length >= this.opts.maxOps ? 0 : Math.max(0, this.lastStart + this.opts.intervalMs - this.now());
     // setImmediate lets every PUBLISH parsed from the same socket read join this batch.
     if (wait === 0) this.immediate = setImmediate(() => this.flushNow());
     else this.timer = setTimeout(() => this.flushNow(), wait);
@@ -72,18 +102,43 @@ export class GroupCommit<Op> {
     const waiters = this.waiters;
     this.pending = [];
     this.waiters = [];
-    this.lastStart = (this.opts.now ?? Date.now)();
-    this.writing = this.opts.write(ops).then(
-      () => {
-        this.commitCount += 1;
-        for (const w of waiters) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of waiters) w.reject(err);
-      },
-    ).finally(() => {
-      this.writing = null;
-      if (this.pending.length > 0) this.schedule();
-    });
+    this.inFlight = waiters;
+    this.lastStart = this.now();
+    this.writing = this.opts
+      .write(ops)
+      .then(
+        () => {
+          this.commitCount += 1;
+          for (const w of waiters) settle(w, null);
+        },
+        (err: unknown) => {
+          for (const w of waiters) settle(w, err ?? new Error('write failed'));
+        },
+      )
+      .finally(() => {
+        this.writing = null;
+        this.inFlight = [];
+        if (this.pending.length > 0) this.schedule();
+      });
   }
+
+  private expire(): void {
+    const limit = this.opts.writeTimeoutMs!;
+    const now = this.now();
+    for (const list of [this.inFlight, this.waiters]) {
+      for (const w of list) {
+        if (!w.settled && now - w.since > limit) {
+          settle(w, new TidegateError('ERR_TIMEOUT', `the buffer did not commit within ${limit} ms (is the disk stalled?)`, { retryable: true }));
+        }
+      }
+    }
+    this.waiters = this.waiters.filter((w) => !w.settled);
+  }
+}
+
+function settle(w: Waiter, err: unknown): void {
+  if (w.settled) return;
+  w.settled = true;
+  if (err === null) w.resolve();
+  else w.reject(err);
 }

@@ -28,6 +28,8 @@ export interface LevelQueueOptions {
   durability: 'fsync' | 'os';
   commitIntervalMs: number;
   maxCommitRecords: number;
+  /** Appends not committed within this time are rejected (not acked) instead of waiting forever. */
+  commitTimeoutMs?: number;
   /** Sinks whose cursors gate deletion; a record is removed once every one of them has passed it. */
   sinkIds: readonly string[];
 }
@@ -54,7 +56,8 @@ export class LevelQueue implements DurableQueue {
     this.commit = new GroupCommit<BatchOp>({
       intervalMs: opts.commitIntervalMs,
       maxOps: opts.maxCommitRecords,
-      write: (ops) => this.db.batch(ops, { sync: opts.durability === 'fsync' }),
+      writeTimeoutMs: opts.commitTimeoutMs ?? 30_000,
+      write: (ops) => this.writeBatch(ops),
     });
   }
 
@@ -91,18 +94,13 @@ export class LevelQueue implements DurableQueue {
       ops.push({ type: 'put', key: seqKey(RECORD_PREFIX, seq), value: encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r)) });
     }
     const last = this.nextSeq - 1;
-    ops.push({ type: 'put', key: META_NEXT_SEQ, value: String(this.nextSeq) });
     return this.commit.submit(ops).then(() => this.markCommitted(last), (err) => Promise.reject(writeError(err)));
   }
 
   appendDeadLetter(entry: DeadLetter): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
     const n = this.nextDeadLetter++;
-    const ops: BatchOp[] = [
-      { type: 'put', key: seqKey(DEAD_LETTER_PREFIX, n), value: JSON.stringify(entry) },
-      { type: 'put', key: META_NEXT_DEAD_LETTER, value: String(this.nextDeadLetter) },
-    ];
-    return this.commit.submit(ops).then(() => {
+    return this.commit.submit([{ type: 'put', key: seqKey(DEAD_LETTER_PREFIX, n), value: JSON.stringify(entry) }]).then(() => {
       this.deadLetterCount += 1;
     }, (err) => Promise.reject(writeError(err)));
   }
@@ -167,8 +165,25 @@ export class LevelQueue implements DurableQueue {
     this.closed = true;
     // Everything already submitted is written before the store closes: those readings may be acked.
     await this.commit.drain();
+    this.commit.stop();
     for (const wake of [...this.recordWaiters]) wake();
     await this.db.close();
+  }
+
+  /**
+   * One atomic batch per group commit: the records plus the next-sequence pointers, written once per batch
+   * (not once per reading). The pointers may run ahead of this batch's records (appends that joined the
+   * next batch already took numbers); a gap is harmless, a reused sequence would not be.
+   */
+  private writeBatch(ops: BatchOp[]): Promise<void> {
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    batch.put(META_NEXT_SEQ, String(this.nextSeq));
+    batch.put(META_NEXT_DEAD_LETTER, String(this.nextDeadLetter));
+    return batch.write({ sync: this.opts.durability === 'fsync' });
   }
 
   private markCommitted(last: number): void {

@@ -238,3 +238,16 @@ describe('decodeMessage: size, topic and device id', () => {
     rejected(decode({ v: 1 }, `devices/${'é'.repeat(257)}/t`), 'invalid_device_id');
   });
 });
+
+describe('decodeMessage: look-alikes', () => {
+  it('reports broken JSON that only mentions NaN inside a string as invalid_json', () => {
+    rejected(decode('{"state": "NaN"'), 'invalid_json');
+    rejected(decode('{"note": "Infinity and beyond",'), 'invalid_json');
+  });
+
+  it('keeps a field named __proto__ as data', () => {
+    const reading = accepted(decode('{"__proto__": 5, "a": 1}'));
+    expect(Object.keys(reading.values).sort()).toEqual(['__proto__', 'a']);
+    expect(JSON.parse(JSON.stringify(reading.values))).toEqual(JSON.parse('{"__proto__": 5, "a": 1}'));
+  });
+});

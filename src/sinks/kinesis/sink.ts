@@ -63,7 +63,8 @@ export class KinesisSink implements Component {
     this.stopping.abort();
     // The in-flight call may finish (and its successes be committed) until the deadline; then it is cut.
     const cut = (): void => this.callAbort?.abort();
-    deadline.addEventListener('abort', cut, { once: true });
+    if (deadline.aborted) cut();
+    else deadline.addEventListener('abort', cut, { once: true });
     try {
       await this.loop;
     } finally {

@@ -14,7 +14,6 @@ import type { Violation } from './packet-size-guard.js';
 export interface MqttBrokerSourceOptions {
   listeners: readonly ListenerConfig[];
   maxPayloadBytes: number;
-  admitTimeoutMs: number;
   admission: Admission;
   logger: Logger;
   metrics: Metrics;
@@ -100,11 +99,8 @@ export class MqttBrokerSource implements Component {
     if (!client) return cb(null);
     if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const admitted = withTimeout(
-      this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now() }),
-      this.opts.admitTimeoutMs,
-      'durable admission',
-    );
+    // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
+    const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now() });
     // An error means no ack: aedes closes the connection and the device retransmits after reconnecting.
     this.track(
       admitted.then(

@@ -1,0 +1,152 @@
+/**
+ * End-to-end benchmark: device-sim (QoS 1, ~200-byte readings) → tidegate → Kinesis emulator, against two
+ * ceilings measured in the same round: (a) PutRecords straight into the same emulator, (b) aedes alone,
+ * acknowledging without storing. Reports medians over rounds; ratios matter, absolute numbers vary with the
+ * machine. Usage: npm run bench [-- --rounds 3 --readings 50000]
+ */
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
+import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
+import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, type Child } from './processes.js';
+import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
+
+const { values: args } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, readings: { type: 'string', default: '50000' }, 'latency-seconds': { type: 'string', default: '10' } },
+});
+const ROUNDS = Number(args.rounds);
+const READINGS = Number(args.readings);
+const LATENCY_SECONDS = Number(args['latency-seconds']);
+const DEVICES = 10;
+const PAYLOAD_BYTES = 200;
+const SHARDS = 4;
+
+interface Round {
+  ceilingKinesis: number;
+  ceilingAedes: number;
+  e2e: number;
+  pubackP50: number;
+  pubackP99: number;
+  visibleP50: number;
+  visibleP99: number;
+  peakRss: number;
+  cpuUsPerReading: number;
+}
+
+const sim = (url: string, extra: string[]): Child =>
+  spawnNode(['dist/device-sim/main.js', '--url', url, '--devices', String(DEVICES), '--qos', '1', '--payload-bytes', String(PAYLOAD_BYTES), '--json', ...extra]);
+
+async function simSummary(child: Child, timeoutMs: number): Promise<Record<string, any>> {
+  return child.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? o : undefined)), timeoutMs);
+}
+
+async function round(n: number): Promise<Round> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-'));
+  const emulator = spawnNode(['--import', 'tsx', 'bench/emulator-process.ts']);
+  const children: Child[] = [emulator];
+  try {
+    const endpoint = await emulator.waitFor((l) => jsonField(l, (o) => o.endpoint as string | undefined));
+    const kinesis = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: 30_000 });
+
+    // (a) the sink ceiling
+    await ensureStream(kinesis, 'ceiling', SHARDS, AbortSignal.timeout(10_000));
+    const ceilingKinesis = await putRecordsCeiling(kinesis, 'ceiling', READINGS, PAYLOAD_BYTES + 80, DEVICES);
+
+    // (b) the broker ceiling
+    const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
+    children.push(aedes);
+    const aedesPort = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
+    const aedesRun = await simSummary(sim(`mqtt://127.0.0.1:${aedesPort}`, ['--count', String(READINGS), '--total-rate', '200000']), 120_000);
+    await aedes.stop();
+
+    // end to end through tidegate (a child process running the built gateway)
+    await ensureStream(kinesis, 'e2e', SHARDS, AbortSignal.timeout(10_000));
+    const config = path.join(dir, 'tidegate.yaml');
+    await writeFile(
+      config,
+      [
+        'gatewayId: bench',
+        `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
+        'log: { level: info }',
+        'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
+        `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: e2e }`,
+      ].join('\n'),
+    );
+    const gateway = spawnNode(['dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+    children.push(gateway);
+    const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)));
+    const watch = new StreamWatch(kinesis, 'e2e');
+    await watch.init();
+    const cpuBefore = cpuMs(gateway.proc.pid!);
+    const load = sim(`mqtt://127.0.0.1:${port}`, ['--count', String(READINGS), '--total-rate', '200000']);
+    const visibleAt = await watch.until(READINGS, 300_000, 50);
+    const e2eRun = await simSummary(load, 60_000);
+    if (visibleAt === null) throw new Error(`round ${n}: only ${watch.count} of ${READINGS} readings became visible`);
+    const e2e = READINGS / ((visibleAt - Date.parse(e2eRun.startedAt)) / 1000);
+    const cpuUsPerReading = ((cpuMs(gateway.proc.pid!) - cpuBefore) * 1000) / READINGS;
+
+    // latency at a steady 1,000 readings/s
+    const latencyWatch = new StreamWatch(kinesis, 'e2e');
+    await latencyWatch.init();
+    await latencyWatch.until(READINGS, 60_000, 10); // skip the throughput phase's records
+    latencyWatch.latencies.length = 0;
+    const steady = sim(`mqtt://127.0.0.1:${port}`, ['--duration', String(LATENCY_SECONDS), '--total-rate', '1000']);
+    const steadyTarget = READINGS + LATENCY_SECONDS * 1000;
+    const [steadyRun] = await Promise.all([simSummary(steady, (LATENCY_SECONDS + 60) * 1000), latencyWatch.until(steadyTarget, (LATENCY_SECONDS + 60) * 1000, 20, true)]);
+    const peakRss = peakRssMiB(gateway.proc.pid!);
+    await gateway.stop();
+    kinesis.destroy();
+    const sorted = latencyWatch.latencies.sort((a, b) => a - b);
+    const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+    const result: Round = {
+      ceilingKinesis,
+      ceilingAedes: aedesRun.ratePerSec,
+      e2e,
+      pubackP50: steadyRun.ackLatencyMs.p50,
+      pubackP99: steadyRun.ackLatencyMs.p99,
+      visibleP50: pct(50),
+      visibleP99: pct(99),
+      peakRss,
+      cpuUsPerReading,
+    };
+    process.stderr.write(`round ${n}: ${JSON.stringify(result)}\n`);
+    return result;
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+const rounds: Round[] = [];
+for (let i = 1; i <= ROUNDS; i++) rounds.push(await round(i));
+const m = (k: keyof Round): number => median(rounds.map((r) => r[k]));
+const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const commit = execSync('git rev-parse --short HEAD', { cwd: repoRoot }).toString().trim();
+const table = [
+  `Median of ${ROUNDS} rounds, ${fmt(READINGS)} QoS 1 readings of ~${PAYLOAD_BYTES} B from ${DEVICES} clients, ${SHARDS}-shard stream, ` +
+    `${os.cpus().length} cores, Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  '| measure | value | ratio |',
+  '|---|---|---|',
+  `| (a) sink ceiling: PutRecords straight into the emulator, 500 per call | ${fmt(m('ceilingKinesis'))} records/s | 1.00 |`,
+  `| (b) broker ceiling: aedes alone, acking without storing | ${fmt(m('ceilingAedes'))} readings/s | |`,
+  `| **tidegate end to end** (first publish → last record visible), durable acks | **${fmt(m('e2e'))} readings/s** | **${fmt(m('e2e') / m('ceilingKinesis'), 2)} × (a)** |`,
+  `| PUBACK latency at 1,000 readings/s, p50 / p99 | ${fmt(m('pubackP50'), 1)} / ${fmt(m('pubackP99'), 1)} ms | |`,
+  `| publish → visible in the stream at 1,000 readings/s, p50 / p99 | ${fmt(m('visibleP50'))} / ${fmt(m('visibleP99'))} ms | |`,
+  `| gateway peak RSS | ${fmt(m('peakRss'))} MiB | |`,
+  `| gateway CPU per reading (user + system) | ${fmt(m('cpuUsPerReading'), 1)} µs | |`,
+].join('\n');
+await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
+await writeFile(path.join(repoRoot, 'bench/results/latest.md'), `${table}\n`);
+process.stdout.write(`${table}\n`);

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Child {
+  proc: ChildProcess;
+  /** Resolves with the first stdout line for which `match` returns a value. */
+  waitFor<T>(match: (line: string) => T | undefined, timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+  stderr: string[];
+}
+
+/** Spawns a node script and exposes its stdout lines; every bench process runs on loopback only. */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  proc.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const lines = createInterface({ input: proc.stdout! });
+  const seen: string[] = [];
+  const listeners = new Set<(line: string) => void>();
+  lines.on('line', (line) => {
+    seen.push(line);
+    for (const l of listeners) l(line);
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    stderr,
+    waitFor<T>(match: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        for (const line of seen) {
+          const v = match(line);
+          if (v !== undefined) return resolve(v);
+        }
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for output of ${args.join(' ')}\n${stderr.join('')}`));
+        }, timeoutMs);
+        const check = (line: string): void => {
+          const v = match(line);
+          if (v === undefined) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(v);
+        };
+        listeners.add(check);
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${args.join(' ')} exited early:\n${stderr.join('')}`));
+        });
+      });
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function jsonField<T>(line: string, pick: (o: Record<string, any>) => T | undefined): T | undefined {
+  try {
+    return pick(JSON.parse(line) as Record<string, any>);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set (VmHWM) of a process, in MiB. */
+export function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/** User + system CPU time a process has used, in ms. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
