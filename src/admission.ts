@@ -1,5 +1,5 @@
 import type { Logger } from './core/logger.js';
-import type { Metrics } from './core/metrics.js';
+import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import type { RawMessage, Rejection } from './normalize/reading.js';
@@ -12,6 +12,8 @@ import type { DeadLetter, DurableQueue } from './queue/types.js';
  */
 export class Admission {
   private readonly warnings: RateLimitedLog;
+  private readonly received = new Map<string, Counter>();
+  private readonly buffered: Counter;
 
   constructor(
     private readonly queue: DurableQueue,
@@ -20,14 +22,21 @@ export class Admission {
     logger: Logger,
   ) {
     this.warnings = new RateLimitedLog(logger);
+    this.buffered = metrics.counter('readings_buffered_total');
+  }
+
+  private countReceived(source: string): void {
+    let counter = this.received.get(source);
+    if (!counter) this.received.set(source, (counter = this.metrics.counter('readings_received_total', { source })));
+    counter.inc();
   }
 
   async admit(raw: RawMessage): Promise<void> {
-    this.metrics.inc('readings_received_total', { source: raw.source });
+    this.countReceived(raw.source);
     const result = decodeMessage(raw, this.decode);
     if (result.ok) {
       await this.queue.append([result.reading]);
-      this.metrics.inc('readings_buffered_total');
+      this.buffered.inc();
       return;
     }
     await this.reject(raw, result.rejection);
@@ -35,7 +44,7 @@ export class Admission {
 
   /** Records a message that was refused before it could be read whole (its payload is not kept). */
   async refuse(entry: Omit<DeadLetter, 'receivedAt'>): Promise<void> {
-    this.metrics.inc('readings_received_total', { source: entry.source });
+    this.countReceived(entry.source);
     await this.deadLetter({ ...entry, receivedAt: Date.now() });
   }
 

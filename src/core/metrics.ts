@@ -12,6 +12,11 @@ function seriesKey(name: string, labels?: Labels): string {
   return `${name}{${parts.join(',')}}`;
 }
 
+/** One counter series, resolved once; `inc` on the hot path is a single Map update. */
+export interface Counter {
+  inc(by?: number): void;
+}
+
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, () => number>();
@@ -19,6 +24,12 @@ export class Metrics {
   inc(name: string, labels?: Labels, by = 1): void {
     const key = seriesKey(name, labels);
     this.counters.set(key, (this.counters.get(key) ?? 0) + by);
+  }
+
+  counter(name: string, labels?: Labels): Counter {
+    const key = seriesKey(name, labels);
+    if (!this.counters.has(key)) this.counters.set(key, 0);
+    return { inc: (by = 1) => this.counters.set(key, this.counters.get(key)! + by) };
   }
 
   /** Value of one series, or the sum over all label sets of `name` when no labels are given. */

@@ -20,7 +20,8 @@ import {
 } from './record-codec.js';
 import type { DeadLetter, DurableQueue, QueueStats, StoredRecord } from './types.js';
 
-type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+/** A key/value put; the group commit only ever adds records and dead letters. */
+type BatchOp = { key: string; value: string };
 
 export interface LevelQueueOptions {
   dir: string;
@@ -91,7 +92,7 @@ export class LevelQueue implements DurableQueue {
     const ops: BatchOp[] = [];
     for (const r of readings) {
       const seq = this.nextSeq++;
-      ops.push({ type: 'put', key: seqKey(RECORD_PREFIX, seq), value: encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r)) });
+      ops.push({ key: seqKey(RECORD_PREFIX, seq), value: encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r)) });
     }
     const last = this.nextSeq - 1;
     return this.commit.submit(ops).then(() => this.markCommitted(last), (err) => Promise.reject(writeError(err)));
@@ -100,7 +101,7 @@ export class LevelQueue implements DurableQueue {
   appendDeadLetter(entry: DeadLetter): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
     const n = this.nextDeadLetter++;
-    return this.commit.submit([{ type: 'put', key: seqKey(DEAD_LETTER_PREFIX, n), value: JSON.stringify(entry) }]).then(() => {
+    return this.commit.submit([{ key: seqKey(DEAD_LETTER_PREFIX, n), value: JSON.stringify(entry) }]).then(() => {
       this.deadLetterCount += 1;
     }, (err) => Promise.reject(writeError(err)));
   }
@@ -143,12 +144,14 @@ export class LevelQueue implements DurableQueue {
     if (seq <= this.cursor(sinkId)) return;
     this.cursors.set(sinkId, seq);
     const through = this.minCursor();
-    const ops: BatchOp[] = [{ type: 'put', key: metaCursorKey(sinkId), value: String(seq) }];
-    // The cursor and the deletes share one atomic batch. Unsynced on purpose: losing it on power loss
-    // only means re-sending (at-least-once), never losing.
-    for (let s = this.deletedThrough + 1; s <= through; s++) ops.push({ type: 'del', key: seqKey(RECORD_PREFIX, s) });
-    await this.db.batch(ops, { sync: false });
-    this.deletedThrough = Math.max(this.deletedThrough, through);
+    // Records first, then the cursor: a crash in between leaves a cursor behind already-deleted keys
+    // (harmless), never orphaned records below the cursor. Unsynced on purpose: losing these writes on power
+    // loss only means re-sending (at-least-once), never losing. `clear` runs the range delete natively.
+    if (through > this.deletedThrough) {
+      await this.db.clear({ gt: seqKey(RECORD_PREFIX, this.deletedThrough), lte: seqKey(RECORD_PREFIX, through) });
+      this.deletedThrough = through;
+    }
+    await this.db.put(metaCursorKey(sinkId), String(seq));
   }
 
   stats(): QueueStats {
@@ -177,10 +180,7 @@ export class LevelQueue implements DurableQueue {
    */
   private writeBatch(ops: BatchOp[]): Promise<void> {
     const batch = this.db.batch();
-    for (const op of ops) {
-      if (op.type === 'put') batch.put(op.key, op.value);
-      else batch.del(op.key);
-    }
+    for (const op of ops) batch.put(op.key, op.value);
     batch.put(META_NEXT_SEQ, String(this.nextSeq));
     batch.put(META_NEXT_DEAD_LETTER, String(this.nextDeadLetter));
     return batch.write({ sync: this.opts.durability === 'fsync' });
