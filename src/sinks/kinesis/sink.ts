@@ -42,6 +42,7 @@ export class KinesisSink implements Component {
   private readonly stopping = new AbortController();
   private callAbort: AbortController | null = null;
   private loop: Promise<void> | null = null;
+  private cursorWrites: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
   private operatorFailure: CallFailure | null = null;
   private lastRetryLog = 0;
@@ -67,6 +68,7 @@ export class KinesisSink implements Component {
     else deadline.addEventListener('abort', cut, { once: true });
     try {
       await this.loop;
+      await this.cursorWrites;
     } finally {
       deadline.removeEventListener('abort', cut);
     }
@@ -91,15 +93,16 @@ export class KinesisSink implements Component {
   }
 
   private async cycle(): Promise<void> {
-    await this.fill();
     if (!this.window.some((p) => !p.done)) {
-      await this.waitForBatch();
+      await this.fill();
+      if (!this.window.some((p) => !p.done)) await this.waitForBatch();
       return;
     }
     const { batch, tooLarge } = planBatch(this.undelivered(), this.opts.limits);
     for (const record of tooLarge) await this.deadLetterTooLarge(record);
-    if (batch.length > 0) await this.send(batch);
-    await this.commitProgress();
+    // Reading ahead from the buffer overlaps the call, so the next batch is ready when this one returns.
+    await Promise.all([batch.length > 0 ? this.send(batch) : undefined, this.fill()]);
+    this.commitProgress();
   }
 
   private *undelivered(): Iterable<StoredRecord> {
@@ -226,8 +229,11 @@ export class KinesisSink implements Component {
     this.opts.metrics.inc('readings_dead_lettered_total', { reason: 'too_large' });
   }
 
-  /** Drops the delivered prefix of the window and commits the cursor through it. */
-  private async commitProgress(): Promise<void> {
+  /**
+   * Drops the delivered prefix of the window and commits the cursor through it. Cursor writes run in the
+   * background, one after another, so the next call does not wait for them; stop() waits for the last.
+   */
+  private commitProgress(): void {
     let through = -1;
     let n = 0;
     while (n < this.window.length && this.window[n]!.done) {
@@ -236,7 +242,9 @@ export class KinesisSink implements Component {
     }
     if (n === 0) return;
     this.window.splice(0, n);
-    await this.opts.queue.commitCursor(this.id, through);
+    this.cursorWrites = this.cursorWrites
+      .then(() => this.opts.queue.commitCursor(this.id, through))
+      .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
   }
 }
 
