@@ -67,10 +67,10 @@ export const kinesisSchema = z
         maxRecords: positiveInt.max(500).default(500),
         maxBytes: positiveInt.max(5 * 1024 * 1024).default(5 * 1024 * 1024),
         /** How long a partly filled batch may wait for more readings. */
-        maxAgeMs: z.number().int().min(0).max(60_000).default(100),
+        maxAgeMs: z.number().int().min(0).max(60_000).default(50),
       })
       .strict()
-      .default({ maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 100 }),
+      .default({ maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 }),
     retry: z
       .object({
         baseDelayMs: positiveInt.default(100),

@@ -53,7 +53,8 @@ export class LevelQueue implements DurableQueue {
   private closed = false;
 
   constructor(private readonly opts: LevelQueueOptions) {
-    this.db = new Level<string, string>(opts.dir, { valueEncoding: 'utf8' });
+    // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
+    this.db = new Level<string, string>(opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
     this.commit = new GroupCommit<BatchOp>({
       intervalMs: opts.commitIntervalMs,
       maxOps: opts.maxCommitRecords,
@@ -108,7 +109,9 @@ export class LevelQueue implements DurableQueue {
 
   async read(afterSeq: number, max: number): Promise<StoredRecord[]> {
     // Only committed records are visible: a sink must never send what could still be lost.
-    const entries = await this.db.iterator({ gt: seqKey(RECORD_PREFIX, afterSeq), lte: seqKey(RECORD_PREFIX, this.committedSeq), limit: max }).all();
+    const entries = await this.db
+      .iterator<string, Buffer>({ gt: seqKey(RECORD_PREFIX, afterSeq), lte: seqKey(RECORD_PREFIX, this.committedSeq), limit: max, valueEncoding: 'buffer' })
+      .all();
     return entries.map(([key, value]) => decodeStoredValue(key, value));
   }
 

@@ -36,8 +36,9 @@ export function encodeStoredValue(partitionKey: string, json: string): string {
   return partitionKey + SEPARATOR + json;
 }
 
-export function decodeStoredValue(key: string, value: string): StoredRecord {
-  const cut = value.indexOf(SEPARATOR);
+/** Decodes a stored value read as bytes: the data is a view into it, not a copy. */
+export function decodeStoredValue(key: string, value: Buffer): StoredRecord {
+  const cut = value.indexOf(0);
   if (cut <= 0) throw new Error(`record ${key} is damaged: no partition key`);
-  return { seq: keySeq(key), partitionKey: value.slice(0, cut), data: Buffer.from(value.slice(cut + 1), 'utf8') };
+  return { seq: keySeq(key), partitionKey: value.toString('utf8', 0, cut), data: value.subarray(cut + 1) };
 }
