@@ -8,6 +8,10 @@ import { describeError, isTidegateError } from './core/errors.js';
 
 const DEFAULT_CONFIG = 'config/default.yaml';
 
+// The AWS SDK prints a multi-line warning on Node < 22 into the middle of JSON logs and CLI output;
+// `tidegate run` logs the same fact once, as a structured line (see src/cli/run.ts).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage. */
 async function exitWith(work: Promise<number>): Promise<void> {
   try {

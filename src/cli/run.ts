@@ -10,6 +10,13 @@ import { Gateway } from '../gateway.js';
 export async function runCommand(configFile: string): Promise<number> {
   const config = await loadConfig(configFile);
   const logger = createLogger(config.log.level);
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 22) {
+    logger.warn(
+      { node: process.version },
+      'AWS SDK releases after the first week of January 2027 require Node.js 22; this install keeps its locked SDK version, plan the move to Node.js 22',
+    );
+  }
   let gateway: Gateway;
   try {
     gateway = await Gateway.start(config, logger);
