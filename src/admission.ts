@@ -35,8 +35,8 @@ export class Admission {
     this.countReceived(raw.source);
     const result = decodeMessage(raw, this.decode);
     if (result.ok) {
-      await this.queue.append([result.reading]);
-      this.buffered.inc();
+      if ((await this.queue.append([result.reading])) === 'stored') this.buffered.inc();
+      else this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' });
       return;
     }
     await this.reject(raw, result.rejection);

@@ -8,6 +8,7 @@ import { Metrics } from './core/metrics.js';
 import { ensureStream } from './kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalEmulator, type LocalEmulator } from './kinesis-local/emulator.js';
 import { compileTopicTemplate } from './normalize/topic-map.js';
+import { listDeadLetters } from './queue/dead-letters.js';
 import { LevelQueue } from './queue/level-queue.js';
 import { KINESIS_MAX_RECORD_BYTES } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
@@ -67,11 +68,19 @@ export class Gateway {
 
   /** The oldest dead letters, for operators and tests. */
   readDeadLetters(max: number) {
-    return this.queue.readDeadLetters(max);
+    return listDeadLetters(this.queue, { limit: max });
+  }
+
+  /** The store, for the operator tools served over the control socket. */
+  get buffer(): LevelQueue {
+    return this.queue;
   }
 
   health(): HealthReport {
-    return this.sink ? this.sink.health() : { status: 'ok', reasons: [] };
+    const reasons = [...(this.sink ? this.sink.health().reasons : [])];
+    const degraded = this.queue?.stats().degraded;
+    if (degraded) reasons.push(degraded);
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
   /** The one shutdown path, for signals and failed starts alike. Safe to call more than once. */
@@ -91,13 +100,21 @@ export class Gateway {
       commitIntervalMs: config.buffer.commitIntervalMs,
       maxCommitRecords: config.buffer.maxCommitRecords,
       commitTimeoutMs: config.buffer.commitTimeoutMs,
+      maxBytes: config.buffer.maxBytes,
+      whenFull: config.buffer.whenFull,
+      ...(config.buffer.maxAgeMs !== undefined ? { maxAgeMs: config.buffer.maxAgeMs } : {}),
+      logger: logger.child({ component: 'buffer' }),
       sinkIds: [KINESIS_SINK_ID],
     });
     await this.queue.open();
     this.running.push({ id: 'queue', stop: () => this.queue.close() });
     const stats = this.queue.stats();
     metrics.gauge('buffer_readings', () => this.queue.stats().buffered);
-    logger.info({ dataDir: config.dataDir, durability: config.buffer.durability, buffered: stats.buffered, deadLetters: stats.deadLetters }, 'buffer open');
+    if (stats.degraded) metrics.inc('buffer_quarantined_total');
+    logger.info(
+      { dataDir: config.dataDir, durability: config.buffer.durability, buffered: stats.buffered, bufferedBytes: stats.bufferedBytes, maxBytes: stats.maxBytes, whenFull: stats.whenFull, deadLettersStored: stats.deadLettersStored },
+      'buffer open',
+    );
 
     const client = await this.kinesisClient();
     const port = new SdkKinesisPort(client);
@@ -166,13 +183,15 @@ export class Gateway {
   }
 
   private logStats(): void {
-    const m = this.metrics;
+    const s = this.queue.stats();
     this.logger.info(
       {
-        received: m.get('readings_received_total'),
-        delivered: m.get('readings_delivered_total'),
-        buffered: this.queue.stats().buffered,
-        deadLettered: m.get('readings_dead_lettered_total'),
+        received: s.received,
+        delivered: s.delivered,
+        buffered: s.buffered,
+        bufferUse: `${((100 * s.bufferedBytes) / s.maxBytes).toFixed(1)}%`,
+        deadLettered: s.deadLettered,
+        dropped: s.dropped,
         health: this.health().status,
       },
       'stats',

@@ -43,6 +43,15 @@ export const bufferSchema = z
     maxCommitRecords: positiveInt.max(100_000).default(2_000),
     /** A commit that takes longer (a stalled disk) is given up: its readings are not acknowledged, and devices retransmit. */
     commitTimeoutMs: positiveInt.max(600_000).default(30_000),
+    /**
+     * Budget for buffered readings, in bytes as stored (key plus value, ~330 B for a 200 B reading). 2 GiB holds
+     * about 7 days of 10 readings/s (see the README).
+     */
+    maxBytes: positiveInt.min(1024 * 1024).default(2 * 1024 * 1024 * 1024),
+    /** When the budget is reached: `block` stops acknowledging (devices keep their data), or drop the oldest or the newest readings, counted. */
+    whenFull: z.enum(['block', 'drop_oldest', 'drop_newest']).default('block'),
+    /** Readings older than this are dropped and counted as `expired`; unset keeps them until delivered or the budget needs room. */
+    maxAgeMs: positiveInt.optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ export type TidegateErrorCode =
   | 'ERR_QUEUE_CLOSED'
   | 'ERR_QUEUE_OPEN'
   | 'ERR_QUEUE_WRITE'
+  | 'ERR_QUEUE_FULL'
   | 'ERR_LISTENER_INSECURE'
   | 'ERR_LISTEN'
   | 'ERR_KINESIS_CALL'

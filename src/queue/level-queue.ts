@@ -1,27 +1,47 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
+import { pino } from 'pino';
 import { abortError } from '../core/abort.js';
 import { TidegateError } from '../core/errors.js';
-import type { Reading } from '../normalize/reading.js';
+import type { Logger } from '../core/logger.js';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
+import { addReason, emptyConservation, parseConservation } from './conservation.js';
 import { GroupCommit } from './group-commit.js';
+import { openStore } from './open-store.js';
 import {
+  DamagedRecordError,
   DEAD_LETTER_END,
   DEAD_LETTER_PREFIX,
-  META_NEXT_DEAD_LETTER,
-  META_NEXT_SEQ,
-  RECORD_END,
-  RECORD_PREFIX,
+  deadLetterKey,
   decodeStoredValue,
   encodeRecordJson,
   encodeStoredValue,
   keySeq,
+  META_CONSERVATION,
+  META_DEAD_LETTERS_STORED,
+  META_NEXT_DEAD_LETTER,
+  META_NEXT_SEQ,
   metaCursorKey,
-  seqKey,
+  recordEnd,
+  recordKey,
+  recordPrefix,
+  storedBytes,
 } from './record-codec.js';
-import type { DeadLetter, DurableQueue, QueueStats, StoredRecord } from './types.js';
+import { Pruner } from './pruner.js';
+import {
+  LANES,
+  type AppendOutcome,
+  type Conservation,
+  type DeadLetter,
+  type DurableQueue,
+  type Lane,
+  type PendingReading,
+  type QueueStats,
+  type StoredRecord,
+  type WhenFull,
+} from './types.js';
 
-/** A key/value put; the group commit only ever adds records and dead letters. */
-type BatchOp = { key: string; value: string };
+export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
 export interface LevelQueueOptions {
   dir: string;
@@ -31,30 +51,52 @@ export interface LevelQueueOptions {
   maxCommitRecords: number;
   /** Appends not committed within this time are rejected (not acked) instead of waiting forever. */
   commitTimeoutMs?: number;
-  /** Sinks whose cursors gate deletion; a record is removed once every one of them has passed it. */
+  /** The buffer budget in bytes (keys plus stored values) and what happens when it is reached. */
+  maxBytes?: number;
+  whenFull?: WhenFull;
+  /** Readings older than this are dropped (counted as `expired`); absent means no age limit. */
+  maxAgeMs?: number;
+  /** The sink whose cursors gate deletion (one sink per store for now). */
   sinkIds: readonly string[];
+  logger?: Logger;
 }
 
+const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetry: make() });
+
 /**
- * The durable queue on LevelDB. Readings and the next-sequence pointer are written in one atomic batch,
- * so a sequence is never handed out twice, also across restarts. Startup reads metadata and seeks to the
- * newest keys: it never scans the backlog.
+ * The durable queue on LevelDB. Every write goes through one group commit, and every batch carries the
+ * next-sequence pointers and the conservation ledger, so after any crash the ledger matches the data.
+ * Startup reads metadata and seeks to the newest keys: it never scans the backlog.
  */
 export class LevelQueue implements DurableQueue {
-  private readonly db: Level<string, string>;
+  db!: Level<string, string>;
   private readonly commit: GroupCommit<BatchOp>;
+  private readonly logger: Logger;
+  private readonly warnings: RateLimitedLog;
+  readonly maxBytes: number;
+  readonly whenFull: WhenFull;
   private nextSeq = 1;
   private nextDeadLetter = 1;
-  private committedSeq = 0;
+  /** The ledger as of everything submitted; each batch persists the snapshot taken when it is cut. */
+  readonly ledger: Conservation = emptyConservation();
+  private deadLettersStored = 0;
+  private readonly lastCommitted = byLane(() => 0);
   private readonly cursors = new Map<string, number>();
-  private deletedThrough = 0;
-  private deadLetterCount = 0;
+  /** Highest sequence handed to a reader, per lane: the pruner drops only what no reader holds. */
+  readonly readHigh = byLane(() => 0);
+  /** Records at or below this were dropped by the pruner; reads in flight filter them out. */
+  readonly dropFloor = byLane(() => 0);
   private recordWaiters = new Set<() => void>();
+  private spaceWaiters = new Set<() => void>();
+  private pruner: Pruner | null = null;
+  private degraded: string | null = null;
   private closed = false;
 
   constructor(private readonly opts: LevelQueueOptions) {
-    // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
-    this.db = new Level<string, string>(opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
+    this.logger = opts.logger ?? pino({ level: 'silent' });
+    this.warnings = new RateLimitedLog(this.logger);
+    this.maxBytes = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    this.whenFull = opts.whenFull ?? 'block';
     this.commit = new GroupCommit<BatchOp>({
       intervalMs: opts.commitIntervalMs,
       maxOps: opts.maxCommitRecords,
@@ -65,67 +107,112 @@ export class LevelQueue implements DurableQueue {
 
   async open(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
-    try {
-      await this.db.open();
-    } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code;
-      if (code === 'LEVEL_LOCKED') {
-        throw new TidegateError('ERR_QUEUE_LOCKED', `another tidegate process is using ${this.opts.dir}; stop it or point dataDir elsewhere`, { cause: err });
-      }
-      throw new TidegateError('ERR_QUEUE_OPEN', `cannot open the buffer in ${this.opts.dir}: ${(err as Error).message}`, { cause: err });
+    // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
+    const store = await openStore(this.opts.dir, () => new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 }));
+    this.db = store.db;
+    if (store.quarantinedTo) {
+      this.degraded = `the buffer in ${this.opts.dir} was damaged (${store.reason}); it was moved to ${store.quarantinedTo} and tidegate started with an empty buffer`;
+      this.logger.error({ dataDir: this.opts.dir, quarantinedTo: store.quarantinedTo, reason: store.reason }, `${this.degraded}; readings in the damaged copy were not forwarded`);
     }
-    const lastRecord = await this.lastKey(RECORD_PREFIX, RECORD_END);
-    this.nextSeq = Math.max(Number((await this.db.get(META_NEXT_SEQ)) ?? 1), lastRecord + 1);
-    this.committedSeq = this.nextSeq - 1;
+    let lastSeq = 0;
+    for (const lane of LANES) {
+      this.lastCommitted[lane] = await this.lastKey(recordPrefix(lane), recordEnd(lane));
+      lastSeq = Math.max(lastSeq, this.lastCommitted[lane]);
+    }
+    this.nextSeq = Math.max(Number((await this.db.get(META_NEXT_SEQ)) ?? 1), lastSeq + 1);
     const lastDeadLetter = await this.lastKey(DEAD_LETTER_PREFIX, DEAD_LETTER_END);
     this.nextDeadLetter = Math.max(Number((await this.db.get(META_NEXT_DEAD_LETTER)) ?? 1), lastDeadLetter + 1);
-    // Dead letters are only ever added (an operator purge arrives with the dead-letters command).
-    this.deadLetterCount = this.nextDeadLetter - 1;
     for (const sinkId of this.opts.sinkIds) {
-      this.cursors.set(sinkId, Number((await this.db.get(metaCursorKey(sinkId))) ?? 0));
+      for (const lane of LANES) this.cursors.set(`${sinkId}!${lane}`, Number((await this.db.get(metaCursorKey(sinkId, lane))) ?? 0));
     }
-    this.deletedThrough = this.minCursor();
+    for (const lane of LANES) this.readHigh[lane] = this.minCursor(lane);
+    const ledger = parseConservation(await this.db.get(META_CONSERVATION)) ?? (await this.rebuildLedger());
+    Object.assign(this.ledger, ledger);
+    const stored = await this.db.get(META_DEAD_LETTERS_STORED);
+    this.deadLettersStored = stored !== undefined ? Number(stored) : await this.countDeadLetters();
+    this.pruner = new Pruner(this, { maxAgeMs: this.opts.maxAgeMs, logger: this.logger });
+    this.pruner.start();
   }
 
-  append(readings: readonly Reading[]): Promise<void> {
-    if (this.closed) return Promise.reject(closedError());
-    if (readings.length === 0) return Promise.resolve();
+  async append(readings: readonly PendingReading[]): Promise<AppendOutcome> {
+    if (this.closed) throw closedError();
+    if (readings.length === 0) return 'stored';
+    const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
+    const encoded = readings.map((r) => ({ r, json: encodeRecordJson(this.opts.gatewayId, 0, r) }));
+    const estimate = encoded.reduce((n, e) => n + e.json.length + e.r.deviceId.length + 40, 0);
+    if (this.ledger.bufferedBytes + estimate > this.maxBytes) {
+      const outcome = await this.onFull(readings.length, estimate, lane);
+      if (outcome === 'dropped') return 'dropped';
+    }
     const ops: BatchOp[] = [];
+    let bytes = 0;
     for (const r of readings) {
       const seq = this.nextSeq++;
-      ops.push({ key: seqKey(RECORD_PREFIX, seq), value: encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r)) });
+      const key = recordKey(r.lane ?? lane, seq);
+      const value = encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r));
+      bytes += storedBytes(key, value);
+      ops.push({ type: 'put', key, value });
     }
     const last = this.nextSeq - 1;
-    return this.commit.submit(ops).then(() => this.markCommitted(last), (err) => Promise.reject(writeError(err)));
+    this.ledger.received += readings.length;
+    this.ledger.buffered += readings.length;
+    this.ledger.bufferedBytes += bytes;
+    await this.submit(ops);
+    this.markCommitted(lane, last);
+    return 'stored';
   }
 
-  appendDeadLetter(entry: DeadLetter): Promise<void> {
-    if (this.closed) return Promise.reject(closedError());
-    const n = this.nextDeadLetter++;
-    return this.commit.submit([{ key: seqKey(DEAD_LETTER_PREFIX, n), value: JSON.stringify(entry) }]).then(() => {
-      this.deadLetterCount += 1;
-    }, (err) => Promise.reject(writeError(err)));
+  async appendDeadLetter(entry: DeadLetter): Promise<void> {
+    if (this.closed) throw closedError();
+    this.ledger.received += 1;
+    addReason(this.ledger.deadLettered, entry.reason);
+    this.deadLettersStored += 1;
+    await this.submit([{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }]);
   }
 
-  async read(afterSeq: number, max: number): Promise<StoredRecord[]> {
+  async deadLetterRecord(record: StoredRecord, reason: string, message: string, source: string): Promise<void> {
+    this.ledger.buffered -= 1;
+    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - record.bytes);
+    addReason(this.ledger.deadLettered, reason);
+    this.deadLettersStored += 1;
+    const entry: DeadLetter = { reason, message, source, origin: record.partitionKey, receivedAt: Date.now(), payloadBase64: record.data.toString('base64') };
+    await this.submit([{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }]);
+    this.wakeSpace();
+  }
+
+  async read(lane: Lane, afterSeq: number, max: number): Promise<StoredRecord[]> {
     // Only committed records are visible: a sink must never send what could still be lost.
-    const entries = await this.db
-      .iterator<string, Buffer>({ gt: seqKey(RECORD_PREFIX, afterSeq), lte: seqKey(RECORD_PREFIX, this.committedSeq), limit: max, valueEncoding: 'buffer' })
-      .all();
-    return entries.map(([key, value]) => decodeStoredValue(key, value));
+    const upTo = this.lastCommitted[lane];
+    if (upTo <= afterSeq) return [];
+    let entries: Array<[string, Buffer]>;
+    try {
+      entries = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, afterSeq), lte: recordKey(lane, upTo), limit: max, valueEncoding: 'buffer' }).all();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
+      entries = await this.probe(lane, afterSeq, upTo, max, err as Error);
+    }
+    const out: StoredRecord[] = [];
+    for (const [key, value] of entries) {
+      try {
+        out.push(decodeStoredValue(lane, key, value));
+      } catch (err) {
+        if (!(err instanceof DamagedRecordError)) throw err;
+        await this.deadLetterDamaged(key, value, err.message);
+      }
+    }
+    const floor = this.dropFloor[lane];
+    const kept = floor > afterSeq ? out.filter((r) => r.seq > floor) : out;
+    if (kept.length > 0) this.readHigh[lane] = Math.max(this.readHigh[lane], kept[kept.length - 1]!.seq);
+    return kept;
   }
 
-  async readDeadLetters(max: number): Promise<Array<{ n: number; entry: DeadLetter }>> {
-    const entries = await this.db.iterator({ gt: DEAD_LETTER_PREFIX, lt: DEAD_LETTER_END, limit: max }).all();
-    return entries.map(([key, value]) => ({ n: keySeq(key), entry: JSON.parse(value) as DeadLetter }));
-  }
-
-  waitForRecords(afterSeq: number, signal: AbortSignal): Promise<void> {
-    if (this.committedSeq > afterSeq || this.closed) return Promise.resolve();
+  waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
+    const ready = (): boolean => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]);
+    if (ready()) return Promise.resolve();
     if (signal.aborted) return Promise.reject(abortError(signal));
     return new Promise<void>((resolve, reject) => {
       const wake = (): void => {
-        if (this.committedSeq <= afterSeq && !this.closed) return;
+        if (!ready()) return;
         this.recordWaiters.delete(wake);
         signal.removeEventListener('abort', onAbort);
         resolve();
@@ -139,70 +226,207 @@ export class LevelQueue implements DurableQueue {
     });
   }
 
-  cursor(sinkId: string): number {
-    return this.cursors.get(sinkId) ?? 0;
+  cursor(sinkId: string, lane: Lane): number {
+    return this.cursors.get(`${sinkId}!${lane}`) ?? 0;
   }
 
-  async commitCursor(sinkId: string, seq: number): Promise<void> {
-    if (seq <= this.cursor(sinkId)) return;
-    this.cursors.set(sinkId, seq);
-    const through = this.minCursor();
-    // Records first, then the cursor: a crash in between leaves a cursor behind already-deleted keys
-    // (harmless), never orphaned records below the cursor. Unsynced on purpose: losing these writes on power
-    // loss only means re-sending (at-least-once), never losing. `clear` runs the range delete natively.
-    if (through > this.deletedThrough) {
-      await this.db.clear({ gt: seqKey(RECORD_PREFIX, this.deletedThrough), lte: seqKey(RECORD_PREFIX, through) });
-      this.deletedThrough = through;
+  async commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
+    if (seq <= this.cursor(sinkId, lane)) return;
+    this.cursors.set(`${sinkId}!${lane}`, seq);
+    // One sink per store: what it handled is deleted in the same batch as its cursor and the ledger.
+    const ops: BatchOp[] = [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }];
+    let bytes = 0;
+    for (const r of handled.delivered) {
+      ops.push({ type: 'del', key: recordKey(lane, r.seq) });
+      bytes += r.bytes;
     }
-    await this.db.put(metaCursorKey(sinkId), String(seq));
+    for (const r of handled.deadLettered) ops.push({ type: 'del', key: recordKey(lane, r.seq) });
+    this.ledger.delivered += handled.delivered.length;
+    this.ledger.buffered -= handled.delivered.length;
+    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - bytes);
+    await this.submit(ops);
+    this.wakeSpace();
   }
 
   stats(): QueueStats {
     return {
-      buffered: Math.max(0, this.committedSeq - this.minCursor()),
+      ...this.ledger,
+      deadLettered: { ...this.ledger.deadLettered },
+      dropped: { ...this.ledger.dropped },
       lastSeq: this.nextSeq - 1,
-      deadLetters: this.deadLetterCount,
+      deadLettersStored: this.deadLettersStored,
       commits: this.commit.commits,
+      maxBytes: this.maxBytes,
+      whenFull: this.whenFull,
+      degraded: this.degraded,
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pruner?.stop();
+    this.wakeSpace();
     // Everything already submitted is written before the store closes: those readings may be acked.
+    await this.pruner?.idle();
     await this.commit.drain();
     this.commit.stop();
     for (const wake of [...this.recordWaiters]) wake();
     await this.db.close();
   }
 
+  /** For the pruner and the dead-letter tools: one writer, through the group commit. */
+  submit(ops: BatchOp[]): Promise<void> {
+    return this.commit.submit(ops).catch((err: unknown) => Promise.reject(writeError(err)));
+  }
+
+  minCursor(lane: Lane): number {
+    let min = Infinity;
+    for (const sinkId of this.opts.sinkIds) min = Math.min(min, this.cursor(sinkId, lane));
+    return min === Infinity ? this.lastCommitted[lane] : min;
+  }
+
+  wakeSpace(): void {
+    for (const wake of [...this.spaceWaiters]) wake();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Hands out the next sequence (for the dead-letter replay, which writes records of its own). */
+  takeSeq(): number {
+    return this.nextSeq++;
+  }
+
+  /** Makes a record written outside append() visible to readers once its batch is committed. */
+  noteCommitted(lane: Lane, seq: number): void {
+    this.markCommitted(lane, seq);
+  }
+
+  adjustDeadLettersStored(by: number): void {
+    this.deadLettersStored += by;
+  }
+
   /**
-   * One atomic batch per group commit: the records plus the next-sequence pointers, written once per batch
-   * (not once per reading). The pointers may run ahead of this batch's records (appends that joined the
+   * The buffer is over budget. `block` waits for space (the reading is not acknowledged meanwhile, so the
+   * device keeps it and MQTT flow control slows it down); `drop_newest` drops the incoming readings, counted;
+   * `drop_oldest` stores them and has the pruner drop the oldest unsent telemetry. Alarms are never the
+   * ones dropped while telemetry is left.
+   */
+  private async onFull(count: number, bytes: number, lane: Lane): Promise<AppendOutcome> {
+    if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
+      this.ledger.received += count;
+      addReason(this.ledger.dropped, 'buffer_full', count);
+      this.warnings.warn('drop_newest', { dropped: count, bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: drop_newest): new readings dropped and counted');
+      await this.submit([]);
+      return 'dropped';
+    }
+    if (this.whenFull === 'block') {
+      await this.waitForSpace(bytes);
+      return 'stored';
+    }
+    this.pruner?.kick();
+    return 'stored';
+  }
+
+  private waitForSpace(bytes: number): Promise<void> {
+    const fits = (): boolean => this.ledger.bufferedBytes + bytes <= this.maxBytes || this.ledger.buffered === 0;
+    if (fits()) return Promise.resolve();
+    this.warnings.warn('block', { bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: block): acknowledgements wait until readings are delivered');
+    const timeoutMs = this.opts.commitTimeoutMs ?? 30_000;
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.spaceWaiters.delete(wake);
+        if (err) reject(err);
+        else resolve();
+      };
+      const wake = (): void => {
+        if (this.closed) done(closedError());
+        else if (fits()) done();
+      };
+      const timer = setTimeout(() => done(new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.ledger.bufferedBytes} of ${this.maxBytes} bytes) and no space was freed within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+      this.spaceWaiters.add(wake);
+    });
+  }
+
+  /** Reads one record at a time past a damaged region, so one bad block cannot wedge the sink. */
+  private async probe(lane: Lane, afterSeq: number, upTo: number, max: number, cause: Error): Promise<Array<[string, Buffer]>> {
+    const found: Array<[string, Buffer]> = [];
+    for (let seq = afterSeq + 1; seq <= upTo && found.length < max && seq <= afterSeq + Math.max(1_000, max * 4); seq++) {
+      const key = recordKey(lane, seq);
+      try {
+        const value = await this.db.get<string, Buffer>(key, { valueEncoding: 'buffer' });
+        if (value !== undefined) found.push([key, value]);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
+        await this.deadLetterDamaged(key, null, `unreadable: ${(err as Error).message} (while reading: ${cause.message})`);
+      }
+    }
+    return found;
+  }
+
+  private async deadLetterDamaged(key: string, value: Buffer | null, message: string): Promise<void> {
+    this.logger.error({ key, err: message }, 'a damaged record in the buffer was moved to the dead letters');
+    this.ledger.buffered -= 1;
+    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - key.length - (value?.length ?? 0));
+    addReason(this.ledger.deadLettered, 'damaged');
+    this.deadLettersStored += 1;
+    const entry: DeadLetter = { reason: 'damaged', message, source: 'buffer', origin: key, receivedAt: Date.now(), ...(value ? { payloadBase64: value.toString('base64') } : {}) };
+    await this.submit([
+      { type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) },
+      { type: 'del', key },
+    ]);
+  }
+
+  /**
+   * One atomic batch per group commit: the ops plus the next-sequence pointers and the ledger as of the
+   * moment the batch is cut. The pointers may run ahead of this batch's records (appends that joined the
    * next batch already took numbers); a gap is harmless, a reused sequence would not be.
    */
   private writeBatch(ops: BatchOp[]): Promise<void> {
     const batch = this.db.batch();
-    for (const op of ops) batch.put(op.key, op.value);
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
     batch.put(META_NEXT_SEQ, String(this.nextSeq));
     batch.put(META_NEXT_DEAD_LETTER, String(this.nextDeadLetter));
+    batch.put(META_CONSERVATION, JSON.stringify(this.ledger));
+    batch.put(META_DEAD_LETTERS_STORED, String(this.deadLettersStored));
     return batch.write({ sync: this.opts.durability === 'fsync' });
   }
 
-  private markCommitted(last: number): void {
-    if (last > this.committedSeq) this.committedSeq = last;
+  private markCommitted(lane: Lane, last: number): void {
+    if (last > this.lastCommitted[lane]) this.lastCommitted[lane] = last;
     for (const wake of [...this.recordWaiters]) wake();
-  }
-
-  private minCursor(): number {
-    let min = Infinity;
-    for (const c of this.cursors.values()) min = Math.min(min, c);
-    return min === Infinity ? this.committedSeq : min;
   }
 
   private async lastKey(gt: string, lt: string): Promise<number> {
     const keys = await this.db.keys({ gt, lt, reverse: true, limit: 1 }).all();
     return keys.length > 0 ? keySeq(keys[0]!) : 0;
+  }
+
+  private async countDeadLetters(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.db.keys({ gt: DEAD_LETTER_PREFIX, lt: DEAD_LETTER_END })) n += 1;
+    return n;
+  }
+
+  /** A store without a ledger (written by an older version): count once, then keep the ledger. */
+  private async rebuildLedger(): Promise<Conservation> {
+    const ledger = emptyConservation();
+    for (const lane of LANES) {
+      for await (const [key, value] of this.db.iterator({ gt: recordPrefix(lane), lt: recordEnd(lane) })) {
+        ledger.buffered += 1;
+        ledger.bufferedBytes += storedBytes(key, value);
+      }
+    }
+    const deadLetters = await this.countDeadLetters();
+    if (deadLetters > 0) ledger.deadLettered.unknown = deadLetters;
+    ledger.received = ledger.buffered + deadLetters;
+    return ledger;
   }
 }
 
@@ -211,5 +435,6 @@ function closedError(): TidegateError {
 }
 
 function writeError(err: unknown): TidegateError {
+  if (err instanceof TidegateError) return err;
   return new TidegateError('ERR_QUEUE_WRITE', `writing to the buffer failed: ${(err as Error).message}`, { cause: err, retryable: true });
 }

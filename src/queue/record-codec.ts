@@ -1,23 +1,29 @@
+import { crc32 } from 'node:zlib';
 import type { Reading } from '../normalize/reading.js';
-import type { StoredRecord } from './types.js';
+import type { Lane, StoredRecord } from './types.js';
 
 /**
- * Keys are a prefix plus the sequence as 16 hex digits: lexicographic order equals numeric order, so
- * an iterator walks the queue oldest first and a cursor is a single seek.
+ * Keys: a lane prefix plus the sequence as 16 hex digits, so lexicographic order equals numeric order,
+ * an iterator walks a lane oldest first and a cursor is a single seek.
  */
-export const RECORD_PREFIX = 'r!';
-export const RECORD_END = 'r~';
+const LANE_PREFIX: Record<Lane, string> = { alarm: 'r!a!', telemetry: 'r!t!' };
+export const recordPrefix = (lane: Lane): string => LANE_PREFIX[lane];
+export const recordEnd = (lane: Lane): string => `${LANE_PREFIX[lane].slice(0, -1)}~`;
 export const DEAD_LETTER_PREFIX = 'd!';
 export const DEAD_LETTER_END = 'd~';
 export const META_NEXT_SEQ = 'm!next-seq';
 export const META_NEXT_DEAD_LETTER = 'm!next-dead-letter';
-export const metaCursorKey = (sinkId: string): string => `m!cursor!${sinkId}`;
+export const META_CONSERVATION = 'm!conservation';
+export const META_DEAD_LETTERS_STORED = 'm!dead-letters-stored';
+export const metaCursorKey = (sinkId: string, lane: Lane): string => `m!cursor!${sinkId}!${lane}`;
 
-export const seqKey = (prefix: string, seq: number): string => prefix + seq.toString(16).padStart(16, '0');
-export const keySeq = (key: string): number => parseInt(key.slice(2), 16);
+export const recordKey = (lane: Lane, seq: number): string => LANE_PREFIX[lane] + seq.toString(16).padStart(16, '0');
+export const deadLetterKey = (n: number): string => DEAD_LETTER_PREFIX + n.toString(16).padStart(16, '0');
+export const keySeq = (key: string): number => parseInt(key.slice(key.lastIndexOf('!') + 1), 16);
 
 // MQTT forbids NUL in topic names [MQTT-4.7.3-2], so it can never occur inside a device id.
 const SEPARATOR = '\u0000';
+const CRC_CHARS = 8;
 
 /** The record a consumer sees: stable id (gateway id + queue sequence) first, for de-duplication. */
 export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): string {
@@ -32,13 +38,38 @@ export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): st
   });
 }
 
+/**
+ * Stored value: CRC-32 of the rest (8 hex digits), the partition key, NUL, the record. The checksum lets a
+ * damaged record be recognised and dead-lettered alone instead of forwarding garbage or wedging the sink
+ * (LevelDB does not verify block checksums on reads by default).
+ */
 export function encodeStoredValue(partitionKey: string, json: string): string {
-  return partitionKey + SEPARATOR + json;
+  const body = partitionKey + SEPARATOR + json;
+  return crc32(body).toString(16).padStart(CRC_CHARS, '0') + body;
+}
+
+export class DamagedRecordError extends Error {
+  constructor(
+    readonly key: string,
+    why: string,
+  ) {
+    super(`record ${key} is damaged: ${why}`);
+    this.name = 'DamagedRecordError';
+  }
 }
 
 /** Decodes a stored value read as bytes: the data is a view into it, not a copy. */
-export function decodeStoredValue(key: string, value: Buffer): StoredRecord {
-  const cut = value.indexOf(0);
-  if (cut <= 0) throw new Error(`record ${key} is damaged: no partition key`);
-  return { seq: keySeq(key), partitionKey: value.toString('utf8', 0, cut), data: value.subarray(cut + 1) };
+export function decodeStoredValue(lane: Lane, key: string, value: Buffer): StoredRecord {
+  if (value.length <= CRC_CHARS + 1) throw new DamagedRecordError(key, 'too short');
+  const want = parseInt(value.toString('latin1', 0, CRC_CHARS), 16);
+  const body = value.subarray(CRC_CHARS);
+  if (crc32(body) !== want) throw new DamagedRecordError(key, 'checksum mismatch');
+  const cut = body.indexOf(0);
+  if (cut <= 0) throw new DamagedRecordError(key, 'no partition key');
+  return { lane, seq: keySeq(key), partitionKey: body.toString('utf8', 0, cut), data: body.subarray(cut + 1), bytes: key.length + value.length };
+}
+
+/** Budget bytes of a value about to be stored (key plus UTF-8 value). */
+export function storedBytes(key: string, value: string): number {
+  return key.length + Buffer.byteLength(value, 'utf8');
 }

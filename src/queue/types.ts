@@ -1,12 +1,22 @@
 import type { Reading } from '../normalize/reading.js';
 
-/** A record as it sits in the queue: the bytes that will be sent, addressed by its sequence. */
+/**
+ * Lanes, in drain order. Alarms go first and are the last ever dropped when the buffer is full; transforms
+ * that raise alarms arrive later, the lane exists now so the store's layout does not have to change then.
+ */
+export type Lane = 'alarm' | 'telemetry';
+export const LANES: readonly Lane[] = ['alarm', 'telemetry'];
+
+/** A record as it sits in the queue: the bytes that will be sent, addressed by lane and sequence. */
 export interface StoredRecord {
+  lane: Lane;
   seq: number;
   /** Kinesis partition key (the device id). */
   partitionKey: string;
   /** The encoded record exactly as it is forwarded (UTF-8 JSON). */
   data: Buffer;
+  /** What the record counts against the buffer budget (key plus stored value). */
+  bytes: number;
 }
 
 export interface DeadLetter {
@@ -22,27 +32,59 @@ export interface DeadLetter {
   declaredBytes?: number;
 }
 
-export interface QueueStats {
-  /** Readings appended and not yet removed after delivery. */
+/**
+ * The conservation ledger, persisted atomically with the data it describes, so that at all times
+ * `received = delivered + buffered + deadLettered + dropped + filtered` (each map summed over its reasons).
+ */
+export interface Conservation {
+  received: number;
+  delivered: number;
   buffered: number;
+  bufferedBytes: number;
+  deadLettered: Record<string, number>;
+  dropped: Record<string, number>;
+  filtered: number;
+}
+
+export interface QueueStats extends Conservation {
   /** Highest sequence handed out so far. */
   lastSeq: number;
-  deadLetters: number;
+  /** Dead letters currently kept (an operator can purge them; `deadLettered` keeps counting). */
+  deadLettersStored: number;
   commits: number;
+  maxBytes: number;
+  whenFull: WhenFull;
+  /** Why the store is degraded (for example it was quarantined at start), if it is. */
+  degraded: string | null;
+}
+
+export type WhenFull = 'block' | 'drop_oldest' | 'drop_newest';
+
+/** What became of an append: stored durably, or dropped by the full-buffer policy (and counted). */
+export type AppendOutcome = 'stored' | 'dropped';
+
+export interface PendingReading extends Reading {
+  lane?: Lane;
 }
 
 export interface DurableQueue {
   open(): Promise<void>;
-  /** Resolves once the readings are durably committed (the acknowledgement boundary). */
-  append(readings: readonly Reading[]): Promise<void>;
+  /** Resolves once the readings are durably committed, or dropped by policy (the acknowledgement boundary). */
+  append(readings: readonly PendingReading[]): Promise<AppendOutcome>;
+  /** Keeps a message that could not become a reading, with its reason; counted as received and dead-lettered. */
   appendDeadLetter(entry: DeadLetter): Promise<void>;
-  /** Up to `max` records with a sequence above `afterSeq`, oldest first. */
-  read(afterSeq: number, max: number): Promise<StoredRecord[]>;
-  /** Resolves when a record above `afterSeq` is committed. */
-  waitForRecords(afterSeq: number, signal: AbortSignal): Promise<void>;
-  cursor(sinkId: string): number;
-  /** Records the highest contiguous delivered sequence for a sink and removes what every sink has passed. */
-  commitCursor(sinkId: string, seq: number): Promise<void>;
+  /** Moves a stored record that can never be delivered to the dead letters; it is no longer buffered. */
+  deadLetterRecord(record: StoredRecord, reason: string, message: string, source: string): Promise<void>;
+  /** Up to `max` committed records of a lane with a sequence above `afterSeq`, oldest first. */
+  read(lane: Lane, afterSeq: number, max: number): Promise<StoredRecord[]>;
+  /** Resolves when a lane has a committed record above its position in `after`. */
+  waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void>;
+  cursor(sinkId: string, lane: Lane): number;
+  /**
+   * Records the highest contiguous handled sequence of a lane for a sink and removes the records it handled:
+   * delivered ones (counted as delivered) and those it moved to the dead letters (already counted there).
+   */
+  commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void>;
   stats(): QueueStats;
   close(): Promise<void>;
 }

@@ -58,7 +58,7 @@ describe('durable acknowledgement', () => {
       const acked = device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 1, temperature: 21.5 }), { qos }).then(() => {
         gated.events.push('acked');
         // At the moment the device learns of its ack, the reading must already be readable from the store.
-        return inner.read(0, 10);
+        return inner.read('telemetry', 0, 10);
       });
 
       await gated.appendCalled;

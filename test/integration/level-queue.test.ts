@@ -6,6 +6,12 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 const reading = (deviceId: string, seq: number): Reading => ({ deviceId, topic: `devices/${deviceId}/t`, seq, receivedAt: 1_700_000_000_000 + seq, values: { v: seq } });
 
+/** Reads every record up to `through` and commits them as delivered, the way the sink does. */
+async function deliverThrough(q: LevelQueue, through: number): Promise<void> {
+  const records = (await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 10_000)).filter((r) => r.seq <= through);
+  await q.commitCursor('kinesis', 'telemetry', through, { delivered: records, deadLettered: [] });
+}
+
 function openQueue(dir: string): LevelQueue {
   return new LevelQueue({ dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'] });
 }
@@ -23,22 +29,22 @@ describe('LevelQueue on a real LevelDB', () => {
     const first = openQueue(temp.dir);
     await first.open();
     await Promise.all([1, 2, 3, 4, 5].map((s) => first.append([reading('a', s)])));
-    await first.commitCursor('kinesis', 3);
+    await deliverThrough(first, 3);
     await first.close();
 
     const second = openQueue(temp.dir);
     await second.open();
     closers.push(() => second.close());
-    expect(second.cursor('kinesis')).toBe(3);
-    const rest = await second.read(second.cursor('kinesis'), 100);
+    expect(second.cursor('kinesis', 'telemetry')).toBe(3);
+    const rest = await second.read('telemetry', second.cursor('kinesis', 'telemetry'), 100);
     expect(rest.map((r) => r.seq)).toEqual([4, 5]);
     expect(second.stats().buffered).toBe(2);
     await second.append([reading('a', 6)]);
-    const after = await second.read(5, 10);
+    const after = await second.read('telemetry', 5, 10);
     expect(after.map((r) => r.seq)).toEqual([6]);
     expect(JSON.parse(after[0]!.data.toString())).toMatchObject({ id: 'gw-6', deviceId: 'a', seq: 6 });
     // Delivered records are removed: reading from the start finds only what is past the cursor.
-    expect((await second.read(0, 100)).map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect((await second.read('telemetry', 0, 100)).map((r) => r.seq)).toEqual([4, 5, 6]);
   });
 
   it('never hands out a sequence twice even when every record was delivered and deleted', async () => {
@@ -47,13 +53,13 @@ describe('LevelQueue on a real LevelDB', () => {
     const first = openQueue(temp.dir);
     await first.open();
     await first.append([reading('a', 1), reading('a', 2)]);
-    await first.commitCursor('kinesis', 2);
+    await deliverThrough(first, 2);
     await first.close();
     const second = openQueue(temp.dir);
     await second.open();
     closers.push(() => second.close());
     await second.append([reading('a', 3)]);
-    expect((await second.read(0, 10)).map((r) => r.seq)).toEqual([3]);
+    expect((await second.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([3]);
   });
 
   it('refuses a second open of the same directory with a clear, typed error', async () => {
@@ -76,7 +82,7 @@ describe('LevelQueue on a real LevelDB', () => {
     await Promise.all(Array.from({ length: 500 }, (_, i) => q.append([reading(`d${i % 7}`, i + 1)])));
     expect(q.stats().lastSeq).toBe(500);
     expect(q.stats().commits).toBeLessThan(20);
-    expect((await q.read(0, 1_000)).length).toBe(500);
+    expect((await q.read('telemetry', 0, 1_000)).length).toBe(500);
   });
 
   it('writes everything already submitted before it closes, and refuses appends afterwards', async () => {
@@ -92,6 +98,6 @@ describe('LevelQueue on a real LevelDB', () => {
     const reopened = openQueue(temp.dir);
     await reopened.open();
     closers.push(() => reopened.close());
-    expect((await reopened.read(0, 100)).length).toBe(50);
+    expect((await reopened.read('telemetry', 0, 100)).length).toBe(50);
   });
 });

@@ -18,11 +18,11 @@ const MIB = 1024 * 1024;
 /** A record whose data plus partition key take exactly `size` bytes. */
 function sized(seq: number, size: number, partitionKey = `device-${seq}`): StoredRecord {
   const data = Buffer.alloc(size - Buffer.byteLength(partitionKey, 'utf8'), 0x61);
-  return { seq, partitionKey, data };
+  return { lane: 'telemetry', seq, partitionKey, data, bytes: data.length };
 }
 
 function small(count: number, firstSeq = 1): StoredRecord[] {
-  return Array.from({ length: count }, (_, i) => ({ seq: firstSeq + i, partitionKey: 'd', data: Buffer.from(`{"v":${i}}`) }));
+  return Array.from({ length: count }, (_, i): StoredRecord => ({ lane: 'telemetry', seq: firstSeq + i, partitionKey: 'd', data: Buffer.from(`{"v":${i}}`), bytes: 10 }));
 }
 
 const seqs = (records: StoredRecord[]): number[] => records.map((r) => r.seq);
@@ -35,9 +35,9 @@ describe('the limits are the documented Kinesis PutRecords quotas', () => {
 
 describe('entrySize', () => {
   it('counts data plus the partition key in UTF-8 bytes', () => {
-    expect(entrySize({ seq: 1, partitionKey: 'abc', data: Buffer.alloc(10) })).toBe(13);
+    expect(entrySize({ lane: 'telemetry' as const, bytes: 0, seq: 1, partitionKey: 'abc', data: Buffer.alloc(10) })).toBe(13);
     // 'é' is 2 bytes, '🌊' is 4 bytes (and 2 UTF-16 code units).
-    expect(entrySize({ seq: 1, partitionKey: 'é🌊', data: Buffer.alloc(10) })).toBe(16);
+    expect(entrySize({ lane: 'telemetry' as const, bytes: 0, seq: 1, partitionKey: 'é🌊', data: Buffer.alloc(10) })).toBe(16);
   });
 });
 
@@ -65,7 +65,7 @@ describe('planBatch: record count', () => {
 
 describe('planBatch: bytes per call', () => {
   // Four 1 MiB records, one of 1 MiB - 1 and a last one of 1 byte: exactly 5 MiB, keys included.
-  const exactly5MiB = (): StoredRecord[] => [sized(1, MIB), sized(2, MIB), sized(3, MIB), sized(4, MIB), sized(5, MIB - 1), { seq: 6, partitionKey: 'x', data: Buffer.alloc(0) }];
+  const exactly5MiB = (): StoredRecord[] => [sized(1, MIB), sized(2, MIB), sized(3, MIB), sized(4, MIB), sized(5, MIB - 1), { lane: 'telemetry' as const, bytes: 0, seq: 6, partitionKey: 'x', data: Buffer.alloc(0) }];
 
   it('takes a batch of exactly 5 MiB counting data plus partition keys', () => {
     const records = exactly5MiB();
@@ -77,7 +77,7 @@ describe('planBatch: bytes per call', () => {
 
   it('leaves the last record for the next call when the batch would be one byte over 5 MiB', () => {
     const records = exactly5MiB();
-    records[5] = { seq: 6, partitionKey: 'xy', data: Buffer.alloc(0) };
+    records[5] = { lane: 'telemetry' as const, bytes: 0, seq: 6, partitionKey: 'xy', data: Buffer.alloc(0) };
     expect(records.reduce((n, r) => n + entrySize(r), 0)).toBe(5 * MIB + 1);
     const plan = planBatch(records, LIMITS);
     expect(seqs(plan.batch)).toEqual([1, 2, 3, 4, 5]);
@@ -87,13 +87,13 @@ describe('planBatch: bytes per call', () => {
   it('counts the partition key: data alone fits, data plus key does not', () => {
     const records = exactly5MiB();
     // The same data under a key one byte longer: the call would be 5 MiB + 1 with the key counted.
-    records[4] = { seq: 5, partitionKey: 'device-5!', data: records[4]!.data };
+    records[4] = { lane: 'telemetry' as const, bytes: 0, seq: 5, partitionKey: 'device-5!', data: records[4]!.data };
     const plan = planBatch(records, LIMITS);
     expect(seqs(plan.batch)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('never skips ahead of a record that does not fit, even if a later one would', () => {
-    const records = [sized(1, MIB), sized(2, MIB), sized(3, MIB), sized(4, MIB), sized(5, MIB - 10), sized(6, 100), { seq: 7, partitionKey: 'k', data: Buffer.alloc(0) }];
+    const records = [sized(1, MIB), sized(2, MIB), sized(3, MIB), sized(4, MIB), sized(5, MIB - 10), sized(6, 100), { lane: 'telemetry' as const, bytes: 0, seq: 7, partitionKey: 'k', data: Buffer.alloc(0) }];
     expect(seqs(planBatch(records, LIMITS).batch)).toEqual([1, 2, 3, 4, 5]);
   });
 });
@@ -119,20 +119,20 @@ describe('planBatch: bytes per record', () => {
 
   it('counts multi-byte partition keys in UTF-8 bytes, not characters', () => {
     const key = 'é'.repeat(10); // 10 characters, 20 bytes
-    const fits = { seq: 1, partitionKey: key, data: Buffer.alloc(MIB - 20) };
-    const over = { seq: 2, partitionKey: key, data: Buffer.alloc(MIB - 19) };
+    const fits = { lane: 'telemetry' as const, bytes: 0, seq: 1, partitionKey: key, data: Buffer.alloc(MIB - 20) };
+    const over = { lane: 'telemetry' as const, bytes: 0, seq: 2, partitionKey: key, data: Buffer.alloc(MIB - 19) };
     expect(planBatch([fits], LIMITS).batch).toEqual([fits]);
     expect(planBatch([over], LIMITS).tooLarge).toEqual([over]);
 
     const wave = '🌊'.repeat(5); // 5 code points, 10 UTF-16 units, 20 bytes
-    expect(planBatch([{ seq: 3, partitionKey: wave, data: Buffer.alloc(MIB - 19) }], LIMITS).tooLarge).toHaveLength(1);
+    expect(planBatch([{ lane: 'telemetry' as const, bytes: 0, seq: 3, partitionKey: wave, data: Buffer.alloc(MIB - 19) }], LIMITS).tooLarge).toHaveLength(1);
   });
 
   it('counts multi-byte keys toward the per-call byte limit', () => {
     const limits: BatchLimits = { maxRecords: 500, maxBytes: 100, maxRecordBytes: 100 };
     const records = [
-      { seq: 1, partitionKey: 'éé', data: Buffer.alloc(46) }, // 50 bytes
-      { seq: 2, partitionKey: 'éé', data: Buffer.alloc(47) }, // 51 bytes: 101 in total
+      { lane: 'telemetry' as const, bytes: 0, seq: 1, partitionKey: 'éé', data: Buffer.alloc(46) }, // 50 bytes
+      { lane: 'telemetry' as const, bytes: 0, seq: 2, partitionKey: 'éé', data: Buffer.alloc(47) }, // 51 bytes: 101 in total
     ];
     expect(seqs(planBatch(records, limits).batch)).toEqual([1]);
   });
@@ -141,7 +141,7 @@ describe('planBatch: bytes per record', () => {
 describe('planBatch: order', () => {
   it('keeps the order of the candidates, from any iterable', () => {
     function* candidates(): Generator<StoredRecord> {
-      for (const seq of [7, 3, 9, 1]) yield { seq, partitionKey: `k${seq}`, data: Buffer.from('x') };
+      for (const seq of [7, 3, 9, 1]) yield { lane: 'telemetry' as const, bytes: 0, seq, partitionKey: `k${seq}`, data: Buffer.from('x') };
     }
     const plan = planBatch(candidates(), LIMITS);
     expect(seqs(plan.batch)).toEqual([7, 3, 9, 1]);

@@ -29,7 +29,7 @@ describe('validateConfig: defaults', () => {
         topicTemplate: 'devices/{deviceId}/#',
         maxPayloadBytes: 256 * 1024,
       },
-      buffer: { durability: 'fsync', commitIntervalMs: 10, maxCommitRecords: 2_000, commitTimeoutMs: 30_000 },
+      buffer: { durability: 'fsync', commitIntervalMs: 10, maxCommitRecords: 2_000, commitTimeoutMs: 30_000, maxBytes: 2 * 1024 ** 3, whenFull: 'block' },
       kinesis: {
         streamName: 'tidegate-telemetry',
         region: 'us-east-1',

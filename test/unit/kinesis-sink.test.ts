@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { withTimeout } from '../../src/core/abort.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Reading } from '../../src/normalize/reading.js';
+import { listDeadLetters } from '../../src/queue/dead-letters.js';
 import { LevelQueue } from '../../src/queue/level-queue.js';
 import { KINESIS_MAX_BYTES_PER_CALL, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_CALL, type BatchLimits } from '../../src/sinks/kinesis/limits.js';
 import type { KinesisPort, PutEntry, PutEntryResult } from '../../src/sinks/kinesis/port.js';
@@ -119,7 +120,7 @@ describe('KinesisSink: partial failures', () => {
     );
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(5), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
     await stopAndCheckStopped(sink);
 
     expect([...port.streams]).toEqual([STREAM]);
@@ -130,7 +131,7 @@ describe('KinesisSink: partial failures', () => {
     expect(JSON.parse(second[0]!.data)).toMatchObject({ id: 'gw-2', seq: 2, values: { n: 2 } });
     expect(JSON.parse(second[1]!.data)).toMatchObject({ id: 'gw-4', seq: 4, values: { n: 4 } });
 
-    expect(await queue.read(0, 100)).toEqual([]);
+    expect(await queue.read('telemetry', 0, 100)).toEqual([]);
     expect(queue.stats().buffered).toBe(0);
     expect(metrics.get('readings_delivered_total')).toBe(5);
     expect(metrics.get('kinesis_entry_failures_total', { code: 'ProvisionedThroughputExceededException' })).toBe(2);
@@ -152,11 +153,11 @@ describe('KinesisSink: partial failures', () => {
 
     await sink.start();
     await vi.waitFor(() => expect(port.calls).toHaveLength(2), WAIT);
-    expect(queue.cursor(SINK_ID)).toBe(1);
-    expect((await queue.read(0, 10)).map((r) => r.seq)).toEqual([2, 3]);
+    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1);
+    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([2, 3]);
 
     release();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(3), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
   });
 });
 
@@ -166,13 +167,13 @@ describe('KinesisSink: whole-call failures', () => {
     port.script.push({ throw: awsError('ServiceUnavailable') });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(5), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls).toHaveLength(2);
     expect(port.calls[1]).toEqual(port.calls[0]);
     expect(port.calls[0]).toHaveLength(5);
-    expect(await queue.read(0, 100)).toEqual([]);
+    expect(await queue.read('telemetry', 0, 100)).toEqual([]);
     expect(metrics.get('kinesis_call_failures_total', { code: 'ServiceUnavailable' })).toBe(1);
     expect(metrics.get('readings_delivered_total')).toBe(5);
     expect(sink.health().status).toBe('ok');
@@ -187,7 +188,7 @@ describe('KinesisSink: whole-call failures', () => {
     );
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(2), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(2), WAIT);
     expect(port.calls).toHaveLength(2);
     expect(port.calls[1]).toEqual(port.calls[0]);
   });
@@ -202,8 +203,8 @@ describe('KinesisSink: whole-call failures', () => {
     expect(health.reasons).toHaveLength(1);
     expect(health.reasons[0]).toContain('ResourceNotFoundException');
     expect(health.reasons[0]).toContain('the stream does not exist');
-    expect(queue.cursor(SINK_ID)).toBe(0);
-    expect((await queue.read(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(metrics.get('readings_delivered_total')).toBe(0);
 
     // Probed again at maxDelayMs: it keeps failing until the stream exists.
@@ -211,10 +212,10 @@ describe('KinesisSink: whole-call failures', () => {
     expect(sink.health().status).toBe('degraded');
 
     port.fallback = allOk;
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(3), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
     expect(sink.health()).toEqual({ status: 'ok', reasons: [] });
     await stopAndCheckStopped(sink);
-    expect(await queue.read(0, 10)).toEqual([]);
+    expect(await queue.read('telemetry', 0, 10)).toEqual([]);
     expect(metrics.get('readings_delivered_total')).toBe(3);
     // Every call carried the same three records.
     for (const call of port.calls) expect(call).toEqual(port.calls[0]);
@@ -227,7 +228,7 @@ describe('KinesisSink: limits', () => {
     const { queue, port, metrics, sink } = await harness(readings);
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(1_200), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1_200), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls.map((c) => c.length)).toEqual([500, 500, 200]);
@@ -235,7 +236,7 @@ describe('KinesisSink: limits', () => {
     expect(ids).toEqual(readings.map((_, i) => `gw-${i + 1}`));
     expect(metrics.get('readings_delivered_total')).toBe(1_200);
     expect(metrics.get('kinesis_calls_total')).toBe(3);
-    expect(await queue.read(0, 10)).toEqual([]);
+    expect(await queue.read('telemetry', 0, 10)).toEqual([]);
   });
 
   it('respects a smaller byte limit per call', async () => {
@@ -244,7 +245,7 @@ describe('KinesisSink: limits', () => {
     const { queue, port, sink } = await harness(readings, { limits });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(10), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(10), WAIT);
     for (const call of port.calls) {
       const bytes = call.reduce((n, e) => n + Buffer.byteLength(e.data) + Buffer.byteLength(e.partitionKey), 0);
       expect(bytes).toBeLessThanOrEqual(700);
@@ -257,11 +258,11 @@ describe('KinesisSink: limits', () => {
     const { queue, port, metrics, sink } = await harness([reading(1), reading(2, { blob: 'x'.repeat(2_000) }), reading(3)], { limits });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(3), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls.flat().map((e) => (JSON.parse(e.data) as { seq: number }).seq)).toEqual([1, 3]);
-    const deadLetters = await queue.readDeadLetters(10);
+    const deadLetters = await listDeadLetters(queue, { limit: 10 });
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]!.entry).toMatchObject({ reason: 'too_large', source: SINK_ID, origin: 'dev-2' });
     expect(JSON.parse(Buffer.from(deadLetters[0]!.entry.payloadBase64!, 'base64').toString('utf8'))).toMatchObject({ seq: 2 });
@@ -274,7 +275,7 @@ describe('KinesisSink: stop', () => {
   it('stop(deadline) while idle returns promptly', async () => {
     const { queue, port, sink } = await harness([reading(1)]);
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID)).toBe(1), WAIT);
+    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1), WAIT);
 
     // Idle now: waiting for new records. The deadline never fires; stop must not need it.
     await withTimeout(sink.stop(new AbortController().signal), 1_000, 'stop while idle');
@@ -288,8 +289,8 @@ describe('KinesisSink: stop', () => {
 
     await withTimeout(sink.stop(new AbortController().signal), 1_000, 'stop while lingering');
     expect(port.calls).toHaveLength(0);
-    expect(queue.cursor(SINK_ID)).toBe(0);
-    expect((await queue.read(0, 10)).map((r) => r.seq)).toEqual([1]);
+    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1]);
   });
 
   it('cuts the call in flight when the deadline aborts, committing nothing', async () => {
@@ -305,8 +306,8 @@ describe('KinesisSink: stop', () => {
     await withTimeout(stopped, 1_000, 'stop with an aborted deadline');
 
     expect(port.calls).toHaveLength(1);
-    expect(queue.cursor(SINK_ID)).toBe(0);
-    expect((await queue.read(0, 10)).map((r) => r.seq)).toEqual([1, 2]);
+    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2]);
     expect(metrics.get('readings_delivered_total')).toBe(0);
   });
 });

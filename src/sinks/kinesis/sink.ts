@@ -4,7 +4,7 @@ import { describeError, isTidegateError } from '../../core/errors.js';
 import type { Component, HealthReport } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { DurableQueue, StoredRecord } from '../../queue/types.js';
+import { LANES, type DurableQueue, type Lane, type StoredRecord } from '../../queue/types.js';
 import { planBatch } from './batcher.js';
 import { classifyCallError, type CallFailure } from './classify.js';
 import type { BatchLimits } from './limits.js';
@@ -27,6 +27,8 @@ export interface KinesisSinkOptions {
 interface Pending {
   record: StoredRecord;
   done: boolean;
+  /** Handled by moving it to the dead letters rather than by delivery. */
+  deadLettered: boolean;
 }
 
 /**
@@ -37,8 +39,9 @@ interface Pending {
  */
 export class KinesisSink implements Component {
   readonly id: string;
-  private window: Pending[] = [];
-  private readSeq = 0;
+  /** Read but not yet committed records, per lane, in sequence order. */
+  private readonly windows: Record<Lane, Pending[]> = { alarm: [], telemetry: [] };
+  private readonly readSeq: Record<Lane, number> = { alarm: 0, telemetry: 0 };
   private readonly stopping = new AbortController();
   private callAbort: AbortController | null = null;
   private loop: Promise<void> | null = null;
@@ -56,7 +59,7 @@ export class KinesisSink implements Component {
   }
 
   async start(): Promise<void> {
-    this.readSeq = this.opts.queue.cursor(this.id);
+    for (const lane of LANES) this.readSeq[lane] = this.opts.queue.cursor(this.id, lane);
     this.loop = this.run();
   }
 
@@ -92,10 +95,14 @@ export class KinesisSink implements Component {
     }
   }
 
+  private hasUndelivered(): boolean {
+    return LANES.some((lane) => this.windows[lane].some((p) => !p.done));
+  }
+
   private async cycle(): Promise<void> {
-    if (!this.window.some((p) => !p.done)) {
+    if (!this.hasUndelivered()) {
       await this.fill();
-      if (!this.window.some((p) => !p.done)) await this.waitForBatch();
+      if (!this.hasUndelivered()) await this.waitForBatch();
       return;
     }
     const { batch, tooLarge } = planBatch(this.undelivered(), this.opts.limits);
@@ -105,16 +112,19 @@ export class KinesisSink implements Component {
     this.commitProgress();
   }
 
+  /** Alarms first, then telemetry, each oldest first. */
   private *undelivered(): Iterable<StoredRecord> {
-    for (const p of this.window) if (!p.done) yield p.record;
+    for (const lane of LANES) for (const p of this.windows[lane]) if (!p.done) yield p.record;
   }
 
   private async fill(): Promise<void> {
-    const room = this.maxWindow - this.window.length;
-    if (room < this.opts.limits.maxRecords) return;
-    const records = await this.opts.queue.read(this.readSeq, room);
-    for (const record of records) this.window.push({ record, done: false });
-    if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
+    for (const lane of LANES) {
+      const room = this.maxWindow - this.windows[lane].length;
+      if (room < this.opts.limits.maxRecords) continue;
+      const records = await this.opts.queue.read(lane, this.readSeq[lane], room);
+      for (const record of records) this.windows[lane].push({ record, done: false, deadLettered: false });
+      if (records.length > 0) this.readSeq[lane] = records[records.length - 1]!.seq;
+    }
   }
 
   /**
@@ -131,7 +141,10 @@ export class KinesisSink implements Component {
     try {
       await Promise.race([
         delay(this.opts.maxAgeMs, linger.signal),
-        this.opts.queue.waitForRecords(this.readSeq + this.opts.limits.maxRecords - 1, linger.signal),
+        this.opts.queue.waitForRecords(
+          { alarm: this.readSeq.alarm, telemetry: this.readSeq.telemetry + this.opts.limits.maxRecords - 1 },
+          linger.signal,
+        ),
       ]).catch(() => undefined);
     } finally {
       linger.abort();
@@ -164,11 +177,13 @@ export class KinesisSink implements Component {
       logger.info({ stream: this.opts.streamName }, `kinesis accepts records again after ${this.operatorFailure.code}`);
       this.operatorFailure = null;
     }
-    const bySeq = new Map(this.window.map((p) => [p.record.seq, p]));
+    const byKey = new Map<string, Pending>();
+    for (const lane of LANES) for (const p of this.windows[lane]) byKey.set(`${lane}${p.record.seq}`, p);
     let failed = 0;
     let firstError = '';
     results.forEach((result, i) => {
-      const pending = bySeq.get(batch[i]!.seq)!;
+      const sent = batch[i]!;
+      const pending = byKey.get(`${sent.lane}${sent.seq}`)!;
       if (result.ok) {
         pending.done = true;
       } else {
@@ -216,16 +231,17 @@ export class KinesisSink implements Component {
   }
 
   private async deadLetterTooLarge(record: StoredRecord): Promise<void> {
-    await this.opts.queue.appendDeadLetter({
-      reason: 'too_large',
-      message: `record of ${record.data.length} bytes exceeds the Kinesis record limit of ${this.opts.limits.maxRecordBytes} bytes`,
-      source: this.id,
-      origin: record.partitionKey,
-      receivedAt: Date.now(),
-      payloadBase64: record.data.toString('base64'),
-    });
-    const pending = this.window.find((p) => p.record.seq === record.seq);
-    if (pending) pending.done = true;
+    await this.opts.queue.deadLetterRecord(
+      record,
+      'too_large',
+      `record of ${record.data.length + Buffer.byteLength(record.partitionKey)} bytes exceeds the Kinesis record limit of ${this.opts.limits.maxRecordBytes} bytes`,
+      this.id,
+    );
+    const pending = this.windows[record.lane].find((p) => p.record.seq === record.seq);
+    if (pending) {
+      pending.done = true;
+      pending.deadLettered = true;
+    }
     this.opts.metrics.inc('readings_dead_lettered_total', { reason: 'too_large' });
   }
 
@@ -234,17 +250,19 @@ export class KinesisSink implements Component {
    * background, one after another, so the next call does not wait for them; stop() waits for the last.
    */
   private commitProgress(): void {
-    let through = -1;
-    let n = 0;
-    while (n < this.window.length && this.window[n]!.done) {
-      through = this.window[n]!.record.seq;
-      n += 1;
+    for (const lane of LANES) {
+      const window = this.windows[lane];
+      let n = 0;
+      while (n < window.length && window[n]!.done) n += 1;
+      if (n === 0) continue;
+      const handled = window.splice(0, n);
+      const through = handled[n - 1]!.record.seq;
+      const delivered = handled.filter((p) => !p.deadLettered).map((p) => p.record);
+      const deadLettered = handled.filter((p) => p.deadLettered).map((p) => p.record);
+      this.cursorWrites = this.cursorWrites
+        .then(() => this.opts.queue.commitCursor(this.id, lane, through, { delivered, deadLettered }))
+        .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
     }
-    if (n === 0) return;
-    this.window.splice(0, n);
-    this.cursorWrites = this.cursorWrites
-      .then(() => this.opts.queue.commitCursor(this.id, through))
-      .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
   }
 }
 

@@ -1,0 +1,26 @@
+import type { Conservation } from './types.js';
+
+export function emptyConservation(): Conservation {
+  return { received: 0, delivered: 0, buffered: 0, bufferedBytes: 0, deadLettered: {}, dropped: {}, filtered: 0 };
+}
+
+export const sumReasons = (m: Record<string, number>): number => Object.values(m).reduce((a, b) => a + b, 0);
+
+/** `received - (delivered + buffered + deadLettered + dropped + filtered)`: zero when nothing is unaccounted for. */
+export function conservationGap(c: Conservation): number {
+  return c.received - (c.delivered + c.buffered + sumReasons(c.deadLettered) + sumReasons(c.dropped) + c.filtered);
+}
+
+export function parseConservation(text: string | undefined): Conservation | null {
+  if (!text) return null;
+  try {
+    const c = JSON.parse(text) as Partial<Conservation>;
+    return { ...emptyConservation(), ...c, deadLettered: { ...(c.deadLettered ?? {}) }, dropped: { ...(c.dropped ?? {}) } };
+  } catch {
+    return null;
+  }
+}
+
+export function addReason(m: Record<string, number>, reason: string, n = 1): void {
+  m[reason] = (m[reason] ?? 0) + n;
+}
