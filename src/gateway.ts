@@ -8,14 +8,16 @@ import { Metrics } from './core/metrics.js';
 import { ensureStream } from './kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalEmulator, type LocalEmulator } from './kinesis-local/emulator.js';
 import { compileTopicTemplate } from './normalize/topic-map.js';
+import { createControlHandler } from './control/handler.js';
+import { controlSocketPath } from './control/protocol.js';
+import { ControlServer } from './control/server.js';
 import { listDeadLetters } from './queue/dead-letters.js';
 import { LevelQueue } from './queue/level-queue.js';
-import { KINESIS_MAX_RECORD_BYTES } from './sinks/kinesis/limits.js';
+import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
 import { KinesisSink } from './sinks/kinesis/sink.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 
-const KINESIS_SINK_ID = 'kinesis';
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
 interface Running {
@@ -116,6 +118,18 @@ export class Gateway {
       'buffer open',
     );
 
+    const decode = { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes };
+    const handler = createControlHandler({
+      queue: this.queue,
+      gatewayId: config.gatewayId,
+      dataDir: config.dataDir,
+      decode,
+      running: true,
+      health: () => this.health(),
+      startedAt: Date.now(),
+    });
+    await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
+
     const client = await this.kinesisClient();
     const port = new SdkKinesisPort(client);
     this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
@@ -134,12 +148,7 @@ export class Gateway {
     });
     await this.startComponent(this.sink);
 
-    const admission = new Admission(
-      this.queue,
-      { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes },
-      metrics,
-      log('admission'),
-    );
+    const admission = new Admission(this.queue, decode, metrics, log('admission'));
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,

@@ -2,6 +2,8 @@
 import { Command, Option } from 'commander';
 import { checkConfigCommand } from './cli/check-config.js';
 import { runCommand } from './cli/run.js';
+import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from './cli/dead-letters.js';
+import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
 import { ConfigError } from './config/load.js';
 import { describeError, isTidegateError } from './core/errors.js';
@@ -11,6 +13,12 @@ const DEFAULT_CONFIG = 'config/default.yaml';
 // The AWS SDK prints a multi-line warning on Node < 22 into the middle of JSON logs and CLI output;
 // `tidegate run` logs the same fact once, as a structured line (see src/cli/run.ts).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+type DeadLetterCliOptions = Omit<DeadLetterOptions, 'id'> & { id: number[] };
+const normalizeIds = (o: DeadLetterCliOptions): DeadLetterOptions => {
+  const { id, ...rest } = o;
+  return id.length > 0 ? { ...rest, id } : rest;
+};
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage. */
 async function exitWith(work: Promise<number>): Promise<void> {
@@ -54,6 +62,36 @@ program
   .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number }) =>
     exitWith(tailCommand(o)),
   );
+
+program
+  .command('status')
+  .description('print the conservation counters, buffer use and health of a running gateway, or of a stopped one\'s data dir (exit status 1 when the counters do not balance)')
+  .option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG)
+  .option('--json', 'print the full report as JSON')
+  .action((o: { config: string; json?: boolean }) => exitWith(statusCommand(o.config, o.json === true)));
+
+const positiveInt = (what: string) => (v: string, previous?: number[] | number) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive whole number, got "${v}"`);
+  return Array.isArray(previous) ? [...previous, n] : n;
+};
+
+const deadLetters = program
+  .command('dead-letters')
+  .description('inspect, re-send or delete the messages tidegate could not accept (works on a running gateway and on a stopped one\'s data dir)');
+const deadLetterOptions = (cmd: Command): Command =>
+  cmd
+    .option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG)
+    .option('--reason <reason>', 'only dead letters with this reason (for example invalid_json, topic_mismatch)')
+    .option('--id <n>', 'only this dead letter (repeatable)', positiveInt('--id'), [] as number[])
+    .option('--json', 'JSON output');
+deadLetterOptions(deadLetters.command('list').description('list dead letters, oldest first'))
+  .option('-n, --limit <count>', 'at most this many', positiveInt('--limit'), 100)
+  .action((o: DeadLetterCliOptions) => exitWith(listCommand(normalizeIds(o))));
+deadLetterOptions(deadLetters.command('replay').description('decode dead letters again with the current config and forward those now valid'))
+  .action((o: DeadLetterCliOptions) => exitWith(replayCommand(normalizeIds(o))));
+deadLetterOptions(deadLetters.command('purge').description('delete dead letters (they stay counted as dead-lettered)'))
+  .action((o: DeadLetterCliOptions) => exitWith(purgeCommand(normalizeIds(o))));
 
 program
   .command('check-config')

@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { addReason, emptyConservation, parseConservation } from './conservation.js';
 import { GroupCommit } from './group-commit.js';
-import { openStore } from './open-store.js';
+import { openForInspection, openStore } from './open-store.js';
 import {
   DamagedRecordError,
   DEAD_LETTER_END,
@@ -59,6 +59,11 @@ export interface LevelQueueOptions {
   /** The sink whose cursors gate deletion (one sink per store for now). */
   sinkIds: readonly string[];
   logger?: Logger;
+  /**
+   * For operator tools on a stopped gateway: never move a damaged store aside and never drop anything
+   * (no pruner); the store is only read, and written by explicit dead-letter commands.
+   */
+  inspectOnly?: boolean;
 }
 
 const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetry: make() });
@@ -106,9 +111,10 @@ export class LevelQueue implements DurableQueue {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
+    if (!this.opts.inspectOnly) await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
     // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
-    const store = await openStore(this.opts.dir, () => new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 }));
+    const make = (): Level<string, string> => new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
+    const store = this.opts.inspectOnly ? await openForInspection(this.opts.dir, make) : await openStore(this.opts.dir, make);
     this.db = store.db;
     if (store.quarantinedTo) {
       this.degraded = `the buffer in ${this.opts.dir} was damaged (${store.reason}); it was moved to ${store.quarantinedTo} and tidegate started with an empty buffer`;
@@ -130,8 +136,10 @@ export class LevelQueue implements DurableQueue {
     Object.assign(this.ledger, ledger);
     const stored = await this.db.get(META_DEAD_LETTERS_STORED);
     this.deadLettersStored = stored !== undefined ? Number(stored) : await this.countDeadLetters();
-    this.pruner = new Pruner(this, { maxAgeMs: this.opts.maxAgeMs, logger: this.logger });
-    this.pruner.start();
+    if (!this.opts.inspectOnly) {
+      this.pruner = new Pruner(this, { maxAgeMs: this.opts.maxAgeMs, logger: this.logger });
+      this.pruner.start();
+    }
   }
 
   async append(readings: readonly PendingReading[]): Promise<AppendOutcome> {

@@ -58,3 +58,20 @@ export async function openStore(dir: string, make: () => Level<string, string>, 
   await db.open();
   return { db, quarantinedTo, reason };
 }
+
+/** Opens an existing store as it is, for operator tools: a missing or damaged store is an error, not quarantined. */
+export async function openForInspection(dir: string, make: () => Level<string, string>): Promise<OpenedStore> {
+  if (await missingCurrent(dir)) throw new TidegateError('ERR_QUEUE_OPEN', `the buffer in ${dir} is damaged (its CURRENT file is missing); start the gateway to move it aside`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  if (!names.includes('CURRENT')) throw new TidegateError('ERR_QUEUE_OPEN', `there is no tidegate buffer in ${dir} (check dataDir in the config)`);
+  const db = make();
+  try {
+    await db.open();
+  } catch (err) {
+    if (levelCode(err) === 'LEVEL_LOCKED') {
+      throw new TidegateError('ERR_QUEUE_LOCKED', `the gateway using ${dir} does not answer on its control socket; it may be starting or stopping, try again`, { cause: err });
+    }
+    throw new TidegateError('ERR_QUEUE_OPEN', `cannot open the buffer in ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  return { db, quarantinedTo: null, reason: null };
+}

@@ -1,0 +1,41 @@
+import { loadConfig } from '../config/load.js';
+import { controlRequest } from '../control/client.js';
+import { createControlHandler } from '../control/handler.js';
+import { controlSocketPath, type ControlRequest } from '../control/protocol.js';
+import { compileTopicTemplate } from '../normalize/topic-map.js';
+import { LevelQueue } from '../queue/level-queue.js';
+import { KINESIS_SINK_ID } from '../sinks/kinesis/limits.js';
+
+/**
+ * Answers an operator request: from the running gateway over its control socket when there is one,
+ * otherwise by opening the (stopped) gateway's data dir directly, read-only but for dead-letter commands.
+ */
+export async function bufferRequest(configFile: string, request: ControlRequest): Promise<unknown> {
+  const config = await loadConfig(configFile);
+  const fromGateway = await controlRequest(controlSocketPath(config.dataDir), request);
+  if (fromGateway !== null) return fromGateway;
+  const queue = new LevelQueue({
+    dir: config.dataDir,
+    gatewayId: config.gatewayId,
+    durability: config.buffer.durability,
+    commitIntervalMs: 0,
+    maxCommitRecords: config.buffer.maxCommitRecords,
+    maxBytes: config.buffer.maxBytes,
+    whenFull: config.buffer.whenFull,
+    sinkIds: [KINESIS_SINK_ID],
+    inspectOnly: true,
+  });
+  await queue.open();
+  try {
+    const handle = createControlHandler({
+      queue,
+      gatewayId: config.gatewayId,
+      dataDir: config.dataDir,
+      decode: { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes },
+      running: false,
+    });
+    return await handle(request);
+  } finally {
+    await queue.close();
+  }
+}

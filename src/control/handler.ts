@@ -1,0 +1,63 @@
+import type { HealthReport } from '../core/lifecycle.js';
+import type { DecodeOptions } from '../normalize/decode.js';
+import { conservationGap } from '../queue/conservation.js';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../queue/dead-letters.js';
+import type { LevelQueue } from '../queue/level-queue.js';
+import type { QueueStats } from '../queue/types.js';
+import type { ControlRequest } from './protocol.js';
+
+export interface StatusReport {
+  running: boolean;
+  gatewayId: string;
+  dataDir: string;
+  pid?: number;
+  uptimeS?: number;
+  health?: HealthReport;
+  buffer: QueueStats;
+  /** received − (delivered + buffered + dead-lettered + dropped + filtered); 0 when every reading is accounted for. */
+  conservationGap: number;
+}
+
+export interface ControlContext {
+  queue: LevelQueue;
+  gatewayId: string;
+  dataDir: string;
+  decode: DecodeOptions;
+  running: boolean;
+  health?: () => HealthReport;
+  startedAt?: number;
+}
+
+/** The operator's requests, answered the same way by a running gateway and by the CLI on a stopped one. */
+export function createControlHandler(ctx: ControlContext): (request: ControlRequest) => Promise<unknown> {
+  return async (request) => {
+    switch (request.op) {
+      case 'status': {
+        const buffer = ctx.queue.stats();
+        const report: StatusReport = {
+          running: ctx.running,
+          gatewayId: ctx.gatewayId,
+          dataDir: ctx.dataDir,
+          buffer,
+          conservationGap: conservationGap(buffer),
+          ...(ctx.running ? { pid: process.pid } : {}),
+          ...(ctx.startedAt ? { uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000) } : {}),
+          ...(ctx.health ? { health: ctx.health() } : {}),
+        };
+        return report;
+      }
+      case 'dead-letters.list':
+        return listDeadLetters(ctx.queue, filterOf(request));
+      case 'dead-letters.purge':
+        return { purged: await purgeDeadLetters(ctx.queue, filterOf(request)) };
+      case 'dead-letters.replay':
+        return replayDeadLetters(ctx.queue, ctx.gatewayId, ctx.decode, filterOf(request));
+      default:
+        throw new Error(`unknown control operation ${JSON.stringify((request as { op?: unknown }).op)}`);
+    }
+  };
+}
+
+function filterOf(r: { reason?: string; ids?: number[]; limit?: number }) {
+  return { ...(r.reason !== undefined ? { reason: r.reason } : {}), ...(r.ids !== undefined ? { ids: r.ids } : {}), ...(r.limit !== undefined ? { limit: r.limit } : {}) };
+}
