@@ -66,6 +66,9 @@ export interface LevelQueueOptions {
   inspectOnly?: boolean;
 }
 
+// Larger gaps are not damage (a damaged LevelDB block holds ~4 KiB, a dozen records): drops or failed commits.
+const MAX_GAP_PROBE = 1_000;
+
 const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetry: make() });
 
 /**
@@ -199,6 +202,7 @@ export class LevelQueue implements DurableQueue {
       if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
       entries = await this.probe(lane, afterSeq, upTo, max, err as Error);
     }
+    if (entries.length > 0) entries = await this.checkGaps(lane, afterSeq, entries);
     const out: StoredRecord[] = [];
     for (const [key, value] of entries) {
       try {
@@ -359,18 +363,49 @@ export class LevelQueue implements DurableQueue {
     });
   }
 
+  /**
+   * LevelDB's iterator silently skips a data block it cannot decode (it does not surface the error), so a
+   * damaged block shows up as a gap in the sequence. Gaps are rare in a lane (an alarm between readings, a
+   * failed commit, a drop); each missing key is looked up once: a lookup that fails as corrupt means the
+   * record was lost to damage, and it is counted and dead-lettered instead of vanishing.
+   */
+  private async checkGaps(lane: Lane, afterSeq: number, entries: Array<[string, Buffer]>): Promise<Array<[string, Buffer]>> {
+    let expected = Math.max(afterSeq, this.dropFloor[lane]) + 1;
+    const recovered: Array<[string, Buffer]> = [];
+    for (const [key] of entries) {
+      const seq = keySeq(key);
+      if (seq > expected && seq - expected <= MAX_GAP_PROBE) {
+        for (let missing = expected; missing < seq; missing++) {
+          const found = await this.lookup(lane, missing);
+          if (found) recovered.push(found);
+        }
+      }
+      expected = seq + 1;
+    }
+    if (recovered.length === 0) return entries;
+    return [...entries, ...recovered].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  }
+
+  /** One key: its value, nothing (a legitimate gap), or a dead letter when it cannot be read. */
+  private async lookup(lane: Lane, seq: number): Promise<[string, Buffer] | null> {
+    const key = recordKey(lane, seq);
+    try {
+      const value = await this.db.get<string, Buffer>(key, { valueEncoding: 'buffer' });
+      return value === undefined ? null : [key, value];
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
+      await this.deadLetterDamaged(key, null, `unreadable: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
   /** Reads one record at a time past a damaged region, so one bad block cannot wedge the sink. */
   private async probe(lane: Lane, afterSeq: number, upTo: number, max: number, cause: Error): Promise<Array<[string, Buffer]>> {
     const found: Array<[string, Buffer]> = [];
-    for (let seq = afterSeq + 1; seq <= upTo && found.length < max && seq <= afterSeq + Math.max(1_000, max * 4); seq++) {
-      const key = recordKey(lane, seq);
-      try {
-        const value = await this.db.get<string, Buffer>(key, { valueEncoding: 'buffer' });
-        if (value !== undefined) found.push([key, value]);
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
-        await this.deadLetterDamaged(key, null, `unreadable: ${(err as Error).message} (while reading: ${cause.message})`);
-      }
+    this.logger.error({ lane, afterSeq, err: cause.message }, 'reading the buffer failed as corrupt; reading record by record past the damage');
+    for (let seq = afterSeq + 1; seq <= upTo && found.length < max && seq <= afterSeq + Math.max(MAX_GAP_PROBE, max * 4); seq++) {
+      const entry = await this.lookup(lane, seq);
+      if (entry) found.push(entry);
     }
     return found;
   }
