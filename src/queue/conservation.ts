@@ -24,3 +24,24 @@ export function parseConservation(text: string | undefined): Conservation | null
 export function addReason(m: Record<string, number>, reason: string, n = 1): void {
   m[reason] = (m[reason] ?? 0) + n;
 }
+
+/** A change to the ledger that travels with the write it describes, and is undone if that write fails. */
+export interface LedgerDelta {
+  received?: number;
+  delivered?: number;
+  buffered?: number;
+  bufferedBytes?: number;
+  deadLettered?: Record<string, number>;
+  dropped?: Record<string, number>;
+  filtered?: number;
+}
+
+export function applyDelta(ledger: Conservation, d: LedgerDelta, sign: 1 | -1 = 1): void {
+  ledger.received += sign * (d.received ?? 0);
+  ledger.delivered += sign * (d.delivered ?? 0);
+  ledger.buffered += sign * (d.buffered ?? 0);
+  ledger.bufferedBytes += sign * (d.bufferedBytes ?? 0);
+  ledger.filtered += sign * (d.filtered ?? 0);
+  for (const [k, v] of Object.entries(d.deadLettered ?? {})) addReason(ledger.deadLettered, k, sign * v);
+  for (const [k, v] of Object.entries(d.dropped ?? {})) addReason(ledger.dropped, k, sign * v);
+}

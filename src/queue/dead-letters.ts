@@ -3,7 +3,6 @@ import { decodeMessage } from '../normalize/decode.js';
 import type { BatchOp, LevelQueue } from './level-queue.js';
 import { DEAD_LETTER_END, DEAD_LETTER_PREFIX, deadLetterKey, encodeRecordJson, encodeStoredValue, keySeq, recordKey, storedBytes } from './record-codec.js';
 import type { DeadLetter } from './types.js';
-import { addReason } from './conservation.js';
 
 export interface StoredDeadLetter {
   n: number;
@@ -37,8 +36,7 @@ export async function listDeadLetters(q: LevelQueue, filter: DeadLetterFilter = 
 export async function purgeDeadLetters(q: LevelQueue, filter: DeadLetterFilter = {}): Promise<number> {
   const victims = await listDeadLetters(q, filter);
   if (victims.length === 0) return 0;
-  q.adjustDeadLettersStored(-victims.length);
-  await q.submit(victims.map((d) => ({ type: 'del', key: deadLetterKey(d.n) })));
+  await q.submit(victims.map((d) => ({ type: 'del', key: deadLetterKey(d.n) })), {}, -victims.length);
   return victims.length;
 }
 
@@ -78,11 +76,7 @@ export async function replayDeadLetters(q: LevelQueue, gatewayId: string, decode
       { type: 'put', key, value },
       { type: 'del', key: deadLetterKey(d.n) },
     ];
-    addReason(q.ledger.deadLettered, entry.reason, -1);
-    q.ledger.buffered += 1;
-    q.ledger.bufferedBytes += storedBytes(key, value);
-    q.adjustDeadLettersStored(-1);
-    await q.submit(ops);
+    await q.submit(ops, { deadLettered: { [entry.reason]: -1 }, buffered: 1, bufferedBytes: storedBytes(key, value) }, -1);
     q.noteCommitted('telemetry', seq);
     result.replayed += 1;
   }

@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { pino } from 'pino';
-import { abortError } from '../core/abort.js';
+import { abortError, delay } from '../core/abort.js';
+import { Backoff } from '../core/backoff.js';
 import { TidegateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import { addReason, emptyConservation, parseConservation } from './conservation.js';
+import { applyDelta, emptyConservation, parseConservation, type LedgerDelta } from './conservation.js';
 import { GroupCommit } from './group-commit.js';
 import { openForInspection, openStore } from './open-store.js';
 import {
@@ -97,6 +98,7 @@ export class LevelQueue implements DurableQueue {
   private recordWaiters = new Set<() => void>();
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
+  private reopening: Promise<void> | null = null;
   private degraded: string | null = null;
   private closed = false;
 
@@ -115,8 +117,7 @@ export class LevelQueue implements DurableQueue {
 
   async open(): Promise<void> {
     if (!this.opts.inspectOnly) await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
-    // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
-    const make = (): Level<string, string> => new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
+    const make = (): Level<string, string> => this.makeDb();
     const store = this.opts.inspectOnly ? await openForInspection(this.opts.dir, make) : await openStore(this.opts.dir, make);
     this.db = store.db;
     if (store.quarantinedTo) {
@@ -145,6 +146,11 @@ export class LevelQueue implements DurableQueue {
     }
   }
 
+  // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
+  private makeDb(): Level<string, string> {
+    return new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
+  }
+
   async append(readings: readonly PendingReading[]): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
     if (readings.length === 0) return 'stored';
@@ -165,29 +171,23 @@ export class LevelQueue implements DurableQueue {
       ops.push({ type: 'put', key, value });
     }
     const last = this.nextSeq - 1;
-    this.ledger.received += readings.length;
-    this.ledger.buffered += readings.length;
-    this.ledger.bufferedBytes += bytes;
-    await this.submit(ops);
+    await this.submit(ops, { received: readings.length, buffered: readings.length, bufferedBytes: bytes });
     this.markCommitted(lane, last);
     return 'stored';
   }
 
   async appendDeadLetter(entry: DeadLetter): Promise<void> {
     if (this.closed) throw closedError();
-    this.ledger.received += 1;
-    addReason(this.ledger.deadLettered, entry.reason);
-    this.deadLettersStored += 1;
-    await this.submit([{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }]);
+    await this.submit([{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }], { received: 1, deadLettered: { [entry.reason]: 1 } }, 1);
   }
 
   async deadLetterRecord(record: StoredRecord, reason: string, message: string, source: string): Promise<void> {
-    this.ledger.buffered -= 1;
-    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - record.bytes);
-    addReason(this.ledger.deadLettered, reason);
-    this.deadLettersStored += 1;
     const entry: DeadLetter = { reason, message, source, origin: record.partitionKey, receivedAt: Date.now(), payloadBase64: record.data.toString('base64') };
-    await this.submit([{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }]);
+    await this.submit(
+      [{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }],
+      { buffered: -1, bufferedBytes: -Math.min(record.bytes, this.ledger.bufferedBytes), deadLettered: { [reason]: 1 } },
+      1,
+    );
     this.wakeSpace();
   }
 
@@ -253,10 +253,7 @@ export class LevelQueue implements DurableQueue {
       bytes += r.bytes;
     }
     for (const r of handled.deadLettered) ops.push({ type: 'del', key: recordKey(lane, r.seq) });
-    this.ledger.delivered += handled.delivered.length;
-    this.ledger.buffered -= handled.delivered.length;
-    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - bytes);
-    await this.submit(ops);
+    await this.submit(ops, { delivered: handled.delivered.length, buffered: -handled.delivered.length, bufferedBytes: -Math.min(bytes, this.ledger.bufferedBytes) });
     this.wakeSpace();
   }
 
@@ -279,6 +276,7 @@ export class LevelQueue implements DurableQueue {
     this.closed = true;
     this.pruner?.stop();
     this.wakeSpace();
+    await this.reopening;
     // Everything already submitted is written before the store closes: those readings may be acked.
     await this.pruner?.idle();
     await this.commit.drain();
@@ -287,9 +285,20 @@ export class LevelQueue implements DurableQueue {
     await this.db.close();
   }
 
-  /** For the pruner and the dead-letter tools: one writer, through the group commit. */
-  submit(ops: BatchOp[]): Promise<void> {
-    return this.commit.submit(ops).catch((err: unknown) => Promise.reject(writeError(err)));
+  /**
+   * The one way to write: ops and the ledger change they make travel together through the group commit.
+   * The change is applied now (budget decisions see it) and undone if the write fails, so the ledger never
+   * counts what is not on disk.
+   */
+  submit(ops: BatchOp[], delta: LedgerDelta = {}, deadLettersStored = 0): Promise<void> {
+    applyDelta(this.ledger, delta);
+    this.deadLettersStored += deadLettersStored;
+    return this.commit.submit(ops).catch((err: unknown) => {
+      applyDelta(this.ledger, delta, -1);
+      this.deadLettersStored -= deadLettersStored;
+      this.onWriteFailure(err);
+      return Promise.reject(writeError(err));
+    });
   }
 
   minCursor(lane: Lane): number {
@@ -316,8 +325,37 @@ export class LevelQueue implements DurableQueue {
     this.markCommitted(lane, seq);
   }
 
-  adjustDeadLettersStored(by: number): void {
-    this.deadLettersStored += by;
+  /**
+   * LevelDB keeps failing every write after some I/O errors (a failed sync or a failed background flush,
+   * typically a full disk) until the store is reopened. Reopen with backoff; meanwhile writes fail fast, so
+   * readings are not acknowledged and devices keep them, and the gateway stays up.
+   */
+  private onWriteFailure(err: unknown): void {
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    if (this.closed || this.reopening || (code !== 'LEVEL_IO_ERROR' && code !== 'LEVEL_CORRUPTION')) return;
+    this.logger.error({ err: (err as Error).message }, 'writing to the buffer failed (is the disk full?): readings are not acknowledged until it works again; reopening the store');
+    this.reopening = this.reopenUntilWritable().finally(() => {
+      this.reopening = null;
+    });
+  }
+
+  private async reopenUntilWritable(): Promise<void> {
+    const backoff = new Backoff({ baseMs: 200, maxMs: 10_000 });
+    while (!this.closed) {
+      await delay(backoff.next());
+      if (this.closed) return;
+      await this.db.close().catch(() => undefined);
+      try {
+        this.db = this.makeDb();
+        await this.db.open();
+        // Probe with a real synced write: the disk may still be full.
+        await this.db.put(META_NEXT_SEQ, String(this.nextSeq), { sync: true });
+        this.logger.info('the buffer is writable again; acknowledging readings');
+        return;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, retryInMs: backoff.attempts }, 'the buffer is still not writable');
+      }
+    }
   }
 
   /**
@@ -328,10 +366,8 @@ export class LevelQueue implements DurableQueue {
    */
   private async onFull(count: number, bytes: number, lane: Lane): Promise<AppendOutcome> {
     if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
-      this.ledger.received += count;
-      addReason(this.ledger.dropped, 'buffer_full', count);
       this.warnings.warn('drop_newest', { dropped: count, bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: drop_newest): new readings dropped and counted');
-      await this.submit([]);
+      await this.submit([], { received: count, dropped: { buffer_full: count } });
       return 'dropped';
     }
     if (this.whenFull === 'block') {
@@ -412,15 +448,15 @@ export class LevelQueue implements DurableQueue {
 
   private async deadLetterDamaged(key: string, value: Buffer | null, message: string): Promise<void> {
     this.logger.error({ key, err: message }, 'a damaged record in the buffer was moved to the dead letters');
-    this.ledger.buffered -= 1;
-    this.ledger.bufferedBytes = Math.max(0, this.ledger.bufferedBytes - key.length - (value?.length ?? 0));
-    addReason(this.ledger.deadLettered, 'damaged');
-    this.deadLettersStored += 1;
     const entry: DeadLetter = { reason: 'damaged', message, source: 'buffer', origin: key, receivedAt: Date.now(), ...(value ? { payloadBase64: value.toString('base64') } : {}) };
-    await this.submit([
-      { type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) },
-      { type: 'del', key },
-    ]);
+    await this.submit(
+      [
+        { type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) },
+        { type: 'del', key },
+      ],
+      { buffered: -1, bufferedBytes: -Math.min(key.length + (value?.length ?? 0), this.ledger.bufferedBytes), deadLettered: { damaged: 1 } },
+      1,
+    );
   }
 
   /**
@@ -429,6 +465,7 @@ export class LevelQueue implements DurableQueue {
    * next batch already took numbers); a gap is harmless, a reused sequence would not be.
    */
   private writeBatch(ops: BatchOp[]): Promise<void> {
+    if (this.reopening) return Promise.reject(new TidegateError('ERR_QUEUE_WRITE', 'the buffer is being reopened after a write failure', { retryable: true }));
     const batch = this.db.batch();
     for (const op of ops) {
       if (op.type === 'put') batch.put(op.key, op.value);

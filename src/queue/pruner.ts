@@ -1,7 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import { describeError } from '../core/errors.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import { addReason } from './conservation.js';
 import type { BatchOp, LevelQueue } from './level-queue.js';
 import { decodeStoredValue, recordEnd, recordKey } from './record-codec.js';
 import type { Lane, StoredRecord } from './types.js';
@@ -125,10 +124,8 @@ export class Pruner {
     // The floor moves before the write, so reads already under way filter these records out.
     this.q.dropFloor[lane] = Math.max(this.q.dropFloor[lane], records[records.length - 1]!.seq);
     const ops: BatchOp[] = records.map((r) => ({ type: 'del', key: recordKey(lane, r.seq) }));
-    this.q.ledger.buffered -= records.length;
-    this.q.ledger.bufferedBytes = Math.max(0, this.q.ledger.bufferedBytes - records.reduce((n, r) => n + r.bytes, 0));
-    addReason(this.q.ledger.dropped, reason, records.length);
-    await this.q.submit(ops);
+    const bytes = Math.min(this.q.ledger.bufferedBytes, records.reduce((n, r) => n + r.bytes, 0));
+    await this.q.submit(ops, { buffered: -records.length, bufferedBytes: -bytes, dropped: { [reason]: records.length } });
     this.q.wakeSpace();
   }
 }

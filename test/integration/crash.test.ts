@@ -1,44 +1,13 @@
-import mqtt, { type MqttClient } from 'mqtt';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
 import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
 import { startChildGateway, writeChildConfig, type ChildGateway } from '../helpers/child-gateway.js';
 import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
+import { startQos1Load } from '../helpers/qos1-load.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-const PUBLISHERS = 10;
-const IN_FLIGHT = 20;
-
-/** Publishes QoS 1 readings until stopped; records every (device, seq) that was PUBACKed. */
-function startLoad(port: number, acked: Set<string>) {
-  let running = true;
-  const clients: MqttClient[] = [];
-  const loops = Array.from({ length: PUBLISHERS }, async (_, i) => {
-    const deviceId = `crash-${i}`;
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: deviceId, reconnectPeriod: 0 });
-    client.on('error', () => undefined);
-    clients.push(client);
-    let seq = 0;
-    // Bounded: stops on demand, on the first failed publish (the gateway died), or after 200,000 readings.
-    while (running && seq < 200_000) {
-      const batch: Promise<void>[] = [];
-      for (let k = 0; k < IN_FLIGHT; k++) {
-        const s = ++seq;
-        batch.push(client.publishAsync(`devices/${deviceId}/t`, JSON.stringify({ seq: s, v: s }), { qos: 1 }).then(() => void acked.add(`${deviceId}#${s}`)));
-      }
-      const results = await Promise.allSettled(batch);
-      if (results.some((r) => r.status === 'rejected')) break;
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      for (const c of clients) c.end(true);
-      await Promise.allSettled(loops);
-    },
-  };
-}
+const startLoad = (port: number, acked: Set<string>) => startQos1Load({ port, prefix: 'crash-' }, acked);
 
 describe('crash safety', () => {
   let emulator: LocalEmulator | undefined;
