@@ -62,7 +62,7 @@ export class GroupCommit<Op> {
 
   /** Resolves once everything submitted so far is written. */
   async drain(): Promise<void> {
-    while (this.writing || this.pending.length > 0) {
+    while (this.writing || this.pending.length > 0 || this.waiters.length > 0) {
       if (!this.writing) this.flushNow();
       await this.writing?.catch(() => undefined);
     }
@@ -97,7 +97,8 @@ export class GroupCommit<Op> {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
-    if (this.writing || this.pending.length === 0) return;
+    // A submission without ops still needs its batch: it carries ledger changes (a counted drop).
+    if (this.writing || (this.pending.length === 0 && this.waiters.length === 0)) return;
     const ops = this.pending;
     const waiters = this.waiters;
     this.pending = [];

@@ -93,8 +93,10 @@ export class LevelQueue implements DurableQueue {
   private readonly cursors = new Map<string, number>();
   /** Highest sequence handed to a reader, per lane: the pruner drops only what no reader holds. */
   readonly readHigh = byLane(() => 0);
-  /** Records at or below this were dropped by the pruner; reads in flight filter them out. */
+  /** The pruner never looks below this again (everything up to it was dropped or is held by a reader). */
   readonly dropFloor = byLane(() => 0);
+  /** Sequence ranges the pruner dropped; reads in flight filter them out. */
+  readonly droppedRanges = byLane((): Array<[number, number]> => []);
   private recordWaiters = new Set<() => void>();
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
@@ -157,22 +159,28 @@ export class LevelQueue implements DurableQueue {
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
     const encoded = readings.map((r) => ({ r, json: encodeRecordJson(this.opts.gatewayId, 0, r) }));
     const estimate = encoded.reduce((n, e) => n + e.json.length + e.r.deviceId.length + 40, 0);
-    if (this.ledger.bufferedBytes + estimate > this.maxBytes) {
-      const outcome = await this.onFull(readings.length, estimate, lane);
-      if (outcome === 'dropped') return 'dropped';
+    // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
+    while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
+      if ((await this.onFull(readings.length, estimate, lane)) === 'dropped') return 'dropped';
+      if (this.whenFull !== 'block') break;
     }
+    const lastByLane: Partial<Record<Lane, number>> = {};
     const ops: BatchOp[] = [];
     let bytes = 0;
     for (const r of readings) {
       const seq = this.nextSeq++;
-      const key = recordKey(r.lane ?? lane, seq);
+      const recordLane = r.lane ?? 'telemetry';
+      const key = recordKey(recordLane, seq);
+      lastByLane[recordLane] = seq;
       const value = encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r));
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
     }
-    const last = this.nextSeq - 1;
-    await this.submit(ops, { received: readings.length, buffered: readings.length, bufferedBytes: bytes });
-    this.markCommitted(lane, last);
+    const committed = this.submit(ops, { received: readings.length, buffered: readings.length, bufferedBytes: bytes });
+    // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
+    if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
+    await committed;
+    for (const l of LANES) if (lastByLane[l] !== undefined) this.markCommitted(l, lastByLane[l]);
     return 'stored';
   }
 
@@ -183,8 +191,12 @@ export class LevelQueue implements DurableQueue {
 
   async deadLetterRecord(record: StoredRecord, reason: string, message: string, source: string): Promise<void> {
     const entry: DeadLetter = { reason, message, source, origin: record.partitionKey, receivedAt: Date.now(), payloadBase64: record.data.toString('base64') };
+    // The record leaves in the same batch: after a crash it must not be read, and dead-lettered, again.
     await this.submit(
-      [{ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }],
+      [
+        { type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) },
+        { type: 'del', key: recordKey(record.lane, record.seq) },
+      ],
       { buffered: -1, bufferedBytes: -Math.min(record.bytes, this.ledger.bufferedBytes), deadLettered: { [reason]: 1 } },
       1,
     );
@@ -212,8 +224,7 @@ export class LevelQueue implements DurableQueue {
         await this.deadLetterDamaged(key, value, err.message);
       }
     }
-    const floor = this.dropFloor[lane];
-    const kept = floor > afterSeq ? out.filter((r) => r.seq > floor) : out;
+    const kept = this.withoutDropped(lane, out);
     if (kept.length > 0) this.readHigh[lane] = Math.max(this.readHigh[lane], kept[kept.length - 1]!.seq);
     return kept;
   }
@@ -374,7 +385,6 @@ export class LevelQueue implements DurableQueue {
       await this.waitForSpace(bytes);
       return 'stored';
     }
-    this.pruner?.kick();
     return 'stored';
   }
 
@@ -397,6 +407,17 @@ export class LevelQueue implements DurableQueue {
       const timer = setTimeout(() => done(new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.ledger.bufferedBytes} of ${this.maxBytes} bytes) and no space was freed within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
       this.spaceWaiters.add(wake);
     });
+  }
+
+  /**
+   * Filters out records the pruner dropped while this read was under way (it deletes them in a batch that
+   * may land after the read began). Ranges behind every cursor can no longer be read and are forgotten.
+   */
+  private withoutDropped(lane: Lane, records: StoredRecord[]): StoredRecord[] {
+    const cursor = this.minCursor(lane);
+    const ranges = (this.droppedRanges[lane] = this.droppedRanges[lane].filter(([, last]) => last > cursor));
+    if (ranges.length === 0) return records;
+    return records.filter((r) => !ranges.some(([first, last]) => r.seq >= first && r.seq <= last));
   }
 
   /**

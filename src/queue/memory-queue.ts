@@ -1,3 +1,5 @@
+// The DurableQueue in memory, for unit tests of sinks and for the queue's contract and model tests
+// (test/contract, test/unit/queue-model.test.ts): LevelQueue's semantics without a disk, plus crash().
 import { abortError } from '../core/abort.js';
 import { TidegateError } from '../core/errors.js';
 import { addReason, emptyConservation } from './conservation.js';
@@ -17,19 +19,7 @@ import {
   type WhenFull,
 } from './types.js';
 
-/**
- * The durable queue in memory: the same observable semantics as `LevelQueue` without a disk, for unit tests
- * of sinks and for the queue's contract and model tests.
- *
- * Writes go through the same group commit as on LevelDB (a batch per `setImmediate`), and only what a
- * commit wrote is "durable": `crash()` returns a new queue holding exactly that, which is what a process
- * crash leaves behind. Between commits, readers see only committed records, sequences are never reused,
- * and the ledger in `stats()` balances: received = delivered + buffered + deadLettered + dropped + filtered.
- * Budget bytes are counted like on disk (key plus stored value, with the record codec's encoding).
- *
- * Unlike the LevelDB queue it keeps no age limit (`maxAgeMs`), and `deadLetterRecord` removes the record in
- * the same commit that stores its dead letter (a crash in between cannot count it twice).
- */
+/** What a MemoryQueue is built with: the LevelQueue options that still mean something without a disk. */
 export interface MemoryQueueOptions {
   gatewayId: string;
   /** The sinks whose cursors gate what `drop_oldest` may drop. */
@@ -68,6 +58,21 @@ interface State {
 const DROP_ORDER: readonly Lane[] = ['telemetry', 'alarm'];
 const LOW_WATERMARK = 0.95;
 
+/**
+ * The durable queue in memory: the same observable semantics as `LevelQueue` without a disk, for unit tests
+ * of sinks and for the queue's contract and model tests.
+ *
+ * Writes go through the same group commit as on LevelDB (a batch per `setImmediate`), and only what a
+ * commit wrote is "durable": `crash()` returns a new queue holding exactly that, which is what a process
+ * crash leaves behind. Between commits, readers see only committed records, sequences are never reused,
+ * and the ledger in `stats()` balances: received = delivered + buffered + deadLettered + dropped + filtered.
+ * Budget bytes are counted like on disk (key plus stored value, with the record codec's encoding).
+ *
+ * It keeps no age limit (`maxAgeMs`). Where the contract tests found LevelQueue wanting, it does what the
+ * contract asks: `deadLetterRecord` removes the record in the same commit as its dead letter (a crash in
+ * between cannot count it twice), a `block` append re-checks the budget right before it stores, and
+ * `drop_oldest` prunes as soon as the append that went over budget is committed.
+ */
 export class MemoryQueue implements DurableQueue {
   readonly maxBytes: number;
   readonly whenFull: WhenFull;
@@ -111,7 +116,11 @@ export class MemoryQueue implements DurableQueue {
         await this.submit([{ type: 'ledger' }]);
         return 'dropped';
       }
-      if (this.whenFull === 'block') await this.waitForSpace(estimate);
+      if (this.whenFull === 'block') {
+        // Re-checked after every wake-up, right before storing: one freed record must not admit several appends.
+        const deadline = Date.now() + (this.opts.commitTimeoutMs ?? 30_000);
+        while (!this.fits(estimate)) await this.spaceFreed(deadline);
+      }
     }
     const ops: Op[] = [];
     const last: Partial<Record<Lane, number>> = {};
@@ -346,29 +355,29 @@ export class MemoryQueue implements DurableQueue {
     this.wakeSpace();
   }
 
-  /** `block`: waits until the readings fit (or the buffer is empty), at most `commitTimeoutMs`. */
-  private async waitForSpace(bytes: number): Promise<void> {
-    const fits = (): boolean => this.live.ledger.bufferedBytes + bytes <= this.maxBytes || this.live.ledger.buffered === 0;
+  /** `block` admits readings that fit, or any when the buffer is empty. */
+  private fits(bytes: number): boolean {
+    return this.live.ledger.bufferedBytes + bytes <= this.maxBytes || this.live.ledger.buffered === 0;
+  }
+
+  /** Resolves when space may have been freed; refuses with ERR_QUEUE_FULL at the deadline, ERR_QUEUE_CLOSED on close. */
+  private spaceFreed(deadline: number): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
     const timeoutMs = this.opts.commitTimeoutMs ?? 30_000;
-    const deadline = Date.now() + timeoutMs;
-    // Re-checked after every wake-up: several appends woken by one freed record must not all take its space.
-    while (!fits()) {
-      if (this.closed) throw closedError();
-      await new Promise<void>((resolve, reject) => {
-        const done = (err?: Error): void => {
-          clearTimeout(timer);
-          this.spaceWaiters.delete(wake);
-          if (err) reject(err);
-          else resolve();
-        };
-        const wake = (): void => done(this.closed ? closedError() : undefined);
-        const timer = setTimeout(
-          () => done(new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.live.ledger.bufferedBytes} of ${this.maxBytes} bytes) and no space was freed within ${timeoutMs} ms`, { retryable: true })),
-          Math.max(0, deadline - Date.now()),
-        );
-        this.spaceWaiters.add(wake);
-      });
-    }
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.spaceWaiters.delete(wake);
+        if (err) reject(err);
+        else resolve();
+      };
+      const wake = (): void => done(this.closed ? closedError() : undefined);
+      const timer = setTimeout(
+        () => done(new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.live.ledger.bufferedBytes} of ${this.maxBytes} bytes) and no space was freed within ${timeoutMs} ms`, { retryable: true })),
+        Math.max(0, deadline - Date.now()),
+      );
+      this.spaceWaiters.add(wake);
+    });
   }
 
   private wakeSpace(): void {

@@ -123,6 +123,7 @@ export class Pruner {
   private async drop(lane: Lane, records: StoredRecord[], reason: string): Promise<void> {
     // The floor moves before the write, so reads already under way filter these records out.
     this.q.dropFloor[lane] = Math.max(this.q.dropFloor[lane], records[records.length - 1]!.seq);
+    this.q.droppedRanges[lane].push([records[0]!.seq, records[records.length - 1]!.seq]);
     const ops: BatchOp[] = records.map((r) => ({ type: 'del', key: recordKey(lane, r.seq) }));
     const bytes = Math.min(this.q.ledger.bufferedBytes, records.reduce((n, r) => n + r.bytes, 0));
     await this.q.submit(ops, { buffered: -records.length, bufferedBytes: -bytes, dropped: { [reason]: records.length } });

@@ -10,6 +10,7 @@ import type { Metrics } from '../../core/metrics.js';
 import type { ListenerConfig } from '../../config/schema.js';
 import { GuardedConnection } from './guarded-connection.js';
 import type { Violation } from './packet-size-guard.js';
+import { RateLimitedLog } from '../../core/rate-limited-log.js';
 
 export interface MqttBrokerSourceOptions {
   listeners: readonly ListenerConfig[];
@@ -35,10 +36,13 @@ export class MqttBrokerSource implements Component {
   private readonly sockets = new Set<net.Socket>();
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
+  private readonly refusals: RateLimitedLog;
   /** Addresses actually bound, in listener order (port 0 resolves to an ephemeral port). */
   readonly addresses: Array<{ host: string; port: number }> = [];
 
-  constructor(private readonly opts: MqttBrokerSourceOptions) {}
+  constructor(private readonly opts: MqttBrokerSourceOptions) {
+    this.refusals = new RateLimitedLog(opts.logger);
+  }
 
   async start(): Promise<void> {
     this.broker = await Aedes.createBroker({ authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb) });
@@ -107,7 +111,7 @@ export class MqttBrokerSource implements Component {
         () => cb(null),
         (err: unknown) => {
           this.opts.metrics.inc('mqtt_admission_failures_total');
-          this.opts.logger.warn({ client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored');
+          this.refusals.warn('not-stored', { client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored (the device keeps it and sends it again)');
           cb(err as Error);
         },
       ),
