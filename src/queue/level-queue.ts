@@ -38,6 +38,7 @@ import {
   type Lane,
   type PendingReading,
   type QueueStats,
+  type ReadOptions,
   type StoredRecord,
   type WhenFull,
 } from './types.js';
@@ -91,8 +92,10 @@ export class LevelQueue implements DurableQueue {
   private deadLettersStored = 0;
   private readonly lastCommitted = byLane(() => 0);
   private readonly cursors = new Map<string, number>();
-  /** Highest sequence handed to a reader, per lane: the pruner drops only what no reader holds. */
+  /** Highest sequence handed to the default reader, per lane: the pruner drops only what no reader holds. */
   readonly readHigh = byLane(() => 0);
+  /** Lowest sequence a live reader has asked for: the pruner leaves it and everything above alone. */
+  readonly liveFrom = byLane(() => Infinity);
   /** The pruner never looks below this again (everything up to it was dropped or is held by a reader). */
   readonly dropFloor = byLane(() => 0);
   /** Sequence ranges the pruner dropped; reads in flight filter them out. */
@@ -203,9 +206,11 @@ export class LevelQueue implements DurableQueue {
     this.wakeSpace();
   }
 
-  async read(lane: Lane, afterSeq: number, max: number): Promise<StoredRecord[]> {
+  async read(lane: Lane, afterSeq: number, max: number, opts: ReadOptions = {}): Promise<StoredRecord[]> {
     // Only committed records are visible: a sink must never send what could still be lost.
-    const upTo = this.lastCommitted[lane];
+    const upTo = Math.min(this.lastCommitted[lane], opts.upTo ?? Infinity);
+    if (opts.reader === 'live') this.liveFrom[lane] = Math.min(this.liveFrom[lane], afterSeq + 1);
+    else if (afterSeq >= this.liveFrom[lane]) this.liveFrom[lane] = Infinity; // the default reader has caught up
     if (upTo <= afterSeq) return [];
     let entries: Array<[string, Buffer]>;
     try {
@@ -225,8 +230,12 @@ export class LevelQueue implements DurableQueue {
       }
     }
     const kept = this.withoutDropped(lane, out);
-    if (kept.length > 0) this.readHigh[lane] = Math.max(this.readHigh[lane], kept[kept.length - 1]!.seq);
+    if (kept.length > 0 && opts.reader !== 'live') this.readHigh[lane] = Math.max(this.readHigh[lane], kept[kept.length - 1]!.seq);
     return kept;
+  }
+
+  head(lane: Lane): number {
+    return this.lastCommitted[lane];
   }
 
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
@@ -256,8 +265,15 @@ export class LevelQueue implements DurableQueue {
   async commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
     if (seq <= this.cursor(sinkId, lane)) return;
     this.cursors.set(`${sinkId}!${lane}`, seq);
-    // One sink per store: what it handled is deleted in the same batch as its cursor and the ledger.
-    const ops: BatchOp[] = [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }];
+    await this.remove(lane, handled, [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }]);
+  }
+
+  removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
+    return this.remove(lane, handled, []);
+  }
+
+  /** One sink per store: what it handled is deleted in the same batch as its cursor and the ledger. */
+  private async remove(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }, ops: BatchOp[]): Promise<void> {
     let bytes = 0;
     for (const r of handled.delivered) {
       ops.push({ type: 'del', key: recordKey(lane, r.seq) });

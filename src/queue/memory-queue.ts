@@ -15,6 +15,7 @@ import {
   type Lane,
   type PendingReading,
   type QueueStats,
+  type ReadOptions,
   type StoredRecord,
   type WhenFull,
 } from './types.js';
@@ -163,10 +164,10 @@ export class MemoryQueue implements DurableQueue {
     this.wakeSpace();
   }
 
-  async read(lane: Lane, afterSeq: number, max: number): Promise<StoredRecord[]> {
+  async read(lane: Lane, afterSeq: number, max: number, opts: ReadOptions = {}): Promise<StoredRecord[]> {
     if (this.closed) throw closedError();
     // Only committed records are visible: a sink must never send what could still be lost.
-    const upTo = this.lastCommitted[lane];
+    const upTo = Math.min(this.lastCommitted[lane], opts.upTo ?? Infinity);
     const out: StoredRecord[] = [];
     if (upTo <= afterSeq) return out;
     for (const record of this.live.records[lane].values()) {
@@ -174,8 +175,13 @@ export class MemoryQueue implements DurableQueue {
       if (record.seq > upTo || out.length >= max) break;
       out.push(record);
     }
-    if (out.length > 0) this.readHigh[lane] = Math.max(this.readHigh[lane], out[out.length - 1]!.seq);
+    // A live reader's records (the newest) are never the oldest the pruner looks at; its position is not tracked here.
+    if (out.length > 0 && opts.reader !== 'live') this.readHigh[lane] = Math.max(this.readHigh[lane], out[out.length - 1]!.seq);
     return out;
+  }
+
+  head(lane: Lane): number {
+    return this.lastCommitted[lane];
   }
 
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
@@ -205,12 +211,23 @@ export class MemoryQueue implements DurableQueue {
   async commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
     if (this.closed) throw closedError();
     if (seq <= this.cursor(sinkId, lane)) return;
+    await this.remove(lane, handled, { key: cursorKey(sinkId, lane), seq });
+  }
+
+  removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.remove(lane, handled, null);
+  }
+
+  private async remove(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }, cursor: { key: string; seq: number } | null): Promise<void> {
     const records = this.live.records[lane];
     const notMoved = handled.deadLettered.find((r) => records.has(r.seq));
     if (notMoved) throw new Error(`commitCursor: ${lane} record ${notMoved.seq} is listed as dead-lettered, but deadLetterRecord() was not called for it`);
-    const key = cursorKey(sinkId, lane);
-    this.live.cursors.set(key, seq);
-    const ops: Op[] = [{ type: 'cursor', key, seq }];
+    const ops: Op[] = [];
+    if (cursor) {
+      this.live.cursors.set(cursor.key, cursor.seq);
+      ops.push({ type: 'cursor', key: cursor.key, seq: cursor.seq });
+    }
     for (const r of handled.delivered) {
       const stored = records.get(r.seq);
       if (!stored) continue; // a record is counted as delivered once

@@ -68,8 +68,10 @@ export class Pruner {
   }
 
   private async candidates(lane: Lane): Promise<StoredRecord[]> {
+    // Records a live reader follows (the newest, read ahead of a backlog) are held too: never drop them.
+    const liveFrom = this.q.liveFrom[lane];
     const entries = await this.q.db
-      .iterator<string, Buffer>({ gt: recordKey(lane, this.start_(lane)), lt: recordEnd(lane), limit: SCAN, valueEncoding: 'buffer' })
+      .iterator<string, Buffer>({ gt: recordKey(lane, this.start_(lane)), ...(Number.isFinite(liveFrom) ? { lt: recordKey(lane, liveFrom) } : { lt: recordEnd(lane) }), limit: SCAN, valueEncoding: 'buffer' })
       .all();
     const out: StoredRecord[] = [];
     for (const [key, value] of entries) {
@@ -81,7 +83,7 @@ export class Pruner {
     }
     // A read may have completed while we scanned: never drop what a reader now holds.
     const floor = this.start_(lane);
-    return out.filter((r) => r.seq > floor);
+    return out.filter((r) => r.seq > floor && r.seq < this.q.liveFrom[lane]);
   }
 
   private async dropOldest(targetBytes: number): Promise<number> {

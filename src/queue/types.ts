@@ -67,6 +67,11 @@ export interface PendingReading extends Reading {
   lane?: Lane;
 }
 
+export interface ReadOptions {
+  upTo?: number;
+  reader?: 'default' | 'live';
+}
+
 export interface DurableQueue {
   open(): Promise<void>;
   /** Resolves once the readings are durably committed, or dropped by policy (the acknowledgement boundary). */
@@ -75,16 +80,24 @@ export interface DurableQueue {
   appendDeadLetter(entry: DeadLetter): Promise<void>;
   /** Moves a stored record that can never be delivered to the dead letters; it is no longer buffered. */
   deadLetterRecord(record: StoredRecord, reason: string, message: string, source: string): Promise<void>;
-  /** Up to `max` committed records of a lane with a sequence above `afterSeq`, oldest first. */
-  read(lane: Lane, afterSeq: number, max: number): Promise<StoredRecord[]>;
+  /**
+   * Up to `max` committed records of a lane with a sequence above `afterSeq` (and at most `upTo`), oldest
+   * first. A `live` reader follows the newest records while the default reader works through a backlog.
+   */
+  read(lane: Lane, afterSeq: number, max: number, opts?: ReadOptions): Promise<StoredRecord[]>;
+  /** The highest committed sequence of a lane. */
+  head(lane: Lane): number;
   /** Resolves when a lane has a committed record above its position in `after`. */
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void>;
   cursor(sinkId: string, lane: Lane): number;
   /**
    * Records the highest contiguous handled sequence of a lane for a sink and removes the records it handled:
    * delivered ones (counted as delivered) and those it moved to the dead letters (already counted there).
+   * A `seq` at or below the current cursor is ignored.
    */
   commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void>;
+  /** Removes records a live reader handled ahead of the cursor, counted like commitCursor's, the cursor unmoved. */
+  removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void>;
   stats(): QueueStats;
   close(): Promise<void>;
 }

@@ -4,7 +4,8 @@ import { describeError, isTidegateError } from '../../core/errors.js';
 import type { Component, HealthReport } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import { LANES, type DurableQueue, type Lane, type StoredRecord } from '../../queue/types.js';
+import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
+import { LaneReader, TelemetryReaders, type Pending } from './readers.js';
 import { planBatch } from './batcher.js';
 import { classifyCallError, type CallFailure } from './classify.js';
 import type { BatchLimits } from './limits.js';
@@ -24,12 +25,8 @@ export interface KinesisSinkOptions {
   metrics: Metrics;
 }
 
-interface Pending {
-  record: StoredRecord;
-  done: boolean;
-  /** Handled by moving it to the dead letters rather than by delivery. */
-  deadLettered: boolean;
-}
+// Behind by more than ten full calls, new readings take a live reader that goes ahead of the backlog.
+const LIVE_AFTER_CALLS = 10;
 
 /**
  * Forwards the queue to one Kinesis stream: reads past its cursor, fills PutRecords calls within the
@@ -39,9 +36,9 @@ interface Pending {
  */
 export class KinesisSink implements Component {
   readonly id: string;
-  /** Read but not yet committed records, per lane, in sequence order. */
-  private readonly windows: Record<Lane, Pending[]> = { alarm: [], telemetry: [] };
-  private readonly readSeq: Record<Lane, number> = { alarm: 0, telemetry: 0 };
+  /** Read but not yet committed records: alarms, then telemetry (a live reader and the backlog). */
+  private alarms!: LaneReader;
+  private telemetry!: TelemetryReaders;
   private readonly stopping = new AbortController();
   private callAbort: AbortController | null = null;
   private loop: Promise<void> | null = null;
@@ -59,7 +56,8 @@ export class KinesisSink implements Component {
   }
 
   async start(): Promise<void> {
-    for (const lane of LANES) this.readSeq[lane] = this.opts.queue.cursor(this.id, lane);
+    this.alarms = new LaneReader('alarm', this.opts.queue.cursor(this.id, 'alarm'), false);
+    this.telemetry = new TelemetryReaders(this.opts.queue.cursor(this.id, 'telemetry'), this.opts.limits.maxRecords * LIVE_AFTER_CALLS, this.opts.logger);
     this.loop = this.run();
   }
 
@@ -95,8 +93,13 @@ export class KinesisSink implements Component {
     }
   }
 
+  /** In the order records board a call: alarms, live readings, the backlog. */
+  private readers(): LaneReader[] {
+    return [this.alarms, ...this.telemetry.all];
+  }
+
   private hasUndelivered(): boolean {
-    return LANES.some((lane) => this.windows[lane].some((p) => !p.done));
+    return this.readers().some((r) => r.hasUndelivered());
   }
 
   private async cycle(): Promise<void> {
@@ -105,26 +108,28 @@ export class KinesisSink implements Component {
       if (!this.hasUndelivered()) await this.waitForBatch();
       return;
     }
+    // Alarms are read right before planning, so they board the very next call (an empty lane costs no read);
+    // telemetry is read ahead during the call, so the next batch is ready when it returns.
+    await this.alarms.fill(this.opts.queue, this.maxWindow, 1);
     const { batch, tooLarge } = planBatch(this.undelivered(), this.opts.limits);
     for (const record of tooLarge) await this.deadLetterTooLarge(record);
-    // Reading ahead from the buffer overlaps the call, so the next batch is ready when this one returns.
-    await Promise.all([batch.length > 0 ? this.send(batch) : undefined, this.fill()]);
+    await Promise.all([batch.length > 0 ? this.send(batch) : undefined, this.telemetry.fill(this.opts.queue, this.maxWindow, this.opts.limits.maxRecords)]);
     this.commitProgress();
   }
 
-  /** Alarms first, then telemetry, each oldest first. */
+  /** Alarms first, then live readings, then the backlog, each oldest first. */
   private *undelivered(): Iterable<StoredRecord> {
-    for (const lane of LANES) for (const p of this.windows[lane]) if (!p.done) yield p.record;
+    for (const reader of this.readers()) for (const p of reader.window) if (!p.done) yield p.record;
   }
 
   private async fill(): Promise<void> {
-    for (const lane of LANES) {
-      const room = this.maxWindow - this.windows[lane].length;
-      if (room < this.opts.limits.maxRecords) continue;
-      const records = await this.opts.queue.read(lane, this.readSeq[lane], room);
-      for (const record of records) this.windows[lane].push({ record, done: false, deadLettered: false });
-      if (records.length > 0) this.readSeq[lane] = records[records.length - 1]!.seq;
-    }
+    await this.alarms.fill(this.opts.queue, this.maxWindow, this.opts.limits.maxRecords);
+    await this.telemetry.fill(this.opts.queue, this.maxWindow, this.opts.limits.maxRecords);
+  }
+
+  /** Where each lane's newest reader stands: waiting for records means records past these. */
+  private positions(): Record<Lane, number> {
+    return { alarm: this.alarms.readSeq, telemetry: (this.telemetry.live ?? this.telemetry.backlog).readSeq };
   }
 
   /**
@@ -133,7 +138,7 @@ export class KinesisSink implements Component {
    */
   private async waitForBatch(): Promise<void> {
     const signal = this.stopping.signal;
-    await this.opts.queue.waitForRecords(this.readSeq, signal).catch(() => undefined);
+    await this.opts.queue.waitForRecords(this.positions(), signal).catch(() => undefined);
     if (signal.aborted || this.opts.maxAgeMs === 0) return;
     const linger = new AbortController();
     const onStop = (): void => linger.abort();
@@ -141,10 +146,7 @@ export class KinesisSink implements Component {
     try {
       await Promise.race([
         delay(this.opts.maxAgeMs, linger.signal),
-        this.opts.queue.waitForRecords(
-          { alarm: this.readSeq.alarm, telemetry: this.readSeq.telemetry + this.opts.limits.maxRecords - 1 },
-          linger.signal,
-        ),
+        this.opts.queue.waitForRecords({ ...this.positions(), telemetry: this.positions().telemetry + this.opts.limits.maxRecords - 1 }, linger.signal),
       ]).catch(() => undefined);
     } finally {
       linger.abort();
@@ -178,7 +180,7 @@ export class KinesisSink implements Component {
       this.operatorFailure = null;
     }
     const byKey = new Map<string, Pending>();
-    for (const lane of LANES) for (const p of this.windows[lane]) byKey.set(`${lane}${p.record.seq}`, p);
+    for (const reader of this.readers()) for (const p of reader.window) byKey.set(`${reader.lane}${p.record.seq}`, p);
     let failed = 0;
     let firstError = '';
     results.forEach((result, i) => {
@@ -193,6 +195,7 @@ export class KinesisSink implements Component {
       }
     });
     metrics.inc('readings_delivered_total', undefined, batch.length - failed);
+    this.telemetry.maybeGoLive(this.opts.queue.head('telemetry'));
     if (failed === 0) {
       this.backoff.reset();
       return;
@@ -237,7 +240,9 @@ export class KinesisSink implements Component {
       `record of ${record.data.length + Buffer.byteLength(record.partitionKey)} bytes exceeds the Kinesis record limit of ${this.opts.limits.maxRecordBytes} bytes`,
       this.id,
     );
-    const pending = this.windows[record.lane].find((p) => p.record.seq === record.seq);
+    const pending = this.readers()
+      .flatMap((r) => r.window)
+      .find((p) => p.record.lane === record.lane && p.record.seq === record.seq);
     if (pending) {
       pending.done = true;
       pending.deadLettered = true;
@@ -250,20 +255,21 @@ export class KinesisSink implements Component {
    * background, one after another, so the next call does not wait for them; stop() waits for the last.
    */
   private commitProgress(): void {
-    for (const lane of LANES) {
-      const window = this.windows[lane];
-      let n = 0;
-      while (n < window.length && window[n]!.done) n += 1;
-      if (n === 0) continue;
-      const handled = window.splice(0, n);
-      const through = handled[n - 1]!.record.seq;
-      const delivered = handled.filter((p) => !p.deadLettered).map((p) => p.record);
-      const deadLettered = handled.filter((p) => p.deadLettered).map((p) => p.record);
+    for (const reader of this.readers()) {
+      const handled = reader.takeHandled();
+      if (!handled) continue;
+      const { through, delivered, deadLettered } = handled;
+      const queue = this.opts.queue;
       this.cursorWrites = this.cursorWrites
-        .then(() => this.opts.queue.commitCursor(this.id, lane, through, { delivered, deadLettered }))
+        .then(() =>
+          reader.live
+            ? queue.removeHandled(reader.lane, { delivered, deadLettered })
+            : queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered }),
+        )
         .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
     }
   }
+
 }
 
 function isAbort(err: unknown): boolean {

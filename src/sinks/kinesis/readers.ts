@@ -1,0 +1,117 @@
+import type { Logger } from '../../core/logger.js';
+import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
+
+export interface Pending {
+  record: StoredRecord;
+  done: boolean;
+  /** Handled by moving it to the dead letters rather than by delivery. */
+  deadLettered: boolean;
+}
+
+/** Reads one lane of the queue into a bounded window, in sequence order. */
+export class LaneReader {
+  readonly window: Pending[] = [];
+  /** When set, reads stop here: a backlog reader ends where the live reader began. */
+  upTo: number | undefined;
+
+  constructor(
+    readonly lane: Lane,
+    public readSeq: number,
+    readonly live: boolean,
+  ) {}
+
+  hasUndelivered(): boolean {
+    return this.window.some((p) => !p.done);
+  }
+
+  /** Reads up to the free room of the window; returns how many records came in, or null when it had no room. */
+  async fill(queue: DurableQueue, maxWindow: number, minRoom: number): Promise<number | null> {
+    const room = maxWindow - this.window.length;
+    if (room < minRoom) return null;
+    const records = await queue.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
+    for (const record of records) this.window.push({ record, done: false, deadLettered: false });
+    if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
+    return records.length;
+  }
+
+  /**
+   * Takes the handled records out of the window. A default reader takes its handled prefix and moves the
+   * cursor through it; a live reader takes every handled record, ahead of the cursor (the queue deletes them,
+   * so after a restart they are not read again).
+   */
+  takeHandled(): { through: number; delivered: StoredRecord[]; deadLettered: StoredRecord[] } | null {
+    let taken: Pending[];
+    if (this.live) {
+      taken = this.window.filter((p) => p.done);
+      if (taken.length === 0) return null;
+      const rest = this.window.filter((p) => !p.done);
+      this.window.length = 0;
+      this.window.push(...rest);
+    } else {
+      let n = 0;
+      while (n < this.window.length && this.window[n]!.done) n += 1;
+      if (n === 0) return null;
+      taken = this.window.splice(0, n);
+    }
+    return {
+      through: taken[taken.length - 1]!.record.seq,
+      delivered: taken.filter((p) => !p.deadLettered).map((p) => p.record),
+      deadLettered: taken.filter((p) => p.deadLettered).map((p) => p.record),
+    };
+  }
+}
+
+/**
+ * The telemetry lane's readers. Normally one, following the cursor. When the sink is more than `liveAfter`
+ * readings behind (an outage ended), a second, live reader starts at the newest reading and goes first in
+ * every call, while the first works through the backlog up to where the live one began, with the capacity
+ * left over: live readings keep flowing instead of waiting behind a week of backlog. When the backlog is
+ * done, the two become one again.
+ */
+export class TelemetryReaders {
+  backlog: LaneReader;
+  live: LaneReader | null = null;
+
+  constructor(
+    cursor: number,
+    private readonly liveAfter: number,
+    private readonly logger: Logger,
+  ) {
+    this.backlog = new LaneReader('telemetry', cursor, false);
+  }
+
+  /** In priority order: live first. */
+  get all(): LaneReader[] {
+    return this.live ? [this.live, this.backlog] : [this.backlog];
+  }
+
+  /**
+   * Called after Kinesis accepted a call: if the sink is far behind (it just came back from an outage),
+   * readings from now on take the live reader. Not during an outage: there, everything is backlog. If the live
+   * reader itself falls behind in a later outage, it keeps its order and drains like a backlog.
+   */
+  maybeGoLive(head: number): void {
+    if (this.live) return;
+    const oldest = this.backlog.window.find((p) => !p.done)?.record.seq ?? this.backlog.readSeq + 1;
+    if (head - oldest < this.liveAfter) return;
+    this.live = new LaneReader('telemetry', head, true);
+    this.backlog.upTo = head;
+    this.logger.info({ behind: head - oldest + 1 }, 'far behind: new readings go first, the backlog drains with the capacity left over');
+  }
+
+  /** Fills both readers; merges them once the backlog is read through. */
+  async fill(queue: DurableQueue, maxWindow: number, minRoom: number): Promise<void> {
+    if (this.live) await this.live.fill(queue, maxWindow, minRoom);
+    const got = await this.backlog.fill(queue, maxWindow, minRoom);
+    if (this.live && got === 0) this.merge();
+  }
+
+  private merge(): void {
+    const live = this.live!;
+    this.backlog.window.push(...live.window);
+    this.backlog.readSeq = Math.max(this.backlog.readSeq, live.readSeq);
+    this.backlog.upTo = undefined;
+    this.live = null;
+    this.logger.info('backlog drained: one reader again');
+  }
+}
