@@ -141,6 +141,7 @@ export class Gateway {
       maxAgeMs: config.kinesis.batch.maxAgeMs,
       retry: config.kinesis.retry,
       requestTimeoutMs: config.kinesis.requestTimeoutMs,
+      concurrency: config.kinesis.concurrency,
       queue: this.queue,
       port,
       logger: log('kinesis'),

@@ -42,5 +42,13 @@ export async function runCommand(configFile: string): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // A bug must not take acknowledged readings down with it: they are on disk. Log it and stop through the
+    // same shutdown path, with a failure status so the service manager restarts tidegate.
+    process.on('unhandledRejection', (reason) => {
+      logger.fatal({ err: reason instanceof Error ? reason.stack : String(reason) }, 'internal error (please report it); stopping');
+      if (signalled) return;
+      signalled = true;
+      void gateway.stop(AbortSignal.timeout(config.shutdown.deadlineMs)).then(() => resolve(1));
+    });
   });
 }

@@ -88,6 +88,11 @@ export const kinesisSchema = z
       .strict()
       .default({ baseDelayMs: 100, maxDelayMs: 30_000 }),
     requestTimeoutMs: positiveInt.max(300_000).default(15_000),
+    /**
+     * PutRecords calls in flight at once. Readings are split among them by device, each split one call at a
+     * time, so one device's readings stay in order.
+     */
+    concurrency: positiveInt.max(16).default(2),
   })
   .strict();
 

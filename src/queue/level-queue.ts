@@ -264,8 +264,9 @@ export class LevelQueue implements DurableQueue {
 
   async commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
     if (seq <= this.cursor(sinkId, lane)) return;
-    this.cursors.set(`${sinkId}!${lane}`, seq);
     await this.remove(lane, handled, [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }]);
+    // Moved once written: cursor() never reports a position whose records are still on disk.
+    this.cursors.set(`${sinkId}!${lane}`, Math.max(seq, this.cursor(sinkId, lane)));
   }
 
   removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {

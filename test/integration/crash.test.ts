@@ -47,10 +47,11 @@ describe('crash safety', () => {
       const seen = new Set(records.map((x) => `${x.deviceId}#${x.seq}`));
       const lost = [...ackedAtKill].filter((k) => !seen.has(k));
       expect(lost).toEqual([]);
-      // At-least-once: the call in flight at the kill may be sent again after the restart, so duplicates
-      // are bounded by one PutRecords call; each keeps its id, so consumers can remove them.
+      // At-least-once: the calls in flight at the kill (kinesis.concurrency, 2 by default) and the last
+      // batch whose removal was not yet written may be sent again after the restart, so duplicates are bounded
+      // by three PutRecords calls; each keeps its id, so consumers can remove them.
       const duplicates = records.length - new Set(records.map((r) => r.id)).size;
-      expect(duplicates).toBeLessThanOrEqual(500);
+      expect(duplicates).toBeLessThanOrEqual(3 * 500);
       expect(new Set(records.map((r) => r.id)).size).toBe(seen.size);
     } finally {
       kinesis.destroy();

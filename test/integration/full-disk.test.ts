@@ -87,7 +87,7 @@ describe.skipIf(!isRoot)('a full disk (needs root to mount a small tmpfs)', () =
       client.end(true);
     }
     expect(refused).toBeGreaterThan(0);
-    expect(child.proc.exitCode).toBeNull(); // still running
+    expect(child.proc.exitCode, child.logs.slice(-20).join('\n')).toBeNull(); // still running
 
     await rm(filler);
     await proxy.restore();
@@ -96,6 +96,7 @@ describe.skipIf(!isRoot)('a full disk (needs root to mount a small tmpfs)', () =
     await expect
       .poll(
         async () => {
+          expect(child!.proc.exitCode, child!.logs.slice(-30).join('\n')).toBeNull();
           // A fresh connection per attempt: a refused publish closes the connection.
           const resumed = await mqtt.connectAsync(`mqtt://127.0.0.1:${child!.mqttPort}`, { clientId: `after-${resumedSeq}`, reconnectPeriod: 0 });
           resumed.on('error', () => undefined);

@@ -37,6 +37,7 @@ describe('validateConfig: defaults', () => {
         batch: { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 },
         retry: { baseDelayMs: 100, maxDelayMs: 30_000 },
         requestTimeoutMs: 15_000,
+        concurrency: 2,
       },
       shutdown: { deadlineMs: 10_000 },
     });

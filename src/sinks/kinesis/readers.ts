@@ -4,6 +4,10 @@ import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
 export interface Pending {
   record: StoredRecord;
   done: boolean;
+  /** Part of a call in flight. */
+  sending: boolean;
+  /** Handled and already handed to the queue for removal. */
+  removed: boolean;
   /** Handled by moving it to the dead letters rather than by delivery. */
   deadLettered: boolean;
 }
@@ -29,36 +33,37 @@ export class LaneReader {
     const room = maxWindow - this.window.length;
     if (room < minRoom) return null;
     const records = await queue.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
-    for (const record of records) this.window.push({ record, done: false, deadLettered: false });
+    for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false });
     if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
     return records.length;
   }
 
   /**
-   * Takes the handled records out of the window. A default reader takes its handled prefix and moves the
-   * cursor through it; a live reader takes every handled record, ahead of the cursor (the queue deletes them,
-   * so after a restart they are not read again).
+   * Hands over what was handled since the last call: every handled record not yet removed (the queue deletes
+   * it now, so a crash cannot send it again), and for a default reader the new end of its handled prefix, where
+   * its cursor moves. A live reader's cursor never moves: it reads ahead of it.
    */
-  takeHandled(): { through: number; delivered: StoredRecord[]; deadLettered: StoredRecord[] } | null {
-    let taken: Pending[];
+  takeHandled(): { through: number | null; delivered: StoredRecord[]; deadLettered: StoredRecord[] } | null {
+    const fresh = this.window.filter((p) => p.done && !p.removed);
+    for (const p of fresh) p.removed = true;
+    let through: number | null = null;
     if (this.live) {
-      taken = this.window.filter((p) => p.done);
-      if (taken.length === 0) return null;
       const rest = this.window.filter((p) => !p.done);
       this.window.length = 0;
       this.window.push(...rest);
     } else {
       let n = 0;
       while (n < this.window.length && this.window[n]!.done) n += 1;
-      if (n === 0) return null;
-      taken = this.window.splice(0, n);
+      if (n > 0) through = this.window.splice(0, n)[n - 1]!.record.seq;
     }
+    if (fresh.length === 0 && through === null) return null;
     return {
-      through: taken[taken.length - 1]!.record.seq,
-      delivered: taken.filter((p) => !p.deadLettered).map((p) => p.record),
-      deadLettered: taken.filter((p) => p.deadLettered).map((p) => p.record),
+      through,
+      delivered: fresh.filter((p) => !p.deadLettered).map((p) => p.record),
+      deadLettered: fresh.filter((p) => p.deadLettered).map((p) => p.record),
     };
   }
+
 }
 
 /**

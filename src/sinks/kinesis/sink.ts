@@ -19,6 +19,11 @@ export interface KinesisSinkOptions {
   maxAgeMs: number;
   retry: { baseDelayMs: number; maxDelayMs: number };
   requestTimeoutMs: number;
+  /**
+   * PutRecords calls in flight at once. Records are split among them by a hash of their partition key, and
+   * each split has at most one call in flight, so one device's readings never race each other.
+   */
+  concurrency?: number;
   queue: DurableQueue;
   port: KinesisPort;
   logger: Logger;
@@ -40,7 +45,10 @@ export class KinesisSink implements Component {
   private alarms!: LaneReader;
   private telemetry!: TelemetryReaders;
   private readonly stopping = new AbortController();
-  private callAbort: AbortController | null = null;
+  private readonly callAborts = new Set<AbortController>();
+  /** Calls in flight, by partition-key split. */
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly concurrency: number;
   private loop: Promise<void> | null = null;
   private cursorWrites: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
@@ -52,7 +60,9 @@ export class KinesisSink implements Component {
   constructor(private readonly opts: KinesisSinkOptions) {
     this.id = opts.id;
     this.backoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
-    this.maxWindow = opts.limits.maxRecords * 4;
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    // Read-ahead for every split in flight plus the next call of each.
+    this.maxWindow = opts.limits.maxRecords * 2 * (this.concurrency + 1);
   }
 
   async start(): Promise<void> {
@@ -64,11 +74,15 @@ export class KinesisSink implements Component {
   async stop(deadline: AbortSignal): Promise<void> {
     this.stopping.abort();
     // The in-flight call may finish (and its successes be committed) until the deadline; then it is cut.
-    const cut = (): void => this.callAbort?.abort();
+    const cut = (): void => {
+      for (const call of this.callAborts) call.abort();
+    };
     if (deadline.aborted) cut();
     else deadline.addEventListener('abort', cut, { once: true });
     try {
       await this.loop;
+      await Promise.allSettled([...this.inflight.values()]);
+      this.commitProgress();
       await this.cursorWrites;
     } finally {
       deadline.removeEventListener('abort', cut);
@@ -103,23 +117,49 @@ export class KinesisSink implements Component {
   }
 
   private async cycle(): Promise<void> {
-    if (!this.hasUndelivered()) {
+    if (!this.hasUndelivered() && this.inflight.size === 0) {
       await this.fill();
       if (!this.hasUndelivered()) await this.waitForBatch();
       return;
     }
     // Alarms are read right before planning, so they board the very next call (an empty lane costs no read);
-    // telemetry is read ahead during the call, so the next batch is ready when it returns.
+    // telemetry is read ahead while calls are in flight, so the next batches are ready when they return.
     await this.alarms.fill(this.opts.queue, this.maxWindow, 1);
-    const { batch, tooLarge } = planBatch(this.undelivered(), this.opts.limits);
-    for (const record of tooLarge) await this.deadLetterTooLarge(record);
-    await Promise.all([batch.length > 0 ? this.send(batch) : undefined, this.telemetry.fill(this.opts.queue, this.maxWindow, this.opts.limits.maxRecords)]);
+    for (let split = 0; split < this.concurrency; split++) {
+      if (this.inflight.has(split)) continue;
+      const candidates = [...this.waiting(split)];
+      if (candidates.length === 0) continue;
+      const { batch, tooLarge } = planBatch(
+        candidates.map((p) => p.record),
+        this.opts.limits,
+      );
+      for (const record of tooLarge) await this.deadLetterTooLarge(record);
+      if (batch.length === 0) continue;
+      const inBatch = new Set(batch);
+      const sending = candidates.filter((p) => inBatch.has(p.record));
+      for (const p of sending) p.sending = true;
+      const call = this.send(sending).finally(() => {
+        for (const p of sending) p.sending = false;
+        this.inflight.delete(split);
+      });
+      this.inflight.set(split, call);
+    }
+    // Settled into a value so a failed read (the store reopening) is handled here, not left unobserved.
+    const readFailure = this.telemetry.fill(this.opts.queue, this.maxWindow, this.opts.limits.maxRecords).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    if (this.inflight.size > 0) await Promise.race(this.inflight.values());
+    const failure = await readFailure;
+    if (failure) throw failure;
     this.commitProgress();
   }
 
-  /** Alarms first, then live readings, then the backlog, each oldest first. */
-  private *undelivered(): Iterable<StoredRecord> {
-    for (const reader of this.readers()) for (const p of reader.window) if (!p.done) yield p.record;
+  /** Records waiting for a call, of one partition-key split: alarms first, then live readings, then the backlog. */
+  private *waiting(split: number): Iterable<Pending> {
+    for (const reader of this.readers()) {
+      for (const p of reader.window) if (!p.done && !p.sending && splitOf(p.record.partitionKey, this.concurrency) === split) yield p;
+    }
   }
 
   private async fill(): Promise<void> {
@@ -154,10 +194,11 @@ export class KinesisSink implements Component {
     }
   }
 
-  private async send(batch: StoredRecord[]): Promise<void> {
+  private async send(pending: Pending[]): Promise<void> {
     const { metrics, logger } = this.opts;
+    const batch = pending.map((p) => p.record);
     const call = new AbortController();
-    this.callAbort = call;
+    this.callAborts.add(call);
     const timer = setTimeout(() => call.abort(), this.opts.requestTimeoutMs);
     let results: PutEntryResult[];
     try {
@@ -172,22 +213,18 @@ export class KinesisSink implements Component {
       return;
     } finally {
       clearTimeout(timer);
-      this.callAbort = null;
+      this.callAborts.delete(call);
     }
 
     if (this.operatorFailure) {
       logger.info({ stream: this.opts.streamName }, `kinesis accepts records again after ${this.operatorFailure.code}`);
       this.operatorFailure = null;
     }
-    const byKey = new Map<string, Pending>();
-    for (const reader of this.readers()) for (const p of reader.window) byKey.set(`${reader.lane}${p.record.seq}`, p);
     let failed = 0;
     let firstError = '';
     results.forEach((result, i) => {
-      const sent = batch[i]!;
-      const pending = byKey.get(`${sent.lane}${sent.seq}`)!;
       if (result.ok) {
-        pending.done = true;
+        pending[i]!.done = true;
       } else {
         failed += 1;
         firstError ||= `${result.errorCode}: ${result.errorMessage}`;
@@ -262,7 +299,7 @@ export class KinesisSink implements Component {
       const queue = this.opts.queue;
       this.cursorWrites = this.cursorWrites
         .then(() =>
-          reader.live
+          through === null
             ? queue.removeHandled(reader.lane, { delivered, deadLettered })
             : queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered }),
         )
@@ -275,4 +312,15 @@ export class KinesisSink implements Component {
 function isAbort(err: unknown): boolean {
   const name = (err as { name?: string })?.name;
   return name === 'AbortError' || isTidegateError(err, 'ERR_ABORTED');
+}
+
+/** FNV-1a: a cheap, stable split of partition keys among the calls in flight. */
+function splitOf(key: string, splits: number): number {
+  if (splits === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % splits;
 }
