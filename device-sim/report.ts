@@ -1,14 +1,13 @@
 /**
- * Presentation of results: human summary, one-line JSON, progress lines and the
- * --report file. Kept apart from the simulator so the API returns plain data
- * and output format changes never touch the publishing loop.
+ * Presentation of results: human summary, one-line JSON and the --report
+ * file. Kept apart from the simulator so the API returns plain data and output
+ * format changes never touch the publishing loop.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ProgressSnapshot } from './options.js';
 import type { SimulationSummary } from './simulator.js';
 
-/** Exit-code rule: everything sent was acknowledged (QoS>0) / written (QoS 0) and the run was not cut off by its safety deadline. */
+/** Exit-code rule: everything sent was acknowledged (QoS>0) / written (QoS 0, serial) and the run was not cut off by its safety deadline. */
 export function isSuccessful(summary: SimulationSummary): boolean {
   return summary.failed === 0 && summary.stopReason !== 'deadline';
 }
@@ -22,10 +21,23 @@ const STOP_LABELS: Record<SimulationSummary['stopReason'], string> = {
   aborted: 'signal/abort',
 };
 
+function faultLine(s: SimulationSummary): string | undefined {
+  const f = s.faults;
+  const parts: string[] = [];
+  if (f.duplicatesSent) parts.push(`duplicates ${int(f.duplicatesSent)}`);
+  if (f.malformedSent) parts.push(`malformed ${int(f.malformedSent)}`);
+  if (f.oversizeSent) parts.push(`oversize ${int(f.oversizeSent)}`);
+  if (f.noiseSent) parts.push(`noise ${int(f.noiseSent)}`);
+  if (f.reboots) parts.push(`reboots ${int(f.reboots)}`);
+  if (f.storms) parts.push(`disconnect storms ${int(f.storms)} (${int(f.droppedConnections)} connections dropped)`);
+  if (f.extraErrors) parts.push(`errors on injected publishes ${int(f.extraErrors)}`);
+  return parts.length ? `  faults injected  ${parts.join(', ')}` : undefined;
+}
+
 export function formatSummaryText(s: SimulationSummary): string {
-  const ackLabel = s.qos === 0 ? 'written (QoS 0)' : 'acknowledged';
+  const ackLabel = s.qos === 0 || s.transport === 'serial' ? `written (${s.transport === 'serial' ? 'serial' : 'QoS 0'})` : 'acknowledged';
   const lines = [
-    `device-sim summary (${s.url}, QoS ${s.qos}, seed ${s.seed})`,
+    `device-sim summary (${s.url}${s.transport === 'mqtt' ? `, QoS ${s.qos}` : ''}, seed ${s.seed}${s.scenario ? `, scenario ${s.scenario}` : ''})`,
     `  devices          ${int(s.deviceCount)}`,
     `  connections      ${int(s.connectionCount)}`,
     `  sent             ${int(s.sent)}`,
@@ -40,6 +52,8 @@ export function formatSummaryText(s: SimulationSummary): string {
     const l = s.ackLatencyMs;
     lines.push(`  PUBACK latency   p50 ${l.p50.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(2)} ms`);
   }
+  const faults = faultLine(s);
+  if (faults) lines.push(faults);
   if (s.stopReason === 'deadline') {
     lines.push('  result           FAILED: --count was not reached before the safety deadline (2x the nominal time + 30 s); pass --duration to set the limit explicitly');
   } else {
@@ -54,20 +68,22 @@ export function summaryJsonLine(s: SimulationSummary): string {
   return JSON.stringify({ ...rest, ok: isSuccessful(s) });
 }
 
-export function formatProgressLine(p: ProgressSnapshot): string {
-  const planned = Number.isFinite(p.plannedReadings) ? `/${int(p.plannedReadings)}` : '';
-  return (
-    `[${(p.elapsedMs / 1000).toFixed(0)}s] sent ${int(p.sent)}${planned}, acked ${int(p.acked)}, ` +
-    `inflight ${int(p.inflight)}, failed ${int(p.failed)}, deferred ${int(p.deferred)}, ` +
-    `${int(p.recentRatePerSec)}/s, connections ${p.connectedConnections}/${p.connections}` +
-    (p.connectionErrors > 0 ? `, connection errors ${int(p.connectionErrors)}` : '')
-  );
+/**
+ * The report: summary fields pretty-printed, then the ledger with one device
+ * per line, so ranges stay compact ([[1,500],[502,900]]) and 10,000 devices
+ * make 10,000 greppable lines rather than a million indented ones.
+ */
+export function reportJson(s: SimulationSummary): string {
+  const { devices, ...rest } = s;
+  const head = JSON.stringify({ ...rest, ok: isSuccessful(s) }, null, 2);
+  const body = devices.map((d) => `    ${JSON.stringify(d)}`).join(',\n');
+  return `${head.slice(0, -2)},\n  "devices": [\n${body}${devices.length ? '\n' : ''}  ]\n}\n`;
 }
 
-/** Writes summary + ledger as pretty JSON via a temp file, so readers never see half a report. */
+/** Writes the report via a temp file, so readers never see half a report. */
 export async function writeReport(file: string, s: SimulationSummary): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify({ ...s, ok: isSuccessful(s) }, null, 2)}\n`);
+  await writeFile(tmp, reportJson(s));
   await rename(tmp, file);
 }

@@ -1,40 +1,72 @@
 /**
  * runSimulation: the programmatic entry point shared by the CLI, tests and benchmarks.
  *
- * Flow: validate options -> connect all MQTT connections -> one ticker emits the
- * readings the token bucket says are due, round-robin over devices -> on count,
- * duration, deadline or abort: stop publishing, wait (bounded) for outstanding
- * acks -> close -> summary with a per-device ledger.
+ * Flow: resolve options (+ scenario) -> build devices and ledgers -> connect
+ * the transport -> the engine publishes until count, duration, deadline or
+ * abort -> wait (bounded) for outstanding acks -> close -> summary with the
+ * per-device ledger.
  */
 import { performance } from 'node:perf_hooks';
-import { resolveOptions, type ProgressSnapshot, type QoS, type SimulationOptions } from './options.js';
-import { createDeviceReadings, encodeReading, type DeviceReadings } from './readings.js';
-import { TokenScheduler, type StopReason } from './scheduler.js';
-import { LatencyHistogram, type LatencyPercentiles } from './stats.js';
-import { MqttTransport } from './transport-mqtt.js';
+import { Engine, type Counters, type StopReason } from './engine.js';
+import { DeviceLedger, type Range } from './ledger.js';
+import { SimDevice } from './model/device.js';
+import type { ProgressSnapshot, QoS, SimulationOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions } from './plan.js';
+import { appliesTo } from './faults/settings.js';
+import type { LatencyPercentiles } from './stats.js';
+import { MqttTransport } from './transport/mqtt.js';
+import { SerialTransport } from './transport/serial.js';
+import type { Transport } from './transport/types.js';
+import { wireFor } from './wire.js';
 
 export type { SimulationOptions, ProgressSnapshot, QoS } from './options.js';
 export { OptionsError } from './options.js';
-export { ConnectError } from './transport-mqtt.js';
+export { resolveOptions } from './plan.js';
+export { ConnectError } from './transport/types.js';
+export type { StopReason } from './engine.js';
+
+export interface BootLedgerEntry {
+  boot: string;
+  /** Readings sent under this boot: seqs 1..sent. */
+  sent: number;
+  /** Acknowledged seqs (QoS 0 and serial: written), as ranges. */
+  acked: Range[];
+  /** Seqs the device sent twice on purpose (duplicates fault); omitted when none. */
+  duplicated?: Range[];
+}
 
 export interface DeviceLedgerEntry {
   deviceId: string;
   sent: number;
   acked: number;
-  /** null when the device sent nothing. */
+  /** Of the current boot; null when the device sent nothing. */
   firstSeq: number | null;
   lastSeq: number | null;
+  boots: BootLedgerEntry[];
+}
+
+export interface FaultCounts {
+  duplicatesSent: number;
+  malformedSent: number;
+  oversizeSent: number;
+  noiseSent: number;
+  extraErrors: number;
+  reboots: number;
+  storms: number;
+  droppedConnections: number;
 }
 
 export interface SimulationSummary {
   url: string;
+  transport: 'mqtt' | 'serial';
+  scenario: string | null;
   qos: QoS;
   seed: number;
   deviceCount: number;
   connectionCount: number;
-  /** Readings handed to the MQTT client. */
+  /** Readings handed to the transport (fault extras are counted in `faults`). */
   sent: number;
-  /** QoS>0: PUBACK/PUBCOMP received. QoS 0: written to the socket (no broker ack exists). */
+  /** QoS>0: PUBACK/PUBCOMP received. QoS 0 and serial: written (no ack exists). */
   acked: number;
   /** sent - acked: publish errors plus publishes still unacknowledged when the run ended. */
   failed: number;
@@ -42,183 +74,125 @@ export interface SimulationSummary {
   unackedAtExit: number;
   connectionErrors: number;
   reconnects: number;
-  /** Due readings that had to wait for a later tick because an in-flight window was full. */
+  /** Due readings that had to wait because an in-flight window was full. */
   deferred: number;
-  /** From the first tick until the last ack (or drain timeout); excludes connecting. */
+  /** From the first reading until the last ack (or drain timeout); excludes connecting. */
   durationMs: number;
   /** acked / duration. */
   ratePerSec: number;
   targetRatePerSec: number;
-  /** null for QoS 0, which has no acknowledgements to time. */
+  /** null for QoS 0 and serial, which have no acknowledgements to time. */
   ackLatencyMs: LatencyPercentiles | null;
   stopReason: StopReason;
   startedAt: string;
+  faults: FaultCounts;
   devices: DeviceLedgerEntry[];
+}
+
+function createTransport(o: ResolvedOptions): Transport {
+  return o.transport.kind === 'mqtt' ? new MqttTransport(o.transport) : new SerialTransport(o.transport);
+}
+
+function ledgerEntries(ledgers: DeviceLedger[]): DeviceLedgerEntry[] {
+  return ledgers.map((l) => {
+    const cur = l.current;
+    return {
+      deviceId: l.deviceId,
+      sent: l.sent,
+      acked: l.acked,
+      firstSeq: cur.sent > 0 ? 1 : null,
+      lastSeq: cur.sent > 0 ? cur.sent : null,
+      boots: l.boots.map((b) => ({
+        boot: b.boot,
+        sent: b.sent,
+        acked: b.acked.toArray(),
+        ...(b.duplicated.size > 0 ? { duplicated: b.duplicated.toArray() } : {}),
+      })),
+    };
+  });
+}
+
+function faultCounts(k: Counters): FaultCounts {
+  const { duplicatesSent, malformedSent, oversizeSent, noiseSent, extraErrors, reboots, storms, droppedConnections } = k;
+  return { duplicatesSent, malformedSent, oversizeSent, noiseSent, extraErrors, reboots, storms, droppedConnections };
 }
 
 export async function runSimulation(opts: SimulationOptions, signal?: AbortSignal): Promise<SimulationSummary> {
   const o = resolveOptions(opts);
-  const n = o.devices;
-  const gens: DeviceReadings[] = [];
-  const topics: string[] = [];
-  const connOf = new Uint32Array(n);
-  for (let d = 0; d < n; d++) {
-    const g = createDeviceReadings(d, n, o.seed, o.devicePrefix);
-    gens.push(g);
-    topics.push(o.topicTemplate.replaceAll('{deviceId}', g.deviceId));
-    connOf[d] = d % o.connections; // round-robin spread of devices over connections
-  }
-  const sentBy = new Float64Array(n);
-  const ackedBy = new Float64Array(n);
-  const latency = new LatencyHistogram();
-  let sent = 0;
-  let acked = 0;
-  let publishErrors = 0;
-  let deferred = 0;
-  let closing = false; // callbacks fired by the forced close must not be counted as results
+  const skew = o.faults.clockSkew;
+  const devices = o.fleet.map((spec) => new SimDevice(spec, o.seed, o.replay, skew && appliesTo(skew.fleets, spec.fleet) ? skew : undefined));
+  const ledgers = devices.map((d) => new DeviceLedger(d.deviceId, d.boot));
+  const connOf = new Uint32Array(devices.length);
+  for (let d = 0; d < devices.length; d++) connOf[d] = d % o.connections; // round-robin spread over connections
+  const topics = devices.map((d) => o.topicTemplate.replaceAll('{deviceId}', d.deviceId));
 
-  const transport = new MqttTransport({
-    url: o.url,
-    connections: o.connections,
-    clientIdPrefix: o.devicePrefix,
-    qos: o.qos,
-    maxInflight: o.maxInflight,
-    connectTimeoutMs: o.connectTimeoutMs,
-  });
+  const transport = createTransport(o);
   await transport.connect(signal);
-
+  const engine = new Engine({ o, devices, ledgers, transport, wire: wireFor(o), connOf, topics });
   const startedAt = new Date();
-  const startMs = performance.now();
-  const scheduler = new TokenScheduler({
-    ratePerSec: o.totalRate,
-    startMs,
-    durationMs: o.durationMs,
-    count: o.count,
-    deadlineMs: o.deadlineMs,
-  });
-  let cursor = 0; // next device in round-robin order
-  let backlog = 0; // tokens left over after the previous tick (already counted as deferred)
-  let stopReason: StopReason | undefined = signal?.aborted ? 'aborted' : undefined;
 
-  const publishOne = (d: number, ts: number): void => {
-    const seq = sentBy[d]! + 1;
-    sentBy[d] = seq;
-    sent++;
-    const payload = encodeReading(gens[d]!.next(ts), o.payloadBytes);
-    const t0 = performance.now();
-    transport.publish(connOf[d]!, topics[d]!, payload, (err) => {
-      if (closing) return;
-      if (err) {
-        publishErrors++;
-        return;
-      }
-      acked++;
-      ackedBy[d] = ackedBy[d]! + 1;
-      if (o.qos > 0) latency.record(performance.now() - t0);
-    });
-  };
-
-  // The tick loop is bounded: per tick at most `available` publishes, and it
-  // stops at the first device whose connection window is full (strict
-  // round-robin keeps per-device counts even; the rest waits for the next tick).
-  const tick = (): void => {
-    if (stopReason) return;
-    const now = performance.now();
-    const available = scheduler.available(now);
-    const ts = Date.now();
-    let emitted = 0;
-    while (emitted < available) {
-      if (!transport.canPublish(connOf[cursor]!)) break;
-      publishOne(cursor, ts);
-      emitted++;
-      cursor = cursor + 1 === n ? 0 : cursor + 1;
-    }
-    scheduler.take(emitted);
-    const left = available - emitted;
-    // Only newly postponed readings count; the older backlog was counted before.
-    if (left > backlog) deferred += left - backlog;
-    backlog = left;
-    stopReason = scheduler.stopReason(now);
-    if (stopReason) finish();
-  };
-
-  let lastProgress = { at: startMs, acked: 0 };
+  let last = { at: 0, acked: 0, sent: 0 };
   const progress = (): void => {
-    if (!o.onProgress) return;
-    const now = performance.now();
-    const dt = now - lastProgress.at;
+    const now = engine.now();
+    const k = engine.counters;
+    const dt = now - last.at;
+    const sendRate = dt > 0 ? ((k.sent - last.sent) * 1000) / dt : 0;
+    const planned = engine.planned();
+    const byTime = Number.isFinite(o.durationMs) ? Math.max(0, o.durationMs - now) : null;
+    const byCount = Number.isFinite(o.count) && sendRate > 0 ? ((o.count - k.sent) * 1000) / sendRate : null;
     const snapshot: ProgressSnapshot = {
-      elapsedMs: now - startMs,
-      sent,
-      acked,
-      failed: publishErrors,
+      elapsedMs: now,
+      sent: k.sent,
+      acked: k.acked,
+      failed: k.publishErrors,
       inflight: transport.inflight,
-      deferred,
+      deferred: k.deferred,
       connectionErrors: transport.connectionErrors,
       connectedConnections: transport.connectedCount,
-      connections: o.connections,
-      recentRatePerSec: dt > 0 ? ((acked - lastProgress.acked) * 1000) / dt : 0,
-      plannedReadings: scheduler.planned(),
+      connections: transport.connections,
+      recentRatePerSec: dt > 0 ? ((k.acked - last.acked) * 1000) / dt : 0,
+      plannedReadings: planned,
+      errors: k.publishErrors + k.extraErrors + transport.connectionErrors,
+      timeLeftMs: byTime !== null && byCount !== null ? Math.min(byTime, byCount) : (byTime ?? byCount),
     };
-    lastProgress = { at: now, acked };
-    o.onProgress(snapshot);
+    last = { at: now, acked: k.acked, sent: k.sent };
+    o.onProgress?.(snapshot);
   };
-
-  let finish: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  const onAbort = (): void => {
-    if (!stopReason) stopReason = 'aborted';
-    finish();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const ticker = setInterval(tick, o.tickMs);
   const progressTimer = o.onProgress ? setInterval(progress, o.progressIntervalMs) : undefined;
-  if (stopReason) finish();
-  else tick(); // first readings go out now, not one tick late
 
   try {
-    await stopped;
-    clearInterval(ticker);
+    const stopReason = await engine.run(signal);
     const drained = await transport.whenIdle(o.drainTimeoutMs);
-    const durationMs = performance.now() - startMs;
-    closing = true;
+    const durationMs = performance.now() - engine.startMs;
+    engine.closing = true;
     await transport.close(!drained);
-
-    const unackedAtExit = sent - acked - publishErrors;
-    const devices: DeviceLedgerEntry[] = gens.map((g, d) => ({
-      deviceId: g.deviceId,
-      sent: sentBy[d]!,
-      acked: ackedBy[d]!,
-      firstSeq: sentBy[d]! > 0 ? 1 : null,
-      lastSeq: sentBy[d]! > 0 ? sentBy[d]! : null,
-    }));
+    const k = engine.counters;
     return {
       url: o.url,
+      transport: o.transport.kind,
+      scenario: o.scenarioName ?? null,
       qos: o.qos,
       seed: o.seed,
-      deviceCount: n,
+      deviceCount: devices.length,
       connectionCount: o.connections,
-      sent,
-      acked,
-      failed: sent - acked,
-      publishErrors,
-      unackedAtExit,
+      sent: k.sent,
+      acked: k.acked,
+      failed: k.sent - k.acked,
+      publishErrors: k.publishErrors,
+      unackedAtExit: k.sent - k.acked - k.publishErrors,
       connectionErrors: transport.connectionErrors,
       reconnects: transport.reconnects,
-      deferred,
+      deferred: k.deferred,
       durationMs: Math.round(durationMs),
-      ratePerSec: durationMs > 0 ? Math.round((acked * 1000 * 10) / durationMs) / 10 : 0,
-      targetRatePerSec: o.totalRate,
-      ackLatencyMs: o.qos > 0 ? latency.summary() : null,
-      stopReason: stopReason ?? 'aborted',
+      ratePerSec: durationMs > 0 ? Math.round((k.acked * 1000 * 10) / durationMs) / 10 : 0,
+      targetRatePerSec: Math.round(o.totalRate * 1000) / 1000,
+      ackLatencyMs: o.qos > 0 && o.transport.kind === 'mqtt' ? engine.latency.summary() : null,
+      stopReason,
       startedAt: startedAt.toISOString(),
-      devices,
+      faults: faultCounts(k),
+      devices: ledgerEntries(ledgers),
     };
   } finally {
-    clearInterval(ticker);
     if (progressTimer) clearInterval(progressTimer);
-    signal?.removeEventListener('abort', onAbort);
   }
 }

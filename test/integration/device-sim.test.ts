@@ -1,70 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
-import { ConnectError, runSimulation } from '../../device-sim/simulator.js';
+import { runSimulation } from '../../device-sim/simulator.js';
+import { startTestBroker } from '../helpers/device-sim-broker.js';
 
-interface Received {
-  topic: string;
-  clientId: string;
-  body: Record<string, unknown>;
-}
-
-/**
- * A real aedes broker on an ephemeral loopback port. Publishes are recorded in
- * authorizePublish, which aedes runs before it writes the PUBACK, so once the
- * simulator has seen every ack the broker has recorded every publish.
- */
-async function startBroker(): Promise<{
-  url: string;
-  received: Received[];
-  onReceive: (fn: (count: number) => void) => void;
-  close: () => Promise<void>;
-}> {
-  const received: Received[] = [];
-  let listener: ((count: number) => void) | undefined;
-  const broker = await Aedes.createBroker({
-    authorizePublish: (client, packet, cb) => {
-      received.push({
-        topic: packet.topic,
-        clientId: client?.id ?? '',
-        body: JSON.parse(packet.payload.toString()) as Record<string, unknown>,
-      });
-      listener?.(received.length);
-      cb(null);
-    },
-  });
-  const server = net.createServer(broker.handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    received,
-    onReceive: (fn) => {
-      listener = fn;
-    },
-    close: async () => {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-describe('device-sim against an in-process aedes broker', () => {
+describe('device-sim against an in-process aedes broker (classic flags)', () => {
   it('delivers every reading exactly once per (device, seq) with QoS 1', async () => {
-    const broker = await startBroker();
+    const broker = await startTestBroker();
     try {
-      const summary = await runSimulation({
-        url: broker.url,
-        devices: 20,
-        totalRate: 20_000,
-        count: 2_000,
-        qos: 1,
-        seed: 42,
-        connectTimeoutMs: 5_000,
-      });
+      // 200 readings/s per device: 100 in flight would take 0.5 s of ack delay, so pacing, not backpressure, decides.
+      const summary = await runSimulation({ url: broker.url, devices: 20, totalRate: 4_000, count: 2_000, qos: 1, seed: 42, connectTimeoutMs: 5_000 });
 
-      expect(summary).toMatchObject({ sent: 2_000, acked: 2_000, failed: 0, publishErrors: 0, stopReason: 'count' });
+      expect(summary).toMatchObject({ sent: 2_000, acked: 2_000, failed: 0, publishErrors: 0, stopReason: 'count', transport: 'mqtt', scenario: null });
       expect(summary.connectionCount).toBe(20);
       expect(summary.ackLatencyMs?.p50).toBeGreaterThan(0);
       expect(summary.ackLatencyMs!.max).toBeGreaterThanOrEqual(summary.ackLatencyMs!.p99);
@@ -73,27 +20,28 @@ describe('device-sim against an in-process aedes broker', () => {
       for (const r of broker.received) {
         const match = /^devices\/([^/]+)\/telemetry$/.exec(r.topic);
         expect(match, r.topic).not.toBeNull();
-        const key = `${match![1]}#${String(r.body.seq)}`;
+        const key = `${match![1]}#${String(r.body!.seq)}`;
         perKey.set(key, (perKey.get(key) ?? 0) + 1);
       }
       expect(broker.received).toHaveLength(2_000);
       expect(perKey.size).toBe(2_000);
       expect([...perKey.values()].every((n) => n === 1)).toBe(true);
 
-      // Round-robin pacing: 20 devices share 2,000 readings evenly, seqs 1..100 each.
+      // Round-robin pacing: 20 devices share 2,000 readings evenly, seqs 1..100 each, one boot.
       expect(summary.devices).toHaveLength(20);
       for (const d of summary.devices) {
         expect(d).toMatchObject({ sent: 100, acked: 100, firstSeq: 1, lastSeq: 100 });
+        expect(d.boots).toEqual([{ boot: expect.stringMatching(/^[0-9a-f]{8}$/), sent: 100, acked: [[1, 100]] }]);
         for (let seq = 1; seq <= 100; seq++) expect(perKey.get(`${d.deviceId}#${seq}`)).toBe(1);
       }
 
-      // Payload shape per kind.
-      const sample = (prefix: string): Record<string, unknown> =>
-        broker.received.find((r) => r.topic.startsWith(`devices/${prefix}`))!.body;
-      expect(Object.keys(sample('th-')).sort()).toEqual(['humidity', 'seq', 'temperature', 'ts']);
-      expect(Object.keys(sample('co2-')).sort()).toEqual(['co2', 'seq', 'ts']);
-      expect(Object.keys(sample('occ-')).sort()).toEqual(['occupancy', 'seq', 'ts']);
+      // Payload shape per kind; `boot` identifies the device's boot for the audit.
+      const sample = (prefix: string): Record<string, unknown> => broker.received.find((r) => r.topic.startsWith(`devices/${prefix}`))!.body!;
+      expect(Object.keys(sample('th-')).sort()).toEqual(['boot', 'humidity', 'seq', 'temperature', 'ts']);
+      expect(Object.keys(sample('co2-')).sort()).toEqual(['boot', 'co2', 'seq', 'ts']);
+      expect(Object.keys(sample('occ-')).sort()).toEqual(['boot', 'occupancy', 'seq', 'ts']);
       expect(Math.abs((sample('th-').ts as number) - Date.now())).toBeLessThan(60_000);
+      expect(sample('th-0001').boot).toBe(summary.devices[0]!.boots[0]!.boot);
 
       // Devices are spread round-robin over connections: one client id per device here.
       expect(new Set(broker.received.map((r) => r.clientId)).size).toBe(20);
@@ -103,10 +51,8 @@ describe('device-sim against an in-process aedes broker', () => {
   });
 
   it('spreads devices over fewer connections and pads payloads (QoS 0)', async () => {
-    const broker = await startBroker();
+    const broker = await startTestBroker();
     try {
-      // QoS 0 has no ack, so wait for the broker to have seen all 300 readings.
-      const allReceived = new Promise<void>((resolve) => broker.onReceive((n) => n === 300 && resolve()));
       const summary = await runSimulation({
         url: broker.url,
         devices: 30,
@@ -118,29 +64,25 @@ describe('device-sim against an in-process aedes broker', () => {
         devicePrefix: 'lab1-',
         topicTemplate: 'site/{deviceId}/t',
       });
-      await allReceived;
+      // QoS 0 has no ack: wait for the broker to have seen all 300 readings.
+      await broker.waitForCount(300);
       expect(summary).toMatchObject({ sent: 300, acked: 300, failed: 0, ackLatencyMs: null, connectionCount: 3 });
       expect(new Set(broker.received.map((r) => r.clientId)).size).toBe(3);
       expect(broker.received.every((r) => r.clientId.startsWith('lab1-sim-'))).toBe(true);
       expect(broker.received.every((r) => /^site\/lab1-(th|co2|occ)-\d{4}\/t$/.test(r.topic))).toBe(true);
-      expect(broker.received.every((r) => typeof r.body.pad === 'string')).toBe(true);
-      expect(JSON.stringify(broker.received[0]!.body)).toHaveLength(256);
+      expect(broker.received.every((r) => typeof r.body!.pad === 'string')).toBe(true);
+      expect(broker.received.every((r) => r.payload.length === 256)).toBe(true);
     } finally {
       await broker.close();
     }
   });
 
   it('stops on abort and still waits for the outstanding acks', async () => {
-    const broker = await startBroker();
+    const broker = await startTestBroker();
     try {
       const controller = new AbortController();
-      broker.onReceive((n) => {
-        if (n === 200) controller.abort();
-      });
-      const summary = await runSimulation(
-        { url: broker.url, devices: 10, rate: 100, durationSec: 60, qos: 1 },
-        controller.signal,
-      );
+      void broker.waitForCount(200, 30_000).then(() => controller.abort());
+      const summary = await runSimulation({ url: broker.url, devices: 10, rate: 100, durationSec: 60, qos: 1 }, controller.signal);
       expect(summary.stopReason).toBe('aborted');
       expect(summary.sent).toBeGreaterThanOrEqual(200);
       expect(summary.sent).toBeLessThan(6_000);
@@ -148,6 +90,20 @@ describe('device-sim against an in-process aedes broker', () => {
       expect(summary.failed).toBe(0);
       expect(broker.received).toHaveLength(summary.sent);
       expect(summary.devices.reduce((a, d) => a + d.acked, 0)).toBe(summary.acked);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('simulates 10,000 devices from one process', async () => {
+    const broker = await startTestBroker();
+    try {
+      const summary = await runSimulation({ url: broker.url, devices: 10_000, connections: 100, totalRate: 20_000, count: 20_000, qos: 1, seed: 1 });
+      expect(summary).toMatchObject({ deviceCount: 10_000, sent: 20_000, acked: 20_000, failed: 0 });
+      // Every device got its turn (under backpressure a parked device may send one fewer before the count is reached).
+      expect(summary.devices.every((d) => d.acked >= 1 && d.acked === d.sent)).toBe(true);
+      expect(summary.devices.reduce((n, d) => n + d.acked, 0)).toBe(20_000);
+      expect(new Set(broker.received.map((r) => r.topic)).size).toBe(10_000);
     } finally {
       await broker.close();
     }
@@ -164,9 +120,9 @@ describe('device-sim against an in-process aedes broker', () => {
     const { port } = server.address() as AddressInfo;
     try {
       const started = Date.now();
-      await expect(
-        runSimulation({ url: `mqtt://127.0.0.1:${port}`, devices: 2, count: 10, connectTimeoutMs: 300 }),
-      ).rejects.toThrow(ConnectError);
+      await expect(runSimulation({ url: `mqtt://127.0.0.1:${port}`, devices: 2, count: 10, connectTimeoutMs: 300 })).rejects.toThrow(
+        /could not connect to mqtt:\/\/127\.0\.0\.1:\d+ within 0\.3 s: 0\/2 connections up/,
+      );
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       for (const s of sockets) s.destroy();
@@ -174,3 +130,4 @@ describe('device-sim against an in-process aedes broker', () => {
     }
   });
 });
+

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { OptionsError, optionsFromCli, resolveOptions, type SimulationOptions } from '../../../device-sim/options.js';
+import { optionsFromCli } from '../../../device-sim/cli/run-flags.js';
+import { OptionsError, type SimulationOptions } from '../../../device-sim/options.js';
+import { resolveOptions } from '../../../device-sim/plan.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {

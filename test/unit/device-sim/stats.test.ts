@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { LatencyHistogram, percentile } from '../../../device-sim/stats.js';
-import { mulberry32 } from '../../../device-sim/readings.js';
+import { mulberry32 } from '../../../device-sim/model/random.js';
 
 describe('percentile (nearest rank)', () => {
   const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
