@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { pino } from 'pino';
-import { abortError, delay } from '../core/abort.js';
+import { delay } from '../core/abort.js';
 import { Backoff } from '../core/backoff.js';
 import { TidegateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { applyDelta, emptyConservation, parseConservation, type LedgerDelta } from './conservation.js';
 import { GroupCommit } from './group-commit.js';
+import { Waiters } from './waiters.js';
 import { openForInspection, openStore } from './open-store.js';
 import {
   DamagedRecordError,
@@ -100,7 +101,7 @@ export class LevelQueue implements DurableQueue {
   readonly dropFloor = byLane(() => 0);
   /** Sequence ranges the pruner dropped; reads in flight filter them out. */
   readonly droppedRanges = byLane((): Array<[number, number]> => []);
-  private recordWaiters = new Set<() => void>();
+  private readonly recordWaiters = new Waiters();
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
   private reopening: Promise<void> | null = null;
@@ -239,24 +240,9 @@ export class LevelQueue implements DurableQueue {
   }
 
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
-    const ready = (): boolean => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]);
-    if (ready()) return Promise.resolve();
-    if (signal.aborted) return Promise.reject(abortError(signal));
-    return new Promise<void>((resolve, reject) => {
-      const wake = (): void => {
-        if (!ready()) return;
-        this.recordWaiters.delete(wake);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.recordWaiters.delete(wake);
-        reject(abortError(signal));
-      };
-      this.recordWaiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.recordWaiters.until(() => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]), signal);
   }
+
 
   cursor(sinkId: string, lane: Lane): number {
     return this.cursors.get(`${sinkId}!${lane}`) ?? 0;
@@ -309,7 +295,7 @@ export class LevelQueue implements DurableQueue {
     await this.pruner?.idle();
     await this.commit.drain();
     this.commit.stop();
-    for (const wake of [...this.recordWaiters]) wake();
+    this.recordWaiters.wakeAll();
     await this.db.close();
   }
 
@@ -518,7 +504,7 @@ export class LevelQueue implements DurableQueue {
 
   private markCommitted(lane: Lane, last: number): void {
     if (last > this.lastCommitted[lane]) this.lastCommitted[lane] = last;
-    for (const wake of [...this.recordWaiters]) wake();
+    this.recordWaiters.wakeAll();
   }
 
   private async lastKey(gt: string, lt: string): Promise<number> {

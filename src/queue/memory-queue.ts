@@ -1,10 +1,10 @@
 // The DurableQueue in memory, for unit tests of sinks and for the queue's contract and model tests
 // (test/contract, test/unit/queue-model.test.ts): LevelQueue's semantics without a disk, plus crash().
-import { abortError } from '../core/abort.js';
 import { TidegateError } from '../core/errors.js';
 import { addReason, emptyConservation } from './conservation.js';
 import type { StoredDeadLetter } from './dead-letters.js';
 import { GroupCommit } from './group-commit.js';
+import { Waiters } from './waiters.js';
 import { encodeRecordJson, encodeStoredValue, recordKey, storedBytes } from './record-codec.js';
 import {
   LANES,
@@ -85,7 +85,7 @@ export class MemoryQueue implements DurableQueue {
   private readonly lastCommitted: Record<Lane, number> = { alarm: 0, telemetry: 0 };
   /** Highest sequence handed to a reader, per lane: `drop_oldest` drops only what no reader holds. */
   private readonly readHigh: Record<Lane, number> = { alarm: 0, telemetry: 0 };
-  private readonly recordWaiters = new Set<() => void>();
+  private readonly recordWaiters = new Waiters();
   private readonly spaceWaiters = new Set<() => void>();
   private closed = false;
   private crashed = false;
@@ -185,24 +185,9 @@ export class MemoryQueue implements DurableQueue {
   }
 
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
-    const ready = (): boolean => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]);
-    if (ready()) return Promise.resolve();
-    if (signal.aborted) return Promise.reject(abortError(signal));
-    return new Promise<void>((resolve, reject) => {
-      const wake = (): void => {
-        if (!ready()) return;
-        this.recordWaiters.delete(wake);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.recordWaiters.delete(wake);
-        reject(abortError(signal));
-      };
-      this.recordWaiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.recordWaiters.until(() => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]), signal);
   }
+
 
   cursor(sinkId: string, lane: Lane): number {
     return this.live.cursors.get(cursorKey(sinkId, lane)) ?? 0;
@@ -325,7 +310,7 @@ export class MemoryQueue implements DurableQueue {
 
   private markCommitted(lane: Lane, last: number): void {
     if (last > this.lastCommitted[lane]) this.lastCommitted[lane] = last;
-    for (const wake of [...this.recordWaiters]) wake();
+    this.recordWaiters.wakeAll();
   }
 
   private lastRecordSeq(lane: Lane): number {
@@ -402,7 +387,7 @@ export class MemoryQueue implements DurableQueue {
   }
 
   private wakeWaiters(): void {
-    for (const wake of [...this.recordWaiters]) wake();
+    this.recordWaiters.wakeAll();
   }
 }
 
