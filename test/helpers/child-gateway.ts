@@ -3,6 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startLocalEmulator } from '../../src/kinesis-local/emulator.js';
+import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
+import { emulatorClient } from './stream-reader.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -63,4 +66,16 @@ export async function startChildGateway(configFile: string, timeoutMs = 30_000):
     });
   });
   return { proc, mqttPort, exited, logs };
+}
+
+/**
+ * What the crash tests share: a Kinesis emulator in the test process (so it outlives the gateway's
+ * SIGKILL), its stream, and a config for a child gateway that forwards to it.
+ */
+export async function crashRig(dir: string, extraConfig = '') {
+  const emulator = await startLocalEmulator('127.0.0.1', 0);
+  const kinesis = emulatorClient(emulator.endpoint);
+  await ensureStream(kinesis, 'crash-stream', 2, AbortSignal.timeout(10_000));
+  const configFile = await writeChildConfig(dir, path.join(dir, 'data'), emulator.endpoint, extraConfig);
+  return { emulator, kinesis, configFile };
 }

@@ -45,3 +45,16 @@ export async function waitForStream(
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** `${deviceId}#${seq}` of a record: how tests name a device's reading. */
+export const readingKey = (r: StreamRecord): string => `${r.deviceId}#${r.seq}`;
+
+/** Waits until every expected reading is in the stream (or the timeout); returns the records and what is missing. */
+export async function waitForReadings(client: KinesisClient, stream: string, expected: ReadonlySet<string>, timeoutMs = 60_000): Promise<{ records: StreamRecord[]; lost: string[] }> {
+  const records = await waitForStream(client, stream, (r) => {
+    const seen = new Set(r.map(readingKey));
+    return [...expected].every((k) => seen.has(k));
+  }, timeoutMs);
+  const seen = new Set(records.map(readingKey));
+  return { records, lost: [...expected].filter((k) => !seen.has(k)) };
+}

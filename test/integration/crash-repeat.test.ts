@@ -1,12 +1,10 @@
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StatusReport } from '../../src/control/handler.js';
-import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
-import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
-import { startChildGateway, writeChildConfig, type ChildGateway } from '../helpers/child-gateway.js';
+import type { LocalEmulator } from '../../src/kinesis-local/emulator.js';
+import { crashRig, startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { tidegate } from '../helpers/cli.js';
 import { startQos1Load } from '../helpers/qos1-load.js';
-import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
+import { waitForReadings } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const KILLS = 5;
@@ -37,10 +35,9 @@ describe('repeated crashes', () => {
   it(`loses no acknowledged reading over ${KILLS} SIGKILLs at random points under QoS 1 load, and the ledger balances`, async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    emulator = await startLocalEmulator('127.0.0.1', 0);
-    const kinesis = emulatorClient(emulator.endpoint);
-    await ensureStream(kinesis, 'crash-stream', 2, AbortSignal.timeout(10_000));
-    const configFile = await writeChildConfig(temp.dir, path.join(temp.dir, 'data'), emulator.endpoint);
+    const rig = await crashRig(temp.dir);
+    emulator = rig.emulator;
+    const { kinesis, configFile } = rig;
     const random = seeded(20261128);
     const acked = new Set<string>();
 
@@ -58,12 +55,8 @@ describe('repeated crashes', () => {
 
     child = await startChildGateway(configFile);
     try {
-      const records = await waitForStream(kinesis, 'crash-stream', (r) => {
-        const seen = new Set(r.map((x) => `${x.deviceId}#${x.seq}`));
-        return [...ackedAtLastKill].every((k) => seen.has(k));
-      }, 90_000);
-      const seen = new Set(records.map((x) => `${x.deviceId}#${x.seq}`));
-      expect([...ackedAtLastKill].filter((k) => !seen.has(k))).toEqual([]);
+      const { records, lost } = await waitForReadings(kinesis, 'crash-stream', ackedAtLastKill, 90_000);
+      expect(lost).toEqual([]);
       const duplicates = records.length - new Set(records.map((r) => r.id)).size;
       // Reported, and bounded: what is sent again after a kill is the calls in flight (kinesis.concurrency, 2)
       // plus, at most, the batch whose removal had not been written yet: three calls of at most 500 entries.

@@ -1,9 +1,7 @@
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
-import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
-import { startChildGateway, writeChildConfig, type ChildGateway } from '../helpers/child-gateway.js';
-import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
+import type { LocalEmulator } from '../../src/kinesis-local/emulator.js';
+import { crashRig, startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
+import { readingKey, waitForReadings } from '../helpers/stream-reader.js';
 import { startQos1Load } from '../helpers/qos1-load.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -24,10 +22,9 @@ describe('crash safety', () => {
   it('delivers every PUBACKed reading after a SIGKILL under QoS 1 load and a restart', async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    emulator = await startLocalEmulator('127.0.0.1', 0);
-    const kinesis = emulatorClient(emulator.endpoint);
-    await ensureStream(kinesis, 'crash-stream', 2, AbortSignal.timeout(10_000));
-    const configFile = await writeChildConfig(temp.dir, path.join(temp.dir, 'data'), emulator.endpoint);
+    const rig = await crashRig(temp.dir);
+    emulator = rig.emulator;
+    const { kinesis, configFile } = rig;
 
     child = await startChildGateway(configFile);
     const acked = new Set<string>();
@@ -40,19 +37,14 @@ describe('crash safety', () => {
 
     child = await startChildGateway(configFile);
     try {
-      const records = await waitForStream(kinesis, 'crash-stream', (r) => {
-        const seen = new Set(r.map((x) => `${x.deviceId}#${x.seq}`));
-        return [...ackedAtKill].every((k) => seen.has(k));
-      }, 60_000);
-      const seen = new Set(records.map((x) => `${x.deviceId}#${x.seq}`));
-      const lost = [...ackedAtKill].filter((k) => !seen.has(k));
+      const { records, lost } = await waitForReadings(kinesis, 'crash-stream', ackedAtKill);
       expect(lost).toEqual([]);
       // At-least-once: the calls in flight at the kill (kinesis.concurrency, 2 by default) and the last
       // batch whose removal was not yet written may be sent again after the restart, so duplicates are bounded
       // by three PutRecords calls; each keeps its id, so consumers can remove them.
       const duplicates = records.length - new Set(records.map((r) => r.id)).size;
       expect(duplicates).toBeLessThanOrEqual(3 * 500);
-      expect(new Set(records.map((r) => r.id)).size).toBe(seen.size);
+      expect(new Set(records.map((r) => r.id)).size).toBe(new Set(records.map(readingKey)).size);
     } finally {
       kinesis.destroy();
     }
@@ -65,10 +57,9 @@ describe('crash safety', () => {
   it('stops on SIGTERM under QoS 1 load with status 0, and delivers every PUBACKed reading after a restart', async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    emulator = await startLocalEmulator('127.0.0.1', 0);
-    const kinesis = emulatorClient(emulator.endpoint);
-    await ensureStream(kinesis, 'crash-stream', 2, AbortSignal.timeout(10_000));
-    const configFile = await writeChildConfig(temp.dir, path.join(temp.dir, 'data'), emulator.endpoint);
+    const rig = await crashRig(temp.dir);
+    emulator = rig.emulator;
+    const { kinesis, configFile } = rig;
 
     child = await startChildGateway(configFile);
     const acked = new Set<string>();
@@ -81,12 +72,8 @@ describe('crash safety', () => {
 
     child = await startChildGateway(configFile);
     try {
-      const records = await waitForStream(kinesis, 'crash-stream', (r) => {
-        const seen = new Set(r.map((x) => `${x.deviceId}#${x.seq}`));
-        return [...ackedAtStop].every((k) => seen.has(k));
-      }, 60_000);
-      const seen = new Set(records.map((x) => `${x.deviceId}#${x.seq}`));
-      expect([...ackedAtStop].filter((k) => !seen.has(k))).toEqual([]);
+      const { records, lost } = await waitForReadings(kinesis, 'crash-stream', ackedAtStop);
+      expect(lost).toEqual([]);
       // A clean stop commits the cursor of everything delivered: nothing is sent twice.
       expect(records.length).toBe(new Set(records.map((r) => r.id)).size);
     } finally {
