@@ -8,6 +8,10 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli/program.js';
 
+// The AWS SDK (used by `audit`) prints a multi-line Node.js 22 notice into the report output; the gateway's
+// own log carries that notice once.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = buildProgram((c) => {
