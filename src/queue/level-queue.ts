@@ -325,10 +325,6 @@ export class LevelQueue implements DurableQueue {
     for (const wake of [...this.spaceWaiters]) wake();
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Hands out the next sequence (for the dead-letter replay, which writes records of its own). */
   takeSeq(): number {
     return this.nextSeq++;
