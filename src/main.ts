@@ -5,6 +5,7 @@ import { runCommand } from './cli/run.js';
 import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from './cli/dead-letters.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError } from './config/load.js';
 import { describeError, isTidegateError } from './core/errors.js';
 
@@ -92,6 +93,11 @@ deadLetterOptions(deadLetters.command('replay').description('decode dead letters
   .action((o: DeadLetterCliOptions) => exitWith(replayCommand(normalizeIds(o))));
 deadLetterOptions(deadLetters.command('purge').description('delete dead letters (they stay counted as dead-lettered)'))
   .action((o: DeadLetterCliOptions) => exitWith(purgeCommand(normalizeIds(o))));
+
+program
+  .command('config-schema')
+  .description('print the JSON Schema of the configuration file (for editors; config/tidegate.schema.json is a copy)')
+  .action(() => exitWith(Promise.resolve(process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`)).then(() => 0)));
 
 program
   .command('check-config')

@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { configJsonSchema } from '../../src/config/json-schema.js';
+import { loadConfig } from '../../src/config/load.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Every property path a JSON Schema declares, e.g. `kinesis.batch.maxRecords`, `mqtt.listeners[].port`. */
+function schemaPaths(schema: Record<string, any>, prefix = ''): string[] {
+  const out: string[] = [];
+  const node = schema.type === 'array' ? schema.items : schema;
+  const base = schema.type === 'array' ? `${prefix}[]` : prefix;
+  for (const [key, child] of Object.entries<Record<string, any>>(node?.properties ?? {})) {
+    const here = base ? `${base}.${key}` : key;
+    out.push(here);
+    out.push(...schemaPaths(child, here));
+  }
+  return out;
+}
+
+describe('config files', () => {
+  it('config/tidegate.schema.json is the schema generated from the source (run `npm run schema` after a change)', async () => {
+    const checkedIn = JSON.parse(await readFile(path.join(root, 'config/tidegate.schema.json'), 'utf8'));
+    expect(checkedIn).toEqual(configJsonSchema());
+  });
+
+  it('the annotated example is a valid config and mentions every key of the schema', async () => {
+    const file = path.join(root, 'config/tidegate.example.yaml');
+    await expect(loadConfig(file, {})).resolves.toBeTruthy();
+    // Commented-out keys (optional ones shown with an example value) count as documented.
+    const text = await readFile(file, 'utf8');
+    const uncommented = text.replace(/^(\s*)# (\w+:)/gm, '$1$2');
+    const doc = parseDocument(uncommented).toJS() as Record<string, unknown>;
+    const documented = new Set(schemaPaths({ type: 'object', properties: toSchemaShape(doc) }));
+    const missing = schemaPaths(configJsonSchema()).filter((p) => !documented.has(p));
+    expect(missing).toEqual([]);
+  });
+});
+
+/** Turns a parsed YAML document into the `properties` shape schemaPaths walks. */
+function toSchemaShape(doc: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (Array.isArray(value)) out[key] = { type: 'array', items: { properties: toSchemaShape((value[0] ?? {}) as Record<string, unknown>) } };
+    else if (value && typeof value === 'object') out[key] = { properties: toSchemaShape(value as Record<string, unknown>) };
+    else out[key] = {};
+  }
+  return out;
+}
