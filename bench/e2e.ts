@@ -74,6 +74,7 @@ async function round(n: number): Promise<Round> {
         `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
         'log: { level: info }',
         'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
+        'status: { port: 0 }',
         `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: e2e }`,
       ].join('\n'),
     );

@@ -11,6 +11,8 @@ import { compileTopicTemplate } from './normalize/topic-map.js';
 import { createControlHandler } from './control/handler.js';
 import { controlSocketPath } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
+import { PrometheusExporter } from './telemetry/prometheus.js';
+import { StatusServer } from './telemetry/status-server.js';
 import { listDeadLetters } from './queue/dead-letters.js';
 import { LevelQueue } from './queue/level-queue.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
@@ -37,6 +39,8 @@ export class Gateway {
   private source!: MqttBrokerSource;
   private emulator: LocalEmulator | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private statusServer: StatusServer | null = null;
+  private started = false;
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -111,7 +115,6 @@ export class Gateway {
     await this.queue.open();
     this.running.push({ id: 'queue', stop: () => this.queue.close() });
     const stats = this.queue.stats();
-    metrics.gauge('buffer_readings', () => this.queue.stats().buffered);
     if (stats.degraded) metrics.inc('buffer_quarantined_total');
     logger.info(
       { dataDir: config.dataDir, durability: config.buffer.durability, buffered: stats.buffered, bufferedBytes: stats.bufferedBytes, maxBytes: stats.maxBytes, whenFull: stats.whenFull, deadLettersStored: stats.deadLettersStored },
@@ -159,8 +162,40 @@ export class Gateway {
     });
     await this.startComponent(this.source);
 
+    if (config.status.enabled) {
+      this.statusServer = new StatusServer({
+        host: config.status.host,
+        port: config.status.port,
+        exporter: new PrometheusExporter(metrics, () => this.queue.stats()),
+        health: () => this.progressHealth(),
+        ready: () => ({ ready: this.started && !this.stopped, reasons: this.stopped ? ['stopping'] : this.started ? [] : ['starting'] }),
+        logger: log('status'),
+      });
+      await this.startComponent(this.statusServer);
+    }
+    this.started = true;
     this.statsTimer = setInterval(() => this.logStats(), 60_000).unref();
     logger.info({ gatewayId: config.gatewayId, stream: config.kinesis.streamName }, 'tidegate is running');
+  }
+
+  /**
+   * Health by progress: degraded when the sink needs an operator, the buffer was quarantined, or the oldest
+   * undelivered reading is older than status.maxDeliveryLagMs (readings are not getting through).
+   */
+  private async progressHealth(): Promise<HealthReport & { oldestUndeliveredAgeMs: number | null }> {
+    const base = this.health();
+    const oldest = await this.queue.oldestUndeliveredAt();
+    const age = oldest === null ? null : Math.max(0, Date.now() - oldest);
+    const reasons = [...base.reasons];
+    if (age !== null && age > this.config.status.maxDeliveryLagMs) {
+      reasons.push(`the oldest undelivered reading is ${Math.round(age / 1000)} s old (more than status.maxDeliveryLagMs): readings are not getting through to Kinesis`);
+    }
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, oldestUndeliveredAgeMs: age };
+  }
+
+  /** Where the status server listens (port resolved), when it is enabled. */
+  get statusAddress(): { host: string; port: number } | null {
+    return this.statusServer?.address ?? null;
   }
 
   private async startComponent(component: Component): Promise<void> {

@@ -113,6 +113,16 @@ export const configSchema = z
     mqtt: mqttSchema.default(() => mqttSchema.parse({})),
     buffer: bufferSchema.default(() => bufferSchema.parse({})),
     kinesis: kinesisSchema.default(() => kinesisSchema.parse({})),
+    status: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(9464),
+        /** /healthz reports degraded when the oldest undelivered reading is older than this. */
+        maxDeliveryLagMs: positiveInt.default(300_000),
+      })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 }),
     shutdown: z
       .object({ deadlineMs: positiveInt.max(600_000).default(10_000) })
       .strict()

@@ -235,6 +235,22 @@ export class LevelQueue implements DurableQueue {
     return kept;
   }
 
+  /** When the oldest reading not yet delivered was received (epoch ms), or null when nothing waits. */
+  async oldestUndeliveredAt(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const lane of LANES) {
+      const [entry] = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, this.minCursor(lane)), lt: recordEnd(lane), limit: 1, valueEncoding: 'buffer' }).all();
+      if (!entry) continue;
+      try {
+        const at = (JSON.parse(decodeStoredValue(lane, entry[0], entry[1]).data.toString('utf8')) as { receivedAt?: number }).receivedAt;
+        if (typeof at === 'number' && (oldest === null || at < oldest)) oldest = at;
+      } catch {
+        // A damaged record says nothing about age; the reader dead-letters it.
+      }
+    }
+    return oldest;
+  }
+
   head(lane: Lane): number {
     return this.lastCommitted[lane];
   }

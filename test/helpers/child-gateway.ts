@@ -28,6 +28,7 @@ export async function writeChildConfig(dir: string, dataDir: string, kinesisEndp
       'log: { level: info }',
       'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
       'buffer: { commitIntervalMs: 2 }',
+      'status: { port: 0 }',
       `kinesis: { endpoint: ${JSON.stringify(kinesisEndpoint)}, region: us-east-1, streamName: crash-stream, retry: { baseDelayMs: 20, maxDelayMs: 500 } }`,
       extra,
     ].join('\n'),

@@ -14,6 +14,7 @@ export function testConfig(dataDir: string, overrides: ConfigDoc = {}): Config {
     log: { level: 'warn' },
     mqtt: { listeners: [{ host: '127.0.0.1', port: 0 }], ...(overrides.mqtt as object) },
     buffer: { commitIntervalMs: 2, ...(overrides.buffer as object) },
+    status: { port: 0, ...(overrides.status as object) },
     kinesis: {
       endpoint: 'local',
       local: { host: '127.0.0.1', port: 0, shards: 4 },

@@ -39,6 +39,7 @@ describe('validateConfig: defaults', () => {
         requestTimeoutMs: 15_000,
         concurrency: 2,
       },
+      status: { enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 },
       shutdown: { deadlineMs: 10_000 },
     });
     expect(config.kinesis.endpoint).toBeUndefined();

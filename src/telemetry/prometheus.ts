@@ -1,0 +1,109 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Metrics } from '../core/metrics.js';
+import type { QueueStats } from '../queue/types.js';
+
+const HELP: Record<string, string> = {
+  readings_received_total: 'Messages received since start, by source (valid or not)',
+  readings_buffered_total: 'Readings committed to the buffer since start',
+  readings_delivered_total: 'Readings Kinesis accepted since start',
+  readings_dead_lettered_total: 'Messages moved to the dead letters since start, by reason',
+  readings_dropped_total: 'Readings dropped by the full-buffer policy since start, by reason',
+  kinesis_calls_total: 'PutRecords calls made',
+  kinesis_call_failures_total: 'PutRecords calls that failed as a whole, by error code',
+  kinesis_entry_failures_total: 'PutRecords entries Kinesis refused (and that were resent), by error code',
+  mqtt_admission_failures_total: 'Publishes that could not be stored and were not acknowledged',
+  buffer_quarantined_total: 'Damaged buffers moved aside at start',
+  mqtt_connected_clients: 'MQTT clients connected now',
+  buffer_readings: 'Readings in the buffer now',
+};
+
+const parseSeries = (key: string): { name: string; labels: Record<string, string> } => {
+  const brace = key.indexOf('{');
+  if (brace < 0) return { name: key, labels: {} };
+  const labels: Record<string, string> = {};
+  for (const m of key.slice(brace + 1, -1).matchAll(/(\w+)="([^"]*)"/g)) labels[m[1]!] = m[2]!;
+  return { name: key.slice(0, brace), labels };
+};
+
+/**
+ * Prometheus metrics through prom-client: the process metrics it collects (CPU, memory, event-loop lag), the
+ * gateway's counters since start, and the persisted conservation ledger of the buffer (which survives
+ * restarts: `tidegate_ledger_*`). Values are read at scrape time; nothing is added to the hot path.
+ */
+export class PrometheusExporter {
+  readonly registry = new Registry();
+  private readonly made = new Set<string>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly buffer: () => QueueStats,
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tidegate_' });
+    this.ledgerMetrics();
+  }
+
+  async render(): Promise<string> {
+    this.declareSeen();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Counters and gauges appear as the gateway first uses them; each reads its values at scrape time. */
+  private declareSeen(): void {
+    const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
+    for (const [key, value] of Object.entries(this.metrics.snapshot())) {
+      const { name, labels } = parseSeries(key);
+      (byName.get(name) ?? byName.set(name, []).get(name)!).push({ labels, value });
+    }
+    for (const [name, series] of byName) {
+      if (this.made.has(name)) continue;
+      this.made.add(name);
+      const metrics = this.metrics;
+      const labelNames = Object.keys(series[0]!.labels);
+      const current = () =>
+        Object.entries(metrics.snapshot())
+          .map(([key, value]) => ({ ...parseSeries(key), value }))
+          .filter((s) => s.name === name);
+      const help = HELP[name] ?? name.replace(/_/g, ' ');
+      if (name.endsWith('_total')) {
+        new Counter({ name: `tidegate_${name}`, help, labelNames, registers: [this.registry], collect() {
+          this.reset();
+          for (const s of current()) this.inc(s.labels, s.value);
+        } });
+      } else {
+        new Gauge({ name: `tidegate_${name}`, help, labelNames, registers: [this.registry], collect() {
+          for (const s of current()) this.set(s.labels, s.value);
+        } });
+      }
+    }
+  }
+
+  private ledgerMetrics(): void {
+    const buffer = this.buffer;
+    const counter = (name: string, help: string, read: (s: QueueStats) => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() {
+        this.reset();
+        this.inc(read(buffer()));
+      } });
+    const byReason = (name: string, help: string, read: (s: QueueStats) => Record<string, number>) =>
+      new Counter({ name, help, labelNames: ['reason'], registers: [this.registry], collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(read(buffer()))) if (n > 0) this.inc({ reason }, n);
+      } });
+    counter('tidegate_ledger_received_total', 'Received, over the life of the data dir', (s) => s.received);
+    counter('tidegate_ledger_delivered_total', 'Delivered, over the life of the data dir', (s) => s.delivered);
+    byReason('tidegate_ledger_dead_lettered_total', 'Dead-lettered by reason, over the life of the data dir', (s) => s.deadLettered);
+    byReason('tidegate_ledger_dropped_total', 'Dropped by reason, over the life of the data dir', (s) => s.dropped);
+    const gauge = (name: string, help: string, read: (s: QueueStats) => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() {
+        this.set(read(buffer()));
+      } });
+    gauge('tidegate_buffer_buffered_readings', 'Readings waiting in the buffer', (s) => s.buffered);
+    gauge('tidegate_buffer_bytes', 'Bytes of buffered readings, as counted against the budget', (s) => s.bufferedBytes);
+    gauge('tidegate_buffer_max_bytes', 'The buffer budget (buffer.maxBytes)', (s) => s.maxBytes);
+    gauge('tidegate_dead_letters_stored', 'Dead letters kept in the buffer', (s) => s.deadLettersStored);
+  }
+}

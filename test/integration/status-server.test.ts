@@ -1,0 +1,81 @@
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Gateway } from '../../src/gateway.js';
+import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
+import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
+import { startTestGateway } from '../helpers/gateway-harness.js';
+import { emulatorClient } from '../helpers/stream-reader.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** The value of one Prometheus sample line, e.g. `tidegate_ledger_received_total 12`. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (!line) throw new Error(`no sample ${series} in:\n${text.slice(0, 2_000)}`);
+  return Number(line.slice(series.length + 1));
+}
+
+describe('status server', () => {
+  let gateway: Gateway | undefined;
+  let emulator: LocalEmulator | undefined;
+  let proxy: TcpProxy | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+
+  afterEach(async () => {
+    await gateway?.stop(AbortSignal.timeout(10_000));
+    await proxy?.cut();
+    await emulator?.close();
+    await cleanup?.();
+    vi.unstubAllEnvs();
+  });
+
+  it('serves metrics that balance, and health that follows delivery progress', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    emulator = await startLocalEmulator('127.0.0.1', 0);
+    const kinesis = emulatorClient(emulator.endpoint);
+    await ensureStream(kinesis, 'status-stream', 1, AbortSignal.timeout(10_000));
+    kinesis.destroy();
+    proxy = new TcpProxy(emulator.port);
+    await proxy.start();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    const started = await startTestGateway(temp.dir, {
+      status: { maxDeliveryLagMs: 300 },
+      kinesis: { endpoint: proxy.url, streamName: 'status-stream', region: 'us-east-1', retry: { baseDelayMs: 20, maxDelayMs: 100 }, requestTimeoutMs: 2_000 },
+    });
+    gateway = started.gateway;
+    const base = `http://127.0.0.1:${gateway.statusAddress!.port}`;
+
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    const client = await mqtt.connectAsync(started.mqttUrl, { clientId: 'status-device', reconnectPeriod: 0 });
+    for (let seq = 1; seq <= 20; seq++) await client.publishAsync('devices/s-1/t', JSON.stringify({ seq, v: seq }), { qos: 1 });
+    await client.publishAsync('devices/s-1/t', 'not json', { qos: 1 });
+    await expect.poll(async () => sample(await (await fetch(`${base}/metrics`)).text(), 'tidegate_ledger_delivered_total'), { timeout: 10_000 }).toBe(20);
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const received = sample(metrics, 'tidegate_ledger_received_total');
+    const delivered = sample(metrics, 'tidegate_ledger_delivered_total');
+    const buffered = sample(metrics, 'tidegate_buffer_buffered_readings');
+    const deadLettered = sample(metrics, 'tidegate_ledger_dead_lettered_total{reason="invalid_json"}');
+    expect(received).toBe(21);
+    expect(received).toBe(delivered + buffered + deadLettered);
+    expect(sample(metrics, 'tidegate_readings_received_total{source="mqtt_broker"}')).toBe(21);
+    expect(metrics).toContain('tidegate_nodejs_eventloop_lag_seconds');
+
+    // Kinesis unreachable: readings wait, and once the oldest is older than maxDeliveryLagMs health says so.
+    await proxy.cut();
+    await client.publishAsync('devices/s-1/t', JSON.stringify({ seq: 21, v: 21 }), { qos: 1 });
+    await expect.poll(async () => (await fetch(`${base}/healthz`)).status, { timeout: 10_000, interval: 50 }).toBe(503);
+    const degraded = (await (await fetch(`${base}/healthz`)).json()) as { status: string; reasons: string[] };
+    expect(degraded.status).toBe('degraded');
+    expect(degraded.reasons.join()).toMatch(/oldest undelivered reading is \d+ s old/);
+
+    await proxy.restore();
+    await expect.poll(async () => (await fetch(`${base}/healthz`)).status, { timeout: 15_000, interval: 50 }).toBe(200);
+    await client.endAsync();
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
