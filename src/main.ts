@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { checkConfigCommand } from './cli/check-config.js';
 import { runCommand } from './cli/run.js';
 import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from './cli/dead-letters.js';
+import { installServiceCommand } from './cli/install-service.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
 import { configJsonSchema } from './config/json-schema.js';
@@ -93,6 +94,22 @@ deadLetterOptions(deadLetters.command('replay').description('decode dead letters
   .action((o: DeadLetterCliOptions) => exitWith(replayCommand(normalizeIds(o))));
 deadLetterOptions(deadLetters.command('purge').description('delete dead letters (they stay counted as dead-lettered)'))
   .action((o: DeadLetterCliOptions) => exitWith(purgeCommand(normalizeIds(o))));
+
+program
+  .command('install-service')
+  .description('write a systemd unit for tidegate (restart on failure, memory limit, its own user); --output - prints it')
+  .option('-c, --config <file>', 'configuration file (YAML) the service runs with', DEFAULT_CONFIG)
+  .option('--user <name>', 'system user the service runs as', 'tidegate')
+  .option('--output <file>', 'where to write the unit, or - for standard output', '/etc/systemd/system/tidegate.service')
+  .option('--memory-max <size>', 'systemd MemoryMax', '512M')
+  .option('--heap-mib <n>', 'V8 heap cap in MiB (--max-old-space-size)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 32) throw new Error(`--heap-mib must be a whole number of at least 32, got "${v}"`);
+    return n;
+  }, 128)
+  .action((o: { config: string; user: string; output: string; memoryMax: string; heapMib: number }) =>
+    exitWith(installServiceCommand({ config: o.config, user: o.user, output: o.output, memoryMax: o.memoryMax, heapMiB: o.heapMib })),
+  );
 
 program
   .command('config-schema')

@@ -9,6 +9,8 @@ import { Gateway } from '../gateway.js';
  */
 export async function runCommand(configFile: string): Promise<number> {
   const config = await loadConfig(configFile);
+  // The buffer holds site data: files only for tidegate's own user (0600, directories 0700).
+  process.umask(0o077);
   const logger = createLogger(config.log.level);
   const nodeMajor = Number(process.versions.node.split('.')[0]);
   if (nodeMajor < 22) {

@@ -58,7 +58,7 @@ describe('tidegate CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const command of ['run', 'tail', 'check-config', 'status', 'config-schema']) {
+    for (const command of ['run', 'tail', 'check-config', 'status', 'config-schema', 'install-service']) {
       const result = await tidegate(command, '--help');
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Usage: tidegate ${command}`);
