@@ -1,11 +1,6 @@
 import mqtt from 'mqtt';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Gateway } from '../../src/gateway.js';
-import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
-import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
-import { startTestGateway } from '../helpers/gateway-harness.js';
-import { emulatorClient } from '../helpers/stream-reader.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { gatewayBehindProxy, type ProxiedKinesis } from '../helpers/proxied-kinesis.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** The value of one Prometheus sample line, e.g. `tidegate_ledger_received_total 12`. */
@@ -16,41 +11,25 @@ function sample(text: string, series: string): number {
 }
 
 describe('status server', () => {
-  let gateway: Gateway | undefined;
-  let emulator: LocalEmulator | undefined;
-  let proxy: TcpProxy | undefined;
+  let rig: ProxiedKinesis | undefined;
   let cleanup: (() => Promise<void>) | undefined;
 
   afterEach(async () => {
-    await gateway?.stop(AbortSignal.timeout(10_000));
-    await proxy?.cut();
-    await emulator?.close();
+    await rig?.close();
     await cleanup?.();
-    vi.unstubAllEnvs();
   });
 
   it('serves metrics that balance, and health that follows delivery progress', async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    emulator = await startLocalEmulator('127.0.0.1', 0);
-    const kinesis = emulatorClient(emulator.endpoint);
-    await ensureStream(kinesis, 'status-stream', 1, AbortSignal.timeout(10_000));
-    kinesis.destroy();
-    proxy = new TcpProxy(emulator.port);
-    await proxy.start();
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-    const started = await startTestGateway(temp.dir, {
-      status: { maxDeliveryLagMs: 300 },
-      kinesis: { endpoint: proxy.url, streamName: 'status-stream', region: 'us-east-1', retry: { baseDelayMs: 20, maxDelayMs: 100 }, requestTimeoutMs: 2_000 },
-    });
-    gateway = started.gateway;
+    rig = await gatewayBehindProxy(temp.dir, 'status-stream', { shards: 1, config: { status: { maxDeliveryLagMs: 300 }, kinesis: { retry: { baseDelayMs: 20, maxDelayMs: 100 } } } });
+    const { gateway, proxy, mqttUrl } = rig;
     const base = `http://127.0.0.1:${gateway.statusAddress!.port}`;
 
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
-    const client = await mqtt.connectAsync(started.mqttUrl, { clientId: 'status-device', reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(mqttUrl, { clientId: 'status-device', reconnectPeriod: 0 });
     for (let seq = 1; seq <= 20; seq++) await client.publishAsync('devices/s-1/t', JSON.stringify({ seq, v: seq }), { qos: 1 });
     await client.publishAsync('devices/s-1/t', 'not json', { qos: 1 });
     await expect.poll(async () => sample(await (await fetch(`${base}/metrics`)).text(), 'tidegate_ledger_delivered_total'), { timeout: 10_000 }).toBe(20);
