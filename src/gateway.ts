@@ -40,6 +40,7 @@ export class Gateway {
   private emulator: LocalEmulator | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private statusServer: StatusServer | null = null;
+  private exporter!: PrometheusExporter;
   private started = false;
   private stopped: Promise<void> | null = null;
 
@@ -137,6 +138,8 @@ export class Gateway {
     const port = new SdkKinesisPort(client);
     this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
 
+    this.exporter = new PrometheusExporter(metrics, () => this.queue.stats());
+    const exporter = this.exporter;
     this.sink = new KinesisSink({
       id: KINESIS_SINK_ID,
       streamName: config.kinesis.streamName,
@@ -145,6 +148,7 @@ export class Gateway {
       retry: config.kinesis.retry,
       requestTimeoutMs: config.kinesis.requestTimeoutMs,
       concurrency: config.kinesis.concurrency,
+      onCall: (seconds, outcome) => exporter.putRecordsSeconds.observe({ outcome }, seconds),
       queue: this.queue,
       port,
       logger: log('kinesis'),
@@ -166,7 +170,7 @@ export class Gateway {
       this.statusServer = new StatusServer({
         host: config.status.host,
         port: config.status.port,
-        exporter: new PrometheusExporter(metrics, () => this.queue.stats()),
+        exporter,
         health: () => this.progressHealth(),
         ready: () => ({ ready: this.started && !this.stopped, reasons: this.stopped ? ['stopping'] : this.started ? [] : ['starting'] }),
         logger: log('status'),

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metrics } from '../core/metrics.js';
 import type { QueueStats } from '../queue/types.js';
 
@@ -33,6 +33,14 @@ const parseSeries = (key: string): { name: string; labels: Record<string, string
 export class PrometheusExporter {
   readonly registry = new Registry();
   private readonly made = new Set<string>();
+  /** PutRecords call latency, by outcome (ok, partial: some entries refused, failed: the whole call). */
+  readonly putRecordsSeconds = new Histogram({
+    name: 'tidegate_kinesis_put_records_seconds',
+    help: 'Duration of PutRecords calls, by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
 
   constructor(
     private readonly metrics: Metrics,

@@ -43,6 +43,7 @@ describe('status server', () => {
     expect(received).toBe(delivered + buffered + deadLettered);
     expect(sample(metrics, 'tidegate_readings_received_total{source="mqtt_broker"}')).toBe(21);
     expect(metrics).toContain('tidegate_nodejs_eventloop_lag_seconds');
+    expect(sample(metrics, 'tidegate_kinesis_put_records_seconds_count{outcome="ok"}')).toBeGreaterThanOrEqual(1);
 
     // Kinesis unreachable: readings wait, and once the oldest is older than maxDeliveryLagMs health says so.
     await proxy.cut();

@@ -26,6 +26,8 @@ export interface KinesisSinkOptions {
   concurrency?: number;
   queue: DurableQueue;
   port: KinesisPort;
+  /** Told how long each PutRecords call took, and how it ended (for the latency histogram). */
+  onCall?: (seconds: number, outcome: 'ok' | 'partial' | 'failed') => void;
   logger: Logger;
   metrics: Metrics;
 }
@@ -201,6 +203,7 @@ export class KinesisSink implements Component {
     this.callAborts.add(call);
     const timer = setTimeout(() => call.abort(), this.opts.requestTimeoutMs);
     let results: PutEntryResult[];
+    const started = performance.now();
     try {
       metrics.inc('kinesis_calls_total');
       results = await this.opts.port.putRecords(
@@ -209,6 +212,7 @@ export class KinesisSink implements Component {
         call.signal,
       );
     } catch (err) {
+      this.opts.onCall?.((performance.now() - started) / 1000, 'failed');
       await this.onCallFailure(err);
       return;
     } finally {
@@ -231,6 +235,7 @@ export class KinesisSink implements Component {
         metrics.inc('kinesis_entry_failures_total', { code: result.errorCode });
       }
     });
+    this.opts.onCall?.((performance.now() - started) / 1000, failed === 0 ? 'ok' : 'partial');
     metrics.inc('readings_delivered_total', undefined, batch.length - failed);
     this.telemetry.maybeGoLive(this.opts.queue.head('telemetry'));
     if (failed === 0) {
