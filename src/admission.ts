@@ -4,6 +4,7 @@ import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import type { RawMessage, Rejection } from './normalize/reading.js';
 import type { DeadLetter, DurableQueue } from './queue/types.js';
+import type { DeviceActivity } from './telemetry/device-activity.js';
 
 /**
  * The one way into the buffer for every source: decode, validate, append. `admit` resolves only after the
@@ -20,6 +21,7 @@ export class Admission {
     private readonly decode: DecodeOptions,
     private readonly metrics: Metrics,
     logger: Logger,
+    private readonly activity?: DeviceActivity,
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.buffered = metrics.counter('readings_buffered_total');
@@ -35,6 +37,7 @@ export class Admission {
     this.countReceived(raw.source);
     const result = decodeMessage(raw, this.decode);
     if (result.ok) {
+      this.activity?.seen(result.reading.deviceId, raw.receivedAt);
       if ((await this.queue.append([result.reading])) === 'stored') this.buffered.inc();
       else this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' });
       return;

@@ -11,6 +11,8 @@ import { compileTopicTemplate } from './normalize/topic-map.js';
 import { createControlHandler } from './control/handler.js';
 import { controlSocketPath } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
+import { conservationGap } from './queue/conservation.js';
+import { DeviceActivity } from './telemetry/device-activity.js';
 import { PrometheusExporter } from './telemetry/prometheus.js';
 import { StatusServer } from './telemetry/status-server.js';
 import { listDeadLetters } from './queue/dead-letters.js';
@@ -41,6 +43,7 @@ export class Gateway {
   private statsTimer: NodeJS.Timeout | null = null;
   private statusServer: StatusServer | null = null;
   private exporter!: PrometheusExporter;
+  private readonly activity = new DeviceActivity();
   private started = false;
   private stopped: Promise<void> | null = null;
 
@@ -156,7 +159,7 @@ export class Gateway {
     });
     await this.startComponent(this.sink);
 
-    const admission = new Admission(this.queue, decode, metrics, log('admission'));
+    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity);
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
@@ -172,6 +175,7 @@ export class Gateway {
         port: config.status.port,
         exporter,
         health: () => this.progressHealth(),
+        snapshot: () => this.dashboardSnapshot(),
         ready: () => ({ ready: this.started && !this.stopped, reasons: this.stopped ? ['stopping'] : this.started ? [] : ['starting'] }),
         logger: log('status'),
       });
@@ -195,6 +199,30 @@ export class Gateway {
       reasons.push(`the oldest undelivered reading is ${Math.round(age / 1000)} s old (more than status.maxDeliveryLagMs): readings are not getting through to Kinesis`);
     }
     return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, oldestUndeliveredAgeMs: age };
+  }
+
+  /** What the live dashboard shows (sent once a second over /events). */
+  private async dashboardSnapshot(): Promise<object> {
+    const ledger = this.queue.stats();
+    const health = await this.progressHealth();
+    const byCode = (name: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const [key, value] of Object.entries(this.metrics.snapshot())) {
+        const m = new RegExp(`^${name}\\{code="([^"]*)"\\}$`).exec(key);
+        if (m) out[m[1]!] = value;
+      }
+      return out;
+    };
+    return {
+      t: Date.now(),
+      gatewayId: this.config.gatewayId,
+      health: { status: health.status, reasons: health.reasons },
+      oldestUndeliveredAgeMs: health.oldestUndeliveredAgeMs,
+      ledger,
+      conservationGap: conservationGap(ledger),
+      kinesis: { calls: this.metrics.get('kinesis_calls_total'), callFailures: byCode('kinesis_call_failures_total'), entryFailures: byCode('kinesis_entry_failures_total') },
+      devices: { known: this.activity.size, recent: this.activity.recent(50) },
+    };
   }
 
   /** Where the status server listens (port resolved), when it is enabled. */

@@ -59,3 +59,52 @@ describe('status server', () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 });
+
+describe('live dashboard', () => {
+  let rig: ProxiedKinesis | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+
+  afterEach(async () => {
+    await rig?.close();
+    await cleanup?.();
+  });
+
+  it('serves a self-contained page and streams snapshots with rates, buffer, ledger and devices', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    rig = await gatewayBehindProxy(temp.dir, 'dash-stream', { shards: 1 });
+    const { gateway, mqttUrl } = rig;
+    const base = `http://127.0.0.1:${gateway.statusAddress!.port}`;
+
+    const page = await fetch(`${base}/`);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain("new EventSource('/events')");
+    expect(html).not.toMatch(/<script[^>]+src=|https?:\/\//); // nothing loaded from elsewhere
+
+    const client = await mqtt.connectAsync(mqttUrl, { clientId: 'dash-device', reconnectPeriod: 0 });
+    for (let seq = 1; seq <= 5; seq++) await client.publishAsync('devices/dash-7/t', JSON.stringify({ seq, v: seq }), { qos: 1 });
+    await client.endAsync();
+
+    // Read server-sent events until a snapshot shows the five readings delivered (bounded by the abort).
+    const abort = AbortSignal.timeout(15_000);
+    const events = await fetch(`${base}/events`, { signal: abort });
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    const reader = events.body!.getReader();
+    let buffered = '';
+    let snapshot: any;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('event stream ended');
+      buffered += Buffer.from(value).toString('utf8');
+      const frames = buffered.split('\n\n');
+      buffered = frames.pop()!;
+      snapshot = frames.map((f) => JSON.parse(f.replace(/^data: /, ''))).find((s) => s.ledger.delivered === 5);
+      if (snapshot) break;
+    }
+    await reader.cancel();
+    expect(snapshot).toMatchObject({ gatewayId: 'test-gw', health: { status: 'ok' }, conservationGap: 0, ledger: { received: 5, buffered: 0 } });
+    expect(snapshot.devices.recent[0]).toMatchObject({ deviceId: 'dash-7', count: 5 });
+    expect(snapshot.kinesis.calls).toBeGreaterThanOrEqual(1);
+  });
+});
