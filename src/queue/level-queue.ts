@@ -16,7 +16,8 @@ import {
   DEAD_LETTER_PREFIX,
   deadLetterKey,
   decodeStoredValue,
-  encodeRecordJson,
+  encodeRecordBody,
+  estimateStoredBytes,
   encodeStoredValue,
   keySeq,
   META_CONSERVATION,
@@ -28,6 +29,7 @@ import {
   recordKey,
   recordPrefix,
   storedBytes,
+  withRecordId,
 } from './record-codec.js';
 import { Pruner } from './pruner.js';
 import {
@@ -161,8 +163,8 @@ export class LevelQueue implements DurableQueue {
     if (this.closed) throw closedError();
     if (readings.length === 0) return 'stored';
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
-    const encoded = readings.map((r) => ({ r, json: encodeRecordJson(this.opts.gatewayId, 0, r) }));
-    const estimate = encoded.reduce((n, e) => n + e.json.length + e.r.deviceId.length + 40, 0);
+    const bodies = readings.map(encodeRecordBody);
+    const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
       if ((await this.onFull(readings.length, estimate, lane)) === 'dropped') return 'dropped';
@@ -171,12 +173,12 @@ export class LevelQueue implements DurableQueue {
     const lastByLane: Partial<Record<Lane, number>> = {};
     const ops: BatchOp[] = [];
     let bytes = 0;
-    for (const r of readings) {
+    for (const [i, r] of readings.entries()) {
       const seq = this.nextSeq++;
       const recordLane = r.lane ?? 'telemetry';
       const key = recordKey(recordLane, seq);
       lastByLane[recordLane] = seq;
-      const value = encodeStoredValue(r.deviceId, encodeRecordJson(this.opts.gatewayId, seq, r));
+      const value = encodeStoredValue(r.deviceId, withRecordId(this.opts.gatewayId, seq, bodies[i]!));
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
     }

@@ -5,7 +5,7 @@ import { addReason, emptyConservation } from './conservation.js';
 import type { StoredDeadLetter } from './dead-letters.js';
 import { GroupCommit } from './group-commit.js';
 import { Waiters } from './waiters.js';
-import { encodeRecordJson, encodeStoredValue, recordKey, storedBytes } from './record-codec.js';
+import { encodeRecordBody, encodeRecordJson, encodeStoredValue, estimateStoredBytes, recordKey, storedBytes } from './record-codec.js';
 import {
   LANES,
   type AppendOutcome,
@@ -109,7 +109,7 @@ export class MemoryQueue implements DurableQueue {
     if (readings.length === 0) return 'stored';
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
     // The same estimate as LevelQueue, so the budget trips at the same point.
-    const estimate = readings.reduce((n, r) => n + encodeRecordJson(this.opts.gatewayId, 0, r).length + r.deviceId.length + 40, 0);
+    const estimate = readings.reduce((n, r) => n + estimateStoredBytes(encodeRecordBody(r), r.deviceId, this.opts.gatewayId), 0);
     if (this.live.ledger.bufferedBytes + estimate > this.maxBytes) {
       if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
         this.live.ledger.received += readings.length;

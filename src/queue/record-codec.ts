@@ -27,8 +27,15 @@ const CRC_CHARS = 8;
 
 /** The record a consumer sees: stable id (gateway id + queue sequence) first, for de-duplication. */
 export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): string {
+  return withRecordId(gatewayId, seq, encodeRecordBody(r));
+}
+
+/**
+ * The record without its id, encoded once: its size is known before a sequence is taken (the budget check
+ * may have to wait), and the id is spliced in front afterwards instead of encoding the reading again.
+ */
+export function encodeRecordBody(r: Reading): string {
   return JSON.stringify({
-    id: `${gatewayId}-${seq}`,
     deviceId: r.deviceId,
     topic: r.topic,
     ts: r.ts,
@@ -36,6 +43,20 @@ export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): st
     receivedAt: r.receivedAt,
     values: r.values,
   });
+}
+
+/**
+ * What a reading will count against the budget, before its sequence (and so its id and key) is known:
+ * the body with an id of sequence 0 spliced in, plus the partition key and room for key and checksum.
+ */
+export function estimateStoredBytes(body: string, deviceId: string, gatewayId: string): number {
+  // withRecordId(gatewayId, 0, body).length is body.length + gatewayId.length + 10.
+  return body.length + gatewayId.length + 10 + deviceId.length + 40;
+}
+
+/** `{"id":"<gatewayId>-<seq>",` + the body without its opening brace. */
+export function withRecordId(gatewayId: string, seq: number, body: string): string {
+  return `{"id":${JSON.stringify(`${gatewayId}-${seq}`)},${body.slice(1)}`;
 }
 
 /**
