@@ -20,7 +20,7 @@ import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
 import { LevelQueue } from '../src/queue/level-queue.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
-import { jsonField, peakRssMiB, repoRoot, spawnNode, type Child } from './processes.js';
+import { jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 
 const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, 'steady-seconds': { type: 'string', default: '20' } } });
@@ -35,25 +35,6 @@ async function writeBytes(pid: number): Promise<number> {
 
 async function status(dataDir: string): Promise<StatusReport> {
   return (await controlRequest(controlSocketPath(dataDir), { op: 'status' })) as StatusReport;
-}
-
-async function startGateway(dir: string, endpoint: string, stream: string): Promise<{ gateway: Child; port: number; startedAt: number; readyMs: number }> {
-  const config = path.join(dir, `${stream}.yaml`);
-  await writeFile(
-    config,
-    [
-      'gatewayId: bench',
-      `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
-      'log: { level: info }',
-      'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
-      'status: { port: 0 }',
-      `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: ${stream} }`,
-    ].join('\n'),
-  );
-  const startedAt = Date.now();
-  const gateway = spawnNode(['dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
-  const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)), 120_000);
-  return { gateway, port, startedAt, readyMs: Date.now() - startedAt };
 }
 
 async function bufferStats(dataDir: string) {
@@ -98,7 +79,7 @@ try {
 
   // 1. Steady state.
   await ensureStream(kinesis, 'steady', 4, AbortSignal.timeout(10_000));
-  const steady = await startGateway(dir, endpoint, 'steady');
+  const steady = await startBenchGateway(dir, endpoint, 'steady');
   children.push(steady.gateway);
   const pid = steady.gateway.proc.pid!;
   const dataDir = path.join(dir, 'data');
@@ -121,7 +102,7 @@ try {
   await ensureStream(kinesis, 'ceiling', 4, AbortSignal.timeout(10_000));
   const ceiling = await putRecordsCeiling(kinesis, 'ceiling', 100_000, 330, 50);
   await ensureStream(kinesis, 'drain', 4, AbortSignal.timeout(10_000));
-  const drain = await startGateway(dir, endpoint, 'drain');
+  const drain = await startBenchGateway(dir, endpoint, 'drain');
   children.push(drain.gateway);
   const drainStart = Date.now();
   let delivered = 0;

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
-import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, type Child } from './processes.js';
+import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
 
 const { values: args } = parseArgs({
@@ -66,21 +66,8 @@ async function round(n: number): Promise<Round> {
 
     // end to end through tidegate (a child process running the built gateway)
     await ensureStream(kinesis, 'e2e', SHARDS, AbortSignal.timeout(10_000));
-    const config = path.join(dir, 'tidegate.yaml');
-    await writeFile(
-      config,
-      [
-        'gatewayId: bench',
-        `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
-        'log: { level: info }',
-        'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
-        'status: { port: 0 }',
-        `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: e2e }`,
-      ].join('\n'),
-    );
-    const gateway = spawnNode(['dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+    const { gateway, port } = await startBenchGateway(dir, endpoint, 'e2e');
     children.push(gateway);
-    const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)));
     const watch = new StreamWatch(kinesis, 'e2e');
     await watch.init();
     const cpuBefore = cpuMs(gateway.proc.pid!);

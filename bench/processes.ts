@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +88,35 @@ export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+export interface BenchGateway {
+  gateway: Child;
+  /** The MQTT port it bound (port 0 in its config). */
+  port: number;
+  /** From spawn to "MQTT listener ready". */
+  readyMs: number;
+}
+
+/**
+ * Runs the built gateway (`dist/src/main.js`) as a child process on ephemeral ports, forwarding to a
+ * Kinesis-compatible endpoint, with its buffer in `<dir>/data`; resolves once its MQTT listener is ready.
+ */
+export async function startBenchGateway(dir: string, endpoint: string, stream: string, timeoutMs = 120_000): Promise<BenchGateway> {
+  const config = path.join(dir, `${stream}.yaml`);
+  writeFileSync(
+    config,
+    [
+      'gatewayId: bench',
+      `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
+      'log: { level: info }',
+      'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
+      'status: { port: 0 }',
+      `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: ${stream} }`,
+    ].join('\n'),
+  );
+  const startedAt = Date.now();
+  const gateway = spawnNode(['dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+  const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)), timeoutMs);
+  return { gateway, port, readyMs: Date.now() - startedAt };
 }
