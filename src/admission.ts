@@ -2,8 +2,8 @@ import type { Logger } from './core/logger.js';
 import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
-import type { RawMessage, Rejection } from './normalize/reading.js';
-import type { DeadLetter, DurableQueue } from './queue/types.js';
+import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
+import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading } from './queue/types.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
 /**
@@ -33,9 +33,13 @@ export class Admission {
     counter.inc();
   }
 
-  async admit(raw: RawMessage): Promise<void> {
+  /**
+   * Decodes one MQTT-style message (device id from the topic, JSON payload) and appends it. `decode` overrides
+   * the gateway's topic template and size limit for sources that have their own (a site broker's topics).
+   */
+  async admit(raw: RawMessage, decode: DecodeOptions = this.decode): Promise<void> {
     this.countReceived(raw.source);
-    const result = decodeMessage(raw, this.decode);
+    const result = decodeMessage(raw, decode);
     if (result.ok) {
       this.activity?.seen(result.reading.deviceId, raw.receivedAt);
       if ((await this.queue.append([result.reading])) === 'stored') this.buffered.inc();
@@ -43,6 +47,31 @@ export class Admission {
       return;
     }
     await this.reject(raw, result.rejection);
+  }
+
+  /**
+   * Appends readings a source has already parsed from its own framing (serial lines, Modbus registers), in
+   * one group commit. Resolves once they are durable (or dropped by the full-buffer policy, counted).
+   */
+  async admitReadings(source: string, readings: readonly (Reading | PendingReading)[]): Promise<AppendOutcome> {
+    if (readings.length === 0) return 'stored';
+    for (const reading of readings) {
+      this.countReceived(source);
+      this.activity?.seen(reading.deviceId, reading.receivedAt);
+    }
+    const outcome = await this.queue.append(readings);
+    if (outcome === 'stored') this.buffered.inc(readings.length);
+    else this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, readings.length);
+    return outcome;
+  }
+
+  /**
+   * Keeps a message a source could not turn into a reading (garbage on a serial line, a frame over the cap),
+   * with its reason: counted as received and dead-lettered, and warned about at a bounded rate.
+   */
+  async rejectMessage(raw: RawMessage, rejection: Rejection): Promise<void> {
+    this.countReceived(raw.source);
+    await this.reject(raw, rejection);
   }
 
   /** Records a message that was refused before it could be read whole (its payload is not kept). */
