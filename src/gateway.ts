@@ -20,6 +20,8 @@ import { LevelQueue } from './queue/level-queue.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
 import { KinesisSink } from './sinks/kinesis/sink.js';
+import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
+import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 
 
@@ -143,8 +145,20 @@ export class Gateway {
 
     this.exporter = new PrometheusExporter(metrics, () => this.queue.stats());
     const exporter = this.exporter;
+    const { pacing, aggregation } = config.kinesis;
+    const paced = pacing.mode === 'on' || (pacing.mode === 'auto' && config.kinesis.endpoint !== 'local');
+    const pacer = paced
+      ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share })
+      : null;
+    const clock = new ClockSkewReporter(() => port.clockOffsetMs(), log('kinesis'), metrics);
+    this.running.push({ id: 'clock-skew', stop: async () => clock.stop() });
+    clock.start();
     this.sink = new KinesisSink({
       id: KINESIS_SINK_ID,
+      aggregation: aggregation.mode === 'kpl' ? { mode: 'kpl', maxBytes: aggregation.maxBytes } : { mode: 'none' },
+      pacer,
+      shardRefreshMs: pacing.shardRefreshMs,
+      learnRecordLimit: true,
       streamName: config.kinesis.streamName,
       limits: { maxRecords: config.kinesis.batch.maxRecords, maxBytes: config.kinesis.batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
       maxAgeMs: config.kinesis.batch.maxAgeMs,
@@ -220,9 +234,37 @@ export class Gateway {
       oldestUndeliveredAgeMs: health.oldestUndeliveredAgeMs,
       ledger,
       conservationGap: conservationGap(ledger),
-      kinesis: { calls: this.metrics.get('kinesis_calls_total'), callFailures: byCode('kinesis_call_failures_total'), entryFailures: byCode('kinesis_entry_failures_total') },
+      kinesis: {
+        calls: this.metrics.get('kinesis_calls_total'),
+        records: this.metrics.get('kinesis_records_total'),
+        readingsDelivered: this.metrics.get('readings_delivered_total'),
+        callFailures: byCode('kinesis_call_failures_total'),
+        entryFailures: byCode('kinesis_entry_failures_total'),
+        clockOffsetSeconds: this.metrics.snapshot()['kinesis_clock_offset_seconds'] ?? 0,
+        shards: this.shardSnapshot(),
+      },
       devices: { known: this.activity.size, recent: this.activity.recent(50) },
     };
+  }
+
+  /** Per shard: Kinesis records, readings and bytes accepted, throttles, and the share of the limit pacing uses. */
+  private shardSnapshot(): Record<string, { records: number; readings: number; bytes: number; throttles: number; pacingShare: number | null }> {
+    const out: Record<string, { records: number; readings: number; bytes: number; throttles: number; pacingShare: number | null }> = {};
+    const row = (shard: string) => (out[shard] ??= { records: 0, readings: 0, bytes: 0, throttles: 0, pacingShare: null });
+    const fields: Record<string, 'records' | 'readings' | 'bytes' | 'throttles'> = {
+      kinesis_shard_records_total: 'records',
+      kinesis_shard_readings_total: 'readings',
+      kinesis_shard_bytes_total: 'bytes',
+      kinesis_shard_throttles_total: 'throttles',
+    };
+    for (const [key, value] of Object.entries(this.metrics.snapshot())) {
+      const m = /^(kinesis_shard_\w+)\{shard="([^"]*)"\}$/.exec(key);
+      if (!m) continue;
+      const field = fields[m[1]!];
+      if (field) row(m[2]!)[field] = value;
+      else if (m[1] === 'kinesis_shard_pacing_share') row(m[2]!).pacingShare = value;
+    }
+    return out;
   }
 
   /** Where the status server listens (port resolved), when it is enabled. */

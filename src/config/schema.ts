@@ -63,6 +63,33 @@ export const localEmulatorSchema = z
   })
   .strict();
 
+export const aggregationSchema = z
+  .object({
+    /**
+     * `kpl` packs readings of one device into KPL aggregated records (the format the KCL and aws-kinesis-agg
+     * de-aggregate): one Kinesis record counts once toward a shard's 1,000 records/s. `none` sends one record
+     * per reading, readable by any consumer.
+     */
+    mode: z.enum(['none', 'kpl']).default('none'),
+    /** Largest aggregated record, in bytes (the KPL's AggregationMaxSize default is 51,200). */
+    maxBytes: positiveInt.min(1024).max(1024 * 1024).default(51_200),
+  })
+  .strict();
+
+export const pacingSchema = z
+  .object({
+    /** Per-shard pacing: `auto` paces against AWS (any endpoint but the bundled local emulator, which has no shard limits). */
+    mode: z.enum(['auto', 'on', 'off']).default('auto'),
+    /** Share of each shard's write limits tidegate may use (leave room for other producers on the stream). */
+    share: z.number().gt(0).max(1).default(0.9),
+    /** AWS per-shard write limits: 1,000 records/s and 1 MiB/s. */
+    recordsPerSecondPerShard: positiveInt.default(1000),
+    bytesPerSecondPerShard: positiveInt.default(1024 * 1024),
+    /** How often the shard map (ListShards) is read again; replies that show a reshard trigger a read sooner. */
+    shardRefreshMs: positiveInt.min(5_000).default(300_000),
+  })
+  .strict();
+
 export const kinesisSchema = z
   .object({
     streamName: z.string().min(1).max(128).regex(/^[a-zA-Z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"').default('tidegate-telemetry'),
@@ -93,6 +120,8 @@ export const kinesisSchema = z
      * time, so one device's readings stay in order.
      */
     concurrency: positiveInt.max(16).default(2),
+    aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
+    pacing: pacingSchema.default(() => pacingSchema.parse({})),
   })
   .strict();
 

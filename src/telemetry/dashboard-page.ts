@@ -25,6 +25,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="card"><h2>Readings per second</h2><div><span class="big" id="rateIn">–</span> in · <span class="big" id="rateOut">–</span> out</div><canvas id="rates" width="640" height="280"></canvas></div>
   <div class="card"><h2>Buffer</h2><div><span class="big" id="buffered">–</span> readings, <span id="bufferUse">–</span> of the budget; oldest waiting <span id="oldest">–</span></div><canvas id="depth" width="640" height="280"></canvas></div>
   <div class="card"><h2>Kinesis</h2><table id="kinesis"></table></div>
+  <div class="card"><h2>Shards</h2><table id="shards"></table></div>
   <div class="card"><h2>Dead letters and drops</h2><table id="rejects"></table></div>
   <div class="card"><h2>Ledger</h2><table id="ledger"></table></div>
   <div class="card"><h2>Devices <span id="deviceCount" class="muted"></span></h2><table id="devices"></table></div>
@@ -65,7 +66,10 @@ function render(s) {
   $('buffered').textContent = fmt(s.ledger.buffered);
   $('bufferUse').textContent = fmt((100 * s.ledger.bufferedBytes) / s.ledger.maxBytes) + '%';
   $('oldest').textContent = s.oldestUndeliveredAgeMs === null ? 'nothing' : fmt(s.oldestUndeliveredAgeMs / 1000) + ' s';
-  rows($('kinesis'), [['calls', fmt(s.kinesis.calls)], ...Object.entries(s.kinesis.callFailures).map(([c, n]) => ['failed calls: ' + c, fmt(n)]), ...Object.entries(s.kinesis.entryFailures).map(([c, n]) => ['refused entries: ' + c, fmt(n)])]);
+  const shardRate = (id, field) => previous && previous.kinesis.shards[id] ? Math.max(0, (s.kinesis.shards[id][field] - previous.kinesis.shards[id][field]) / (((s.t - previous.t) / 1000) || 1)) : 0;
+  $('shards').innerHTML = '<tr><th>shard</th><th>records/s</th><th>KiB/s</th><th>readings/s</th><th>throttled</th><th>pacing</th></tr>' + Object.entries(s.kinesis.shards).map(([id, r]) =>
+    '<tr><td>' + id + '</td><td>' + fmt(shardRate(id, 'records')) + '</td><td>' + fmt(shardRate(id, 'bytes') / 1024) + '</td><td>' + fmt(shardRate(id, 'readings')) + '</td><td>' + fmt(r.throttles) + '</td><td>' + (r.pacingShare === null ? 'off' : fmt(100 * r.pacingShare) + '%') + '</td></tr>').join('');
+  rows($('kinesis'), [['calls', fmt(s.kinesis.calls)], ['records', fmt(s.kinesis.records)], ['readings per record', s.kinesis.records ? fmt(s.kinesis.readingsDelivered / s.kinesis.records) : '–'], ['clock offset to AWS', fmt(s.kinesis.clockOffsetSeconds) + ' s'], ...Object.entries(s.kinesis.callFailures).map(([c, n]) => ['failed calls: ' + c, fmt(n)]), ...Object.entries(s.kinesis.entryFailures).map(([c, n]) => ['refused entries: ' + c, fmt(n)])]);
   rows($('rejects'), [...Object.entries(s.ledger.deadLettered).map(([r, n]) => ['dead letter: ' + r, fmt(n)]), ...Object.entries(s.ledger.dropped).map(([r, n]) => ['dropped: ' + r, fmt(n)])]);
   rows($('ledger'), [['received', fmt(s.ledger.received)], ['delivered', fmt(s.ledger.delivered)], ['buffered', fmt(s.ledger.buffered)], ['balanced', s.conservationGap === 0 ? 'yes' : 'off by ' + s.conservationGap]]);
   $('deviceCount').textContent = '(' + s.devices.known + ' seen)';

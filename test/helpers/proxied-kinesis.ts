@@ -43,7 +43,7 @@ export async function gatewayBehindProxy(dataDir: string, stream: string, opts: 
     close: async () => {
       await gateway.stop(AbortSignal.timeout(10_000));
       kinesis.destroy();
-      await proxy.cut();
+      await proxy.close();
       await emulator.close();
       vi.unstubAllEnvs();
     },

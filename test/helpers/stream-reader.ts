@@ -1,3 +1,4 @@
+import agg from 'aws-kinesis-agg';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { createKinesisClient } from '../../src/sinks/kinesis/sdk-port.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/kinesis-local/emulator.js';
@@ -9,6 +10,29 @@ export interface StreamRecord {
   receivedAt: number;
   values: Record<string, unknown>;
   shardId: string;
+  /** The Kinesis record it came in: several readings share one when they were KPL-aggregated. */
+  sequenceNumber: string;
+  /** ApproximateArrivalTimestamp of that Kinesis record (epoch ms). */
+  arrivedAt: number;
+}
+
+const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
+
+/**
+ * The readings in one Kinesis record. KPL aggregates are unpacked by `aws-kinesis-agg`, an independent
+ * implementation of the format (its MD5 check included), so tests do not trust tidegate's own encoder.
+ */
+export function readingsOf(data: Uint8Array, partitionKey: string): Buffer[] {
+  const buf = Buffer.from(data);
+  if (!buf.subarray(0, 4).equals(KPL_MAGIC)) return [buf];
+  let out: Buffer[] | null = null;
+  let failure: unknown = null;
+  agg.deaggregateSync({ data: buf.toString('base64'), partitionKey, approximateArrivalTimestamp: 0, sequenceNumber: '0' } as never, true, (err: unknown, records?: Array<{ data: string }>) => {
+    if (err) failure = err;
+    else out = (records ?? []).map((r) => Buffer.from(r.data, 'base64'));
+  });
+  if (failure || !out) throw new Error(`aggregated record did not de-aggregate: ${String(failure)}`);
+  return out;
 }
 
 export function emulatorClient(endpoint: string): KinesisClient {
@@ -23,7 +47,11 @@ export async function readWholeStream(client: KinesisClient, stream: string): Pr
     let iterator = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
     while (iterator) {
       const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) out.push({ ...JSON.parse(Buffer.from(r.Data!).toString('utf8')), shardId: shard.ShardId! });
+      for (const r of page.Records ?? []) {
+        for (const data of readingsOf(r.Data!, r.PartitionKey!)) {
+          out.push({ ...JSON.parse(data.toString('utf8')), shardId: shard.ShardId!, sequenceNumber: r.SequenceNumber!, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? 0 });
+        }
+      }
       if ((page.Records ?? []).length === 0) break;
       iterator = page.NextShardIterator;
     }

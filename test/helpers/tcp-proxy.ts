@@ -2,18 +2,25 @@ import net from 'node:net';
 import { once } from 'node:events';
 
 /**
- * A loopback TCP proxy that can take its upstream away: `cut()` closes the listener and every
- * connection (callers see refused connections), `restore()` listens on the same port again.
+ * A loopback TCP proxy that can take its upstream away: `cut()` closes every connection and resets new ones
+ * as they arrive (callers see network errors), `restore()` forwards again. The listener itself stays open:
+ * closing it would free the port for the next ephemeral outgoing connection, and listening again could fail.
  */
 export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  private isCut = false;
   port = 0;
 
   constructor(private readonly upstreamPort: number) {}
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => {
+      if (this.isCut) {
+        client.on('error', () => undefined);
+        client.resetAndDestroy();
+        return;
+      }
       const upstream = net.connect(this.upstreamPort, '127.0.0.1');
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -30,14 +37,20 @@ export class TcpProxy {
   }
 
   async cut(): Promise<void> {
-    const server = this.server;
-    this.server = null;
+    this.isCut = true;
     for (const s of this.sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  restore(): Promise<void> {
-    return this.start();
+  async restore(): Promise<void> {
+    this.isCut = false;
+  }
+
+  /** Stops listening for good. */
+  async close(): Promise<void> {
+    await this.cut();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   get url(): string {

@@ -43,7 +43,7 @@ describe.skipIf(!isRoot)('a full disk (needs root to mount a small tmpfs)', () =
     child?.proc.kill('SIGKILL');
     await child?.exited;
     if (mountPoint) execFileSync('umount', [mountPoint]);
-    await proxy?.cut();
+    await proxy?.close();
     await emulator?.close();
     await cleanup?.();
   });

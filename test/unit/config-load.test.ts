@@ -38,6 +38,8 @@ describe('validateConfig: defaults', () => {
         retry: { baseDelayMs: 100, maxDelayMs: 30_000 },
         requestTimeoutMs: 15_000,
         concurrency: 2,
+        aggregation: { mode: 'none', maxBytes: 51_200 },
+        pacing: { mode: 'auto', share: 0.9, recordsPerSecondPerShard: 1000, bytesPerSecondPerShard: 1024 * 1024, shardRefreshMs: 300_000 },
       },
       status: { enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 },
       shutdown: { deadlineMs: 10_000 },

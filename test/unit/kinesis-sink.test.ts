@@ -9,7 +9,8 @@ import type { Reading } from '../../src/normalize/reading.js';
 import { listDeadLetters } from '../../src/queue/dead-letters.js';
 import { LevelQueue } from '../../src/queue/level-queue.js';
 import { KINESIS_MAX_BYTES_PER_CALL, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_CALL, type BatchLimits } from '../../src/sinks/kinesis/limits.js';
-import type { KinesisPort, PutEntry, PutEntryResult } from '../../src/sinks/kinesis/port.js';
+import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from '../../src/sinks/kinesis/port.js';
+import type { ShardRange } from '../../src/sinks/kinesis/shard-map.js';
 import { KinesisSink } from '../../src/sinks/kinesis/sink.js';
 
 const SINK_ID = 'kinesis';
@@ -42,6 +43,8 @@ class FakeKinesisPort implements KinesisPort {
   readonly script: Step[] = [];
   /** Used once the script is exhausted. */
   fallback: Step = allOk;
+  /** What DescribeStreamSummary reports as MaxRecordSizeInKiB × 1024 (null: not reported). */
+  maxRecordBytes: number | null = null;
   closed = false;
 
   async putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
@@ -52,8 +55,12 @@ class FakeKinesisPort implements KinesisPort {
     return step(entries, signal);
   }
 
-  async describeStream(): Promise<{ status: string; shards: number }> {
-    return { status: 'ACTIVE', shards: 1 };
+  async describeStream(): Promise<StreamSummary> {
+    return { status: 'ACTIVE', shards: 1, maxRecordBytes: this.maxRecordBytes };
+  }
+
+  async listShards(): Promise<ShardRange[]> {
+    return [{ shardId: 'shardId-000000000000', startingHashKey: '0', endingHashKey: (2n ** 128n - 1n).toString(), closed: false }];
   }
 
   close(): void {
@@ -79,7 +86,7 @@ afterEach(async () => {
 });
 
 /** A real LevelQueue in its own temp dir, holding `readings` before the sink starts. */
-async function harness(readings: Reading[], opts: { limits?: BatchLimits; maxAgeMs?: number; requestTimeoutMs?: number; port?: FakeKinesisPort } = {}): Promise<Harness> {
+async function harness(readings: Reading[], opts: { limits?: BatchLimits; maxAgeMs?: number; requestTimeoutMs?: number; port?: FakeKinesisPort; learnRecordLimit?: boolean } = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-sink-'));
   const queue = new LevelQueue({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 10_000, sinkIds: [SINK_ID] });
   await queue.open();
@@ -104,6 +111,7 @@ async function harness(readings: Reading[], opts: { limits?: BatchLimits; maxAge
     port,
     logger: pino({ level: 'silent' }),
     metrics,
+    learnRecordLimit: opts.learnRecordLimit ?? false,
   });
   return { queue, port, metrics, sink };
 }
@@ -310,5 +318,33 @@ describe('KinesisSink: stop', () => {
     expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
     expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2]);
     expect(metrics.get('readings_delivered_total')).toBe(0);
+  });
+});
+
+describe('KinesisSink: the stream\'s record limit', () => {
+  const big = (): Reading => ({ ...reading(1), values: { pad: 'x'.repeat(1536 * 1024) } });
+
+  it('sends a 1.5 MiB reading to a stream whose maximum record size was raised to 2 MiB', async () => {
+    const port = new FakeKinesisPort();
+    port.maxRecordBytes = 2 * 1024 * 1024;
+    const { queue, sink, metrics } = await harness([big()], { port, learnRecordLimit: true });
+    await sink.start();
+    expect(sink.maxRecordBytes).toBe(2 * 1024 * 1024);
+    await vi.waitFor(() => expect(metrics.get('readings_delivered_total')).toBe(1), WAIT);
+    expect(port.calls[0]![0]!.data.length).toBeGreaterThan(1024 * 1024);
+    expect(queue.stats().deadLettered).toEqual({});
+    await stopAndCheckStopped(sink);
+  });
+
+  it('dead-letters it as too_large, never sending it, when the stream reports no larger limit', async () => {
+    const { queue, sink, port } = await harness([big(), reading(2)], { learnRecordLimit: true });
+    await sink.start();
+    expect(sink.maxRecordBytes).toBe(KINESIS_MAX_RECORD_BYTES);
+    await vi.waitFor(() => expect(queue.stats().deadLettered).toEqual({ too_large: 1 }), WAIT);
+    await vi.waitFor(() => expect(queue.stats().delivered).toBe(1), WAIT);
+    expect(port.calls.flat().every((e) => e.data.length < 1024 * 1024)).toBe(true);
+    const letters = await listDeadLetters(queue, { limit: 10 });
+    expect(letters[0]!.entry.message).toMatch(/exceeds the record limit of 1048576 bytes/);
+    await stopAndCheckStopped(sink);
   });
 });

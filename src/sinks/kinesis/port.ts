@@ -1,3 +1,5 @@
+import type { ShardRange } from './shard-map.js';
+
 /**
  * The narrow port the Kinesis sink talks through. The SDK adapter implements it; unit tests script it
  * (partial failures, whole-call errors) without a server.
@@ -10,8 +12,17 @@ export interface PutEntry {
 /** One result per entry, same length and order as the request (PutRecords response contract). */
 export type PutEntryResult = { ok: true; shardId: string; sequenceNumber: string } | { ok: false; errorCode: string; errorMessage: string };
 
+export interface StreamSummary {
+  status: string;
+  shards: number;
+  /** MaxRecordSizeInKiB × 1024 when the stream reports it (streams can be raised from 1 MiB to 10 MiB). */
+  maxRecordBytes: number | null;
+}
+
 export interface KinesisPort {
   putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]>;
-  describeStream(streamName: string, signal: AbortSignal): Promise<{ status: string; shards: number }>;
+  describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary>;
+  /** Every shard of the stream with its hash key range (all pages of ListShards). */
+  listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]>;
   close(): void;
 }

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { KinesisPort, PutEntry, PutEntryResult } from './port.js';
+import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
+import type { ShardRange } from './shard-map.js';
 
 export interface SdkPortOptions {
   region: string;
@@ -53,10 +54,36 @@ export class SdkKinesisPort implements KinesisPort {
     );
   }
 
-  async describeStream(streamName: string, signal: AbortSignal): Promise<{ status: string; shards: number }> {
+  async describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary> {
     const out = await this.client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }), { abortSignal: signal });
     const d = out.StreamDescriptionSummary;
-    return { status: d?.StreamStatus ?? 'UNKNOWN', shards: d?.OpenShardCount ?? 0 };
+    return { status: d?.StreamStatus ?? 'UNKNOWN', shards: d?.OpenShardCount ?? 0, maxRecordBytes: d?.MaxRecordSizeInKiB ? d.MaxRecordSizeInKiB * 1024 : null };
+  }
+
+  async listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
+    const shards: ShardRange[] = [];
+    let nextToken: string | undefined;
+    // Bounded: a stream has at most a few thousand shards, 1,000 per page.
+    for (let page = 0; page < 100; page++) {
+      // ListShards takes either the stream name or a NextToken, never both.
+      const out = await this.client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }), { abortSignal: signal });
+      for (const s of out.Shards ?? []) {
+        shards.push({
+          shardId: s.ShardId ?? '',
+          startingHashKey: s.HashKeyRange?.StartingHashKey ?? '0',
+          endingHashKey: s.HashKeyRange?.EndingHashKey ?? '0',
+          closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+        });
+      }
+      nextToken = out.NextToken;
+      if (!nextToken) break;
+    }
+    return shards;
+  }
+
+  /** The offset the SDK signs with (it learns it from the Date header of every reply), in milliseconds. */
+  clockOffsetMs(): number {
+    return (this.client.config as { systemClockOffset?: number }).systemClockOffset ?? 0;
   }
 
   close(): void {

@@ -1,0 +1,120 @@
+import { aggregateOverheadBytes, encodeAggregate, subRecordBytes } from '../../kinesis-agg/aggregate.js';
+import { entrySize } from './batcher.js';
+import type { BatchLimits } from './limits.js';
+import type { Pending } from './readers.js';
+import type { ShardPacer } from './shard-pacer.js';
+
+/** `kpl` packs readings that share a partition key into KPL aggregated records of at most `maxBytes`. */
+export type Aggregation = { mode: 'none' } | { mode: 'kpl'; maxBytes: number };
+
+/** One Kinesis record of a call: a single reading, or a KPL aggregate of several of one device. */
+export interface OutEntry {
+  partitionKey: string;
+  data: Uint8Array;
+  /** The readings it carries, in order; all are delivered or retried together. */
+  members: Pending[];
+  /** Data plus partition key, as counted by the Kinesis limits. */
+  size: number;
+  /** The shard pacing predicted for it (UNKNOWN_SHARD without a map); checked against the reply. */
+  shardId: string | null;
+}
+
+export interface CallPlan {
+  entries: OutEntry[];
+  /** Readings that can never be accepted (over the record limit): they go to the dead letters. */
+  tooLarge: Pending[];
+  /** When pacing held every remaining entry back: how long until the first shard has room again. */
+  pacedForMs: number | null;
+}
+
+interface Group {
+  partitionKey: string;
+  members: Pending[];
+  /** Size of the Kinesis record this group becomes (data plus key). */
+  size: number;
+}
+
+/**
+ * Plans one PutRecords call from the readings waiting, in priority order: aggregates them (optionally), then
+ * takes records in order until the call's entry or byte limit, skipping those whose shard has no allowance left
+ * (all of a shard's records are skipped once one is, so a device's readings never overtake each other).
+ * Never skips ahead of a record that does not fit the call: it waits for the next one.
+ */
+export function planCall(candidates: readonly Pending[], limits: BatchLimits, aggregation: Aggregation, pacer: ShardPacer | null): CallPlan {
+  const tooLarge: Pending[] = [];
+  const fitting: Pending[] = [];
+  // Readings beyond one full call of bytes cannot board it, aggregated or not: no need to look further.
+  let scanned = 0;
+  for (const p of candidates) {
+    const size = entrySize(p.record);
+    if (size > limits.maxRecordBytes) {
+      tooLarge.push(p);
+      continue;
+    }
+    if (scanned > limits.maxBytes) break;
+    scanned += size;
+    fitting.push(p);
+  }
+
+  const groups = aggregation.mode === 'kpl' ? aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)) : fitting.map(single);
+  const entries: OutEntry[] = [];
+  const held = new Set<string>();
+  let pacedForMs: number | null = null;
+  let bytes = 0;
+  for (const g of groups) {
+    if (entries.length >= limits.maxRecords || bytes + g.size > limits.maxBytes) break;
+    const shardId = pacer ? pacer.shardOf(g.partitionKey) : null;
+    if (shardId !== null && pacer) {
+      if (held.has(shardId)) continue;
+      if (!pacer.tryTake(shardId, g.size)) {
+        held.add(shardId);
+        const wait = pacer.msUntil(shardId, g.size);
+        pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
+        continue;
+      }
+    }
+    entries.push(toEntry(g, shardId));
+    bytes += g.size;
+  }
+  return { entries, tooLarge, pacedForMs: entries.length === 0 ? pacedForMs : null };
+}
+
+function single(p: Pending): Group {
+  return { partitionKey: p.record.partitionKey, members: [p], size: entrySize(p.record) };
+}
+
+/**
+ * Packs readings by partition key, in order of each key's first reading; a key's aggregate closes when the
+ * next reading would take it over `maxBytes`.
+ */
+function aggregate(readings: readonly Pending[], maxBytes: number): Group[] {
+  const groups: Group[] = [];
+  const open = new Map<string, Group>();
+  for (const p of readings) {
+    const key = p.record.partitionKey;
+    const add = subRecordBytes(p.record.data.length);
+    let g = open.get(key);
+    if (g && g.size + add > maxBytes) g = undefined;
+    if (!g) {
+      g = { partitionKey: key, members: [], size: aggregateOverheadBytes(key) + Buffer.byteLength(key, 'utf8') };
+      groups.push(g);
+      open.set(key, g);
+    }
+    g.members.push(p);
+    g.size += add;
+  }
+  // A lone reading goes as a plain record: the same for any consumer, without the aggregate's overhead.
+  return groups.map((g) => (g.members.length === 1 ? single(g.members[0]!) : g));
+}
+
+function toEntry(g: Group, shardId: string | null): OutEntry {
+  if (g.members.length === 1) {
+    const r = g.members[0]!.record;
+    return { partitionKey: r.partitionKey, data: r.data, members: g.members, size: g.size, shardId };
+  }
+  const data = encodeAggregate(
+    g.partitionKey,
+    g.members.map((p) => p.record.data),
+  );
+  return { partitionKey: g.partitionKey, data, members: g.members, size: data.length + Buffer.byteLength(g.partitionKey, 'utf8'), shardId };
+}

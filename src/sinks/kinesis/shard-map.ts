@@ -1,0 +1,71 @@
+import { hashKeyOf } from './hash-key.js';
+
+export interface ShardRange {
+  shardId: string;
+  startingHashKey: string;
+  endingHashKey: string;
+  /** A closed shard (split or merged away) has an ending sequence number and takes no more writes. */
+  closed: boolean;
+}
+
+interface OpenShard {
+  id: string;
+  start: bigint;
+  end: bigint;
+}
+
+// Remembered partition keys, so a device's key is hashed once, not per record. Cleared when full.
+const MAX_CACHED_KEYS = 100_000;
+
+/**
+ * Which open shard takes a partition key, from the stream's hash key ranges (ListShards). Closed parent
+ * shards are left out: after a reshard their ranges belong to the children.
+ */
+export class ShardMap {
+  private readonly open: OpenShard[];
+  private readonly byKey = new Map<string, string>();
+
+  constructor(shards: readonly ShardRange[]) {
+    this.open = shards
+      .filter((s) => !s.closed)
+      .map((s) => ({ id: s.shardId, start: BigInt(s.startingHashKey), end: BigInt(s.endingHashKey) }))
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  }
+
+  get shardIds(): string[] {
+    return this.open.map((s) => s.id);
+  }
+
+  get size(): number {
+    return this.open.length;
+  }
+
+  has(shardId: string): boolean {
+    return this.open.some((s) => s.id === shardId);
+  }
+
+  /** The open shard for a key, or null when the map has a hole there (a reshard in progress). */
+  shardOf(partitionKey: string): string | null {
+    const cached = this.byKey.get(partitionKey);
+    if (cached !== undefined) return cached;
+    const hash = hashKeyOf(partitionKey);
+    let lo = 0;
+    let hi = this.open.length - 1;
+    let found: string | null = null;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.open[mid]!;
+      if (hash < s.start) hi = mid - 1;
+      else if (hash > s.end) lo = mid + 1;
+      else {
+        found = s.id;
+        break;
+      }
+    }
+    if (found !== null) {
+      if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.clear();
+      this.byKey.set(partitionKey, found);
+    }
+    return found;
+  }
+}

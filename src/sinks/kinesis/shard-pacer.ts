@@ -1,0 +1,133 @@
+import type { ShardMap } from './shard-map.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** AWS per-shard write limits (Kinesis "Quotas and limits"): 1,000 records/s and 1 MiB/s. */
+export const SHARD_RECORDS_PER_SECOND = 1000;
+export const SHARD_BYTES_PER_SECOND = 1024 * 1024;
+
+export interface PacingOptions {
+  recordsPerSecond: number;
+  bytesPerSecond: number;
+  /** Share of the shard limits tidegate aims at (other producers may write to the same stream). */
+  share: number;
+  now?: () => number;
+}
+
+/** Used while the shard map is unknown: everything is paced as if the stream had one shard (conservative). */
+export const UNKNOWN_SHARD = 'unknown';
+
+// Throttled: the shard's rate is cut to this fraction (at most once per second, as AWS counts per second)...
+const CUT = 0.7;
+const MIN_FACTOR = 0.05;
+// ...and grows back by this much per accepted call (at most every 200 ms) while no new throttle comes.
+const RAISE = 0.05;
+const RAISE_EVERY_MS = 200;
+const CUT_EVERY_MS = 1000;
+
+interface ShardState {
+  records: TokenBucket;
+  bytes: TokenBucket;
+  /** Fraction of the configured rate in use: lowered by throttling replies, raised back by successes. */
+  factor: number;
+  lastCut: number;
+  lastRaise: number;
+}
+
+/**
+ * Paces writes per shard the way the KPL does: token buckets of records/s and bytes/s for each open shard,
+ * so a backlog drains at the shard limits instead of in a throttling storm. Throttling replies (they name the
+ * shard) cut that shard's rate multiplicatively; accepted calls raise it back additively (AIMD), which also
+ * adapts to other producers sharing the stream.
+ */
+export class ShardPacer {
+  private map: ShardMap | null = null;
+  private readonly shards = new Map<string, ShardState>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PacingOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  get knowsShards(): boolean {
+    return this.map !== null;
+  }
+
+  setMap(map: ShardMap): void {
+    this.map = map;
+    // Shards that closed (reshard) are forgotten; new ones start with full buckets.
+    for (const id of [...this.shards.keys()]) if (id !== UNKNOWN_SHARD && !map.has(id)) this.shards.delete(id);
+    this.shards.delete(UNKNOWN_SHARD);
+  }
+
+  /** The shard a key writes to; UNKNOWN_SHARD while the map is unknown or has a hole for it. */
+  shardOf(partitionKey: string): string {
+    return this.map?.shardOf(partitionKey) ?? UNKNOWN_SHARD;
+  }
+
+  /** Takes one record of `bytes` from the shard's allowance, or says it must wait. */
+  tryTake(shardId: string, bytes: number): boolean {
+    const s = this.state(shardId);
+    if (!s.records.tryTake(1)) return false;
+    if (s.bytes.tryTake(bytes)) return true;
+    s.records.giveBack(1);
+    return false;
+  }
+
+  /** Milliseconds until the shard can take one record of `bytes`. */
+  msUntil(shardId: string, bytes: number): number {
+    const s = this.state(shardId);
+    return Math.max(s.records.msUntil(1), s.bytes.msUntil(bytes));
+  }
+
+  /** The shard refused entries with ProvisionedThroughputExceededException. */
+  onThrottled(shardId: string): void {
+    const s = this.state(shardId);
+    const t = this.now();
+    s.records.drain();
+    s.bytes.drain();
+    if (t - s.lastCut < CUT_EVERY_MS) return;
+    s.lastCut = t;
+    this.setFactor(s, Math.max(MIN_FACTOR, s.factor * CUT));
+  }
+
+  /** The shard accepted entries of a call without throttling any. */
+  onAccepted(shardId: string): void {
+    const s = this.state(shardId);
+    if (s.factor >= 1) return;
+    const t = this.now();
+    if (t - s.lastRaise < RAISE_EVERY_MS || t - s.lastCut < CUT_EVERY_MS) return;
+    s.lastRaise = t;
+    this.setFactor(s, Math.min(1, s.factor + RAISE));
+  }
+
+  /** Per shard: the rates in use now, for metrics and the dashboard. */
+  snapshot(): Array<{ shardId: string; factor: number; recordsPerSecond: number; bytesPerSecond: number }> {
+    return [...this.shards.entries()].map(([shardId, s]) => ({ shardId, factor: s.factor, recordsPerSecond: s.records.perSecond, bytesPerSecond: s.bytes.perSecond }));
+  }
+
+  private setFactor(s: ShardState, factor: number): void {
+    s.factor = factor;
+    s.records.setRate(this.opts.recordsPerSecond * this.opts.share * factor);
+    s.bytes.setRate(this.opts.bytesPerSecond * this.opts.share * factor);
+  }
+
+  private state(shardId: string): ShardState {
+    let s = this.shards.get(shardId);
+    if (!s) {
+      s = {
+        records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now),
+        bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now),
+        factor: 1,
+        lastCut: -Infinity,
+        lastRaise: -Infinity,
+      };
+      this.shards.set(shardId, s);
+    }
+    return s;
+  }
+}
+
+/** The shard a ProvisionedThroughputExceededException message names ("Rate exceeded for shard shardId-000000000001 in stream ..."). */
+export function shardNamedIn(message: string): string | null {
+  return /\b(shardId-\d+)\b/.exec(message)?.[1] ?? null;
+}

@@ -1,0 +1,62 @@
+/**
+ * A token bucket holding at most one second of its rate. A request larger than the whole bucket is let
+ * through when the bucket is full and leaves it in debt, so one record bigger than a shard's per-second byte
+ * allowance still goes (alone) instead of waiting forever.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private rate: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = rate;
+    this.last = now();
+  }
+
+  get perSecond(): number {
+    return this.rate;
+  }
+
+  setRate(rate: number): void {
+    this.refill();
+    this.rate = rate;
+    this.tokens = Math.min(this.tokens, rate);
+  }
+
+  tryTake(n: number): boolean {
+    this.refill();
+    // "Full" allows for floating-point refill arithmetic.
+    if (this.tokens >= n || (this.tokens >= this.rate * (1 - 1e-9) && n > this.rate)) {
+      this.tokens -= n;
+      return true;
+    }
+    return false;
+  }
+
+  /** Gives back tokens taken for something that was not sent after all. */
+  giveBack(n: number): void {
+    this.tokens = Math.min(this.rate, this.tokens + n);
+  }
+
+  /** Empties the bucket (the server said we went too fast). */
+  drain(): void {
+    this.refill();
+    this.tokens = Math.min(this.tokens, 0);
+  }
+
+  /** Milliseconds until `n` tokens (or a full bucket, for oversize requests) are available. */
+  msUntil(n: number): number {
+    this.refill();
+    const need = Math.min(n, this.rate) - this.tokens;
+    return need <= 0 ? 0 : (need / this.rate) * 1000;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    const elapsed = (t - this.last) / 1000;
+    this.last = t;
+    if (elapsed > 0) this.tokens = Math.min(this.rate, this.tokens + elapsed * this.rate);
+  }
+}

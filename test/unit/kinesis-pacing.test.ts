@@ -1,0 +1,218 @@
+import agg from 'aws-kinesis-agg';
+import { describe, expect, it } from 'vitest';
+import { encodeAggregate } from '../../src/kinesis-agg/aggregate.js';
+import type { StoredRecord } from '../../src/queue/types.js';
+import { hashKeyOf } from '../../src/sinks/kinesis/hash-key.js';
+import type { BatchLimits } from '../../src/sinks/kinesis/limits.js';
+import { planCall } from '../../src/sinks/kinesis/plan-call.js';
+import type { Pending } from '../../src/sinks/kinesis/readers.js';
+import { ShardMap } from '../../src/sinks/kinesis/shard-map.js';
+import { ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
+import { TokenBucket } from '../../src/sinks/kinesis/token-bucket.js';
+
+const LIMITS: BatchLimits = { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxRecordBytes: 1024 * 1024 };
+const MAX_HASH = 2n ** 128n - 1n;
+
+function pending(seq: number, key: string, bytes = 200): Pending {
+  const record: StoredRecord = { lane: 'telemetry', seq, partitionKey: key, data: Buffer.alloc(bytes, 0x61), bytes: bytes + 40 };
+  return { record, done: false, sending: false, removed: false, deadLettered: false };
+}
+
+/** A clock the test moves by hand. */
+function manualClock(): { now: () => number; advance: (ms: number) => void } {
+  let t = 0;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+/** Two shards splitting the hash key space in half, like a fresh two-shard stream. */
+function twoShards(): ShardMap {
+  const half = 2n ** 127n;
+  return new ShardMap([
+    { shardId: 'shardId-000000000000', startingHashKey: '0', endingHashKey: (half - 1n).toString(), closed: false },
+    { shardId: 'shardId-000000000001', startingHashKey: half.toString(), endingHashKey: MAX_HASH.toString(), closed: false },
+  ]);
+}
+
+function deaggregate(data: Buffer, key: string): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    agg.deaggregateSync({ data: data.toString('base64'), partitionKey: key, approximateArrivalTimestamp: 0, sequenceNumber: '1' } as never, true, (err: unknown, out?: Array<{ data: string }>) =>
+      err ? reject(err) : resolve((out ?? []).map((r) => Buffer.from(r.data, 'base64'))),
+    );
+  });
+}
+
+describe('hash keys and the shard map', () => {
+  it('reads the MD5 of the partition key as a 128-bit unsigned integer', () => {
+    // md5("") = d41d8cd98f00b204e9800998ecf8427e
+    expect(hashKeyOf('')).toBe(0xd41d8cd98f00b204e9800998ecf8427en);
+  });
+
+  it('maps keys to the open shard whose range holds their hash, and leaves closed parents out', () => {
+    const half = 2n ** 127n;
+    const map = new ShardMap([
+      { shardId: 'shardId-000000000000', startingHashKey: '0', endingHashKey: MAX_HASH.toString(), closed: true },
+      { shardId: 'shardId-000000000001', startingHashKey: '0', endingHashKey: (half - 1n).toString(), closed: false },
+      { shardId: 'shardId-000000000002', startingHashKey: half.toString(), endingHashKey: MAX_HASH.toString(), closed: false },
+    ]);
+    expect(map.shardIds).toEqual(['shardId-000000000001', 'shardId-000000000002']);
+    for (let i = 0; i < 200; i++) {
+      const key = `dev-${i}`;
+      expect(map.shardOf(key)).toBe(hashKeyOf(key) < half ? 'shardId-000000000001' : 'shardId-000000000002');
+    }
+  });
+
+  it('names the shard of a throttling reply', () => {
+    expect(shardNamedIn('Rate exceeded for shard shardId-000000000003 in stream s under account 1.')).toBe('shardId-000000000003');
+    expect(shardNamedIn('Rate exceeded')).toBeNull();
+  });
+});
+
+describe('TokenBucket', () => {
+  it('holds one second of its rate and refills with time', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket(100, clock.now);
+    let taken = 0;
+    while (bucket.tryTake(1) && taken < 1000) taken += 1;
+    expect(taken).toBe(100);
+    expect(bucket.msUntil(1)).toBeCloseTo(10, 5);
+    clock.advance(250);
+    taken = 0;
+    while (bucket.tryTake(1) && taken < 1000) taken += 1;
+    expect(taken).toBe(25);
+  });
+
+  it('lets a request larger than the bucket through only when it is full, leaving a debt', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket(1000, clock.now);
+    expect(bucket.tryTake(1)).toBe(true);
+    expect(bucket.tryTake(5000)).toBe(false);
+    clock.advance(1);
+    expect(bucket.tryTake(5000)).toBe(true);
+    expect(bucket.tryTake(1)).toBe(false);
+    // The debt of 4,000 tokens is paid back in 4 s before anything else goes.
+    clock.advance(3990);
+    expect(bucket.tryTake(1)).toBe(false);
+    clock.advance(20);
+    expect(bucket.tryTake(1)).toBe(true);
+  });
+});
+
+describe('ShardPacer', () => {
+  it('gives each shard its own records/s and bytes/s allowance, scaled by the share', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.5, now: clock.now });
+    pacer.setMap(twoShards());
+    let a = 0;
+    while (pacer.tryTake('shardId-000000000000', 10) && a < 10_000) a += 1;
+    expect(a).toBe(500);
+    let b = 0;
+    while (pacer.tryTake('shardId-000000000001', 4096) && b < 10_000) b += 1;
+    // 0.5 MiB/s of 4 KiB records: the byte limit binds first.
+    expect(b).toBe(128);
+  });
+
+  it('cuts a throttled shard multiplicatively, once per second, and raises it back after accepted calls', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 1, now: clock.now });
+    pacer.setMap(twoShards());
+    const factor = (id: string) => pacer.snapshot().find((s) => s.shardId === id)?.factor;
+    pacer.tryTake('shardId-000000000000', 1);
+    pacer.onThrottled('shardId-000000000000');
+    pacer.onThrottled('shardId-000000000000');
+    expect(factor('shardId-000000000000')).toBeCloseTo(0.7);
+    expect(pacer.tryTake('shardId-000000000000', 1)).toBe(false);
+    clock.advance(1000);
+    pacer.onThrottled('shardId-000000000000');
+    expect(factor('shardId-000000000000')).toBeCloseTo(0.49);
+    // The other shard is untouched.
+    expect(pacer.tryTake('shardId-000000000001', 1)).toBe(true);
+    expect(factor('shardId-000000000001')).toBe(1);
+    for (let i = 0; i < 20; i++) {
+      clock.advance(1000);
+      pacer.onAccepted('shardId-000000000000');
+    }
+    expect(factor('shardId-000000000000')).toBe(1);
+  });
+
+  it('paces everything as one shard until the map is known', () => {
+    const pacer = new ShardPacer({ recordsPerSecond: 10, bytesPerSecond: 1024 * 1024, share: 1, now: manualClock().now });
+    expect(pacer.shardOf('dev-1')).toBe(UNKNOWN_SHARD);
+    expect(pacer.shardOf('dev-2')).toBe(UNKNOWN_SHARD);
+  });
+});
+
+describe('planCall', () => {
+  it('without aggregation takes readings in order up to the entry limit', () => {
+    const readings = Array.from({ length: 600 }, (_, i) => pending(i, `dev-${i % 3}`));
+    const plan = planCall(readings, LIMITS, { mode: 'none' }, null);
+    expect(plan.entries).toHaveLength(500);
+    expect(plan.entries.map((e) => e.members[0]!.record.seq)).toEqual(readings.slice(0, 500).map((p) => p.record.seq));
+  });
+
+  it('sends readings over the record limit to the dead letters and never plans them', () => {
+    const readings = [pending(1, 'a'), pending(2, 'a', 2 * 1024 * 1024), pending(3, 'a')];
+    const plan = planCall(readings, LIMITS, { mode: 'kpl', maxBytes: 51_200 }, null);
+    expect(plan.tooLarge.map((p) => p.record.seq)).toEqual([2]);
+    expect(plan.entries.flatMap((e) => e.members.map((m) => m.record.seq))).toEqual([1, 3]);
+  });
+
+  it('packs readings of one device into KPL records that aws-kinesis-agg reads back, in order, within maxBytes', async () => {
+    const readings = Array.from({ length: 1000 }, (_, i) => pending(i, `dev-${i % 4}`, 200));
+    const plan = planCall(readings, LIMITS, { mode: 'kpl', maxBytes: 51_200 }, null);
+    const total = plan.entries.reduce((n, e) => n + e.members.length, 0);
+    expect(total).toBe(1000);
+    expect(1000 / plan.entries.length).toBeGreaterThanOrEqual(50);
+    for (const e of plan.entries) {
+      expect(e.data.length).toBeLessThanOrEqual(51_200);
+      expect(e.size).toBe(e.data.length + Buffer.byteLength(e.partitionKey));
+      expect(new Set(e.members.map((m) => m.record.partitionKey))).toEqual(new Set([e.partitionKey]));
+      const subs = await deaggregate(Buffer.from(e.data), e.partitionKey);
+      expect(subs.map((b) => b.length)).toEqual(e.members.map((m) => m.record.data.length));
+      const seqs = e.members.map((m) => m.record.seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    }
+    // A device's aggregates are planned in the order of their readings.
+    const dev0 = plan.entries.filter((e) => e.partitionKey === 'dev-0').flatMap((e) => e.members.map((m) => m.record.seq));
+    expect(dev0).toEqual(readings.filter((p) => p.record.partitionKey === 'dev-0').map((p) => p.record.seq));
+  });
+
+  it('sends a lone reading as a plain record', () => {
+    const plan = planCall([pending(1, 'solo')], LIMITS, { mode: 'kpl', maxBytes: 51_200 }, null);
+    expect(Buffer.from(plan.entries[0]!.data).equals(Buffer.alloc(200, 0x61))).toBe(true);
+  });
+
+  it('holds back a shard without allowance, and every later reading of it, while other shards go', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 5, bytesPerSecond: 1024 * 1024, share: 1, now: clock.now });
+    const map = twoShards();
+    pacer.setMap(map);
+    const keys = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
+    const keyA = keys.find((k) => map.shardOf(k) === 'shardId-000000000000')!;
+    const keyB = keys.find((k) => map.shardOf(k) === 'shardId-000000000001')!;
+    const readings = [...Array.from({ length: 8 }, (_, i) => pending(i, keyA)), ...Array.from({ length: 3 }, (_, i) => pending(100 + i, keyB))];
+    const plan = planCall(readings, LIMITS, { mode: 'none' }, pacer);
+    expect(plan.entries.map((e) => e.members[0]!.record.seq)).toEqual([0, 1, 2, 3, 4, 100, 101, 102]);
+    expect(plan.entries.map((e) => e.shardId)).toEqual([...Array(5).fill('shardId-000000000000'), ...Array(3).fill('shardId-000000000001')]);
+    // Nothing left for shard 0: the plan is empty and says how long to wait.
+    const next = planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer);
+    expect(next.entries).toHaveLength(0);
+    expect(next.pacedForMs).toBeCloseTo(200, 5);
+    clock.advance(200);
+    expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(1);
+  });
+
+  it('counts one aggregated record once against the shard records limit', () => {
+    const pacer = new ShardPacer({ recordsPerSecond: 2, bytesPerSecond: 1024 * 1024, share: 1, now: manualClock().now });
+    pacer.setMap(twoShards());
+    const readings = Array.from({ length: 200 }, (_, i) => pending(i, 'one-device', 200));
+    const plan = planCall(readings, LIMITS, { mode: 'kpl', maxBytes: 51_200 }, pacer);
+    expect(plan.entries).toHaveLength(1);
+    expect(plan.entries[0]!.members).toHaveLength(200);
+  });
+
+  it('encodes what the independent implementation encodes the same way', async () => {
+    const parts = [Buffer.from('{"a":1}'), Buffer.alloc(130, 0x62), Buffer.alloc(0)];
+    const subs = await deaggregate(encodeAggregate('k', parts), 'k');
+    expect(subs.map((b) => b.toString())).toEqual(parts.map((b) => b.toString()));
+  });
+});
