@@ -19,7 +19,10 @@ import { listDeadLetters } from './queue/dead-letters.js';
 import { LevelQueue } from './queue/level-queue.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
-import { KinesisSink } from './sinks/kinesis/sink.js';
+import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
+import { compileRouteMatch } from './sinks/kinesis/routes.js';
+import { createFirehoseClient, SdkFirehosePort } from './sinks/firehose/sdk-port.js';
+import { FIREHOSE_MAX_RECORD_BYTES } from './sinks/firehose/limits.js';
 import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
 import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
@@ -42,6 +45,8 @@ export class Gateway {
   private sink!: KinesisSink;
   private source!: MqttBrokerSource;
   private emulator: LocalEmulator | null = null;
+  /** The client of the bundled emulator, which creates the streams routes name. */
+  private localKinesis: KinesisClient | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private statusServer: StatusServer | null = null;
   private exporter!: PrometheusExporter;
@@ -150,6 +155,7 @@ export class Gateway {
     const pacer = paced
       ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share })
       : null;
+    const routes = await this.routes(port, pacer !== null);
     const clock = new ClockSkewReporter(() => port.clockOffsetMs(), log('kinesis'), metrics);
     this.running.push({ id: 'clock-skew', stop: async () => clock.stop() });
     clock.start();
@@ -159,6 +165,7 @@ export class Gateway {
       pacer,
       shardRefreshMs: pacing.shardRefreshMs,
       learnRecordLimit: true,
+      routes,
       streamName: config.kinesis.streamName,
       limits: { maxRecords: config.kinesis.batch.maxRecords, maxBytes: config.kinesis.batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
       maxAgeMs: config.kinesis.batch.maxAgeMs,
@@ -278,6 +285,58 @@ export class Gateway {
     await component.start();
   }
 
+  /** The routing rules of the config, each with its destination: another Kinesis stream or a Firehose delivery stream. */
+  private async routes(kinesisPort: SdkKinesisPort, paced: boolean): Promise<SinkRoute[]> {
+    const { config } = this;
+    if (config.routes.length === 0) return [];
+    let firehosePort: SdkFirehosePort | null = null;
+    const routes: SinkRoute[] = [];
+    for (const route of config.routes) {
+      const match = compileRouteMatch(route.match);
+      if (route.kinesis !== undefined) {
+        if (this.localKinesis) await ensureStream(this.localKinesis, route.kinesis, config.kinesis.local.shards, AbortSignal.timeout(15_000));
+        const { pacing, aggregation, batch } = config.kinesis;
+        routes.push({
+          match,
+          destination: {
+            kind: 'kinesis',
+            name: route.kinesis,
+            port: kinesisPort,
+            stream: kinesisPort,
+            limits: { maxRecords: batch.maxRecords, maxBytes: batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
+            aggregation: aggregation.mode === 'kpl' ? { mode: 'kpl', maxBytes: aggregation.maxBytes } : { mode: 'none' },
+            pacer: paced ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share }) : null,
+            shardRefreshMs: pacing.shardRefreshMs,
+            learnRecordLimit: true,
+          },
+        });
+      } else {
+        const firehose = config.firehose;
+        if (!firehosePort) {
+          const client = createFirehoseClient({ region: firehose.region ?? config.kinesis.region, requestTimeoutMs: config.kinesis.requestTimeoutMs, ...(firehose.endpoint ? { endpoint: firehose.endpoint } : {}) });
+          const created = new SdkFirehosePort(client, firehose.appendNewline);
+          this.running.push({ id: 'firehose-client', stop: async () => created.close() });
+          firehosePort = created;
+        }
+        routes.push({
+          match,
+          destination: {
+            kind: 'firehose',
+            name: route.firehose!,
+            port: firehosePort,
+            limits: { maxRecords: firehose.batch.maxRecords, maxBytes: firehose.batch.maxBytes, maxRecordBytes: FIREHOSE_MAX_RECORD_BYTES - (firehose.appendNewline ? 1 : 0) },
+            aggregation: { mode: 'none' },
+            pacer: null,
+            shardRefreshMs: config.kinesis.pacing.shardRefreshMs,
+            learnRecordLimit: false,
+          },
+        });
+      }
+    }
+    this.logger.info({ routes: config.routes }, 'routing rules in force; unmatched readings go to kinesis.streamName');
+    return routes;
+  }
+
   private async kinesisClient(): Promise<KinesisClient> {
     const { kinesis } = this.config;
     if (kinesis.endpoint !== 'local') {
@@ -292,6 +351,7 @@ export class Gateway {
     this.running.push({ id: 'kinesis-emulator', stop: () => emulator.close() });
     const client = createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs });
     await ensureStream(client, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
+    this.localKinesis = client;
     this.logger.warn(
       { endpoint: emulator.endpoint, stream: kinesis.streamName, shards: kinesis.local.shards },
       'readings go to a LOCAL Kinesis emulator in this process (in memory, gone when tidegate stops), not to AWS. ' +

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { TidegateError } from '../core/errors.js';
 import { configSchema, listenerSchema, type Config } from './schema.js';
 import { listenerProblems } from './listener-policy.js';
+import { routeProblems } from './route-policy.js';
 
 /** One problem in a config file, with the path of the offending key. */
 export interface ConfigProblem {
@@ -49,7 +50,7 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
     throw new ConfigError(source, [...fromZod(result.error.issues), ...policy]);
   }
   const config = result.data;
-  const problems = listenerProblems(config.mqtt.listeners);
+  const problems = [...listenerProblems(config.mqtt.listeners), ...routeProblems(config)];
   if (problems.length > 0) throw new ConfigError(source, problems);
   // A relative data dir is relative to the directory tidegate runs in, like every CLI path.
   config.dataDir = path.resolve(baseDir, config.dataDir);

@@ -125,6 +125,48 @@ export const kinesisSchema = z
   })
   .strict();
 
+const streamName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"');
+
+export const routeSchema = z
+  .object({
+    /** Every condition given must hold; a rule without conditions matches everything. */
+    match: z
+      .object({
+        lane: z.enum(['alarm', 'telemetry']).optional(),
+        /** Device id glob: `*` any run of characters, `?` one character. */
+        deviceId: z.string().min(1).optional(),
+        /** MQTT topic filter on the topic the reading arrived on (`+` one level, `#` the rest). */
+        topic: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** Another Kinesis stream, reached with the kinesis.* settings (region, endpoint, pacing, aggregation). */
+    kinesis: streamName.optional(),
+    /** A Firehose delivery stream, reached with the firehose.* settings. */
+    firehose: streamName.max(64).optional(),
+  })
+  .strict()
+  .refine((r) => (r.kinesis === undefined) !== (r.firehose === undefined), { message: 'a route sends to exactly one of `kinesis` or `firehose`' });
+
+export const firehoseSchema = z
+  .object({
+    /** Region of the delivery streams; defaults to kinesis.region. */
+    region: z.string().min(1).optional(),
+    /** A Firehose-compatible endpoint URL; absent means AWS's own for the region. */
+    endpoint: z.url().optional(),
+    /** Firehose writes records to S3 back to back: a newline after each makes the objects JSON lines. */
+    appendNewline: z.boolean().default(true),
+    batch: z
+      .object({
+        // PutRecordBatch quotas: 500 records and 4 MiB per call.
+        maxRecords: positiveInt.max(500).default(500),
+        maxBytes: positiveInt.max(4 * 1024 * 1024).default(4 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxRecords: 500, maxBytes: 4 * 1024 * 1024 }),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Prefix of every record id; must be unique among the gateways that write to one stream. */
@@ -142,6 +184,12 @@ export const configSchema = z
     mqtt: mqttSchema.default(() => mqttSchema.parse({})),
     buffer: bufferSchema.default(() => bufferSchema.parse({})),
     kinesis: kinesisSchema.default(() => kinesisSchema.parse({})),
+    /**
+     * Readings a rule matches go to its stream instead of kinesis.streamName (the first matching rule wins; one
+     * destination per reading). For example alarms to their own stream, or a device group to Firehose.
+     */
+    routes: z.array(routeSchema).max(32).default([]),
+    firehose: firehoseSchema.default(() => firehoseSchema.parse({})),
     status: z
       .object({
         enabled: z.boolean().default(true),
@@ -162,3 +210,4 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type KinesisConfig = z.infer<typeof kinesisSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;

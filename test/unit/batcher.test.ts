@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { entrySize, planBatch } from '../../src/sinks/kinesis/batcher.js';
+import { entrySize } from '../../src/sinks/kinesis/batcher.js';
+import { planCall } from '../../src/sinks/kinesis/plan-call.js';
 import {
   KINESIS_MAX_BYTES_PER_CALL,
   KINESIS_MAX_RECORD_BYTES,
@@ -26,6 +27,17 @@ function small(count: number, firstSeq = 1): StoredRecord[] {
 }
 
 const seqs = (records: StoredRecord[]): number[] => records.map((r) => r.seq);
+
+/** One call planned without aggregation or pacing: the records it takes, and those it can never send. */
+function planBatch(records: Iterable<StoredRecord>, limits: BatchLimits): { batch: StoredRecord[]; tooLarge: StoredRecord[] } {
+  const plan = planCall(
+    [...records].map((record) => ({ record, done: false, sending: false, removed: false, deadLettered: false })),
+    limits,
+    { mode: 'none' },
+    null,
+  );
+  return { batch: plan.entries.map((e) => e.members[0]!.record), tooLarge: plan.tooLarge.map((p) => p.record) };
+}
 
 describe('the limits are the documented Kinesis PutRecords quotas', () => {
   it('500 records, 5 MiB per call, 1 MiB per record', () => {

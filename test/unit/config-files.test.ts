@@ -32,7 +32,8 @@ describe('config files', () => {
     await expect(loadConfig(file, {})).resolves.toBeTruthy();
     // Commented-out keys (optional ones shown with an example value) count as documented.
     const text = await readFile(file, 'utf8');
-    const uncommented = text.replace(/^(\s*)# (\w+:)/gm, '$1$2');
+    // Commented-out blocks keep their indentation after "# ", list items included.
+    const uncommented = text.replace(/^(\s*)# (\s*(?:- )?\w+:)/gm, '$1$2');
     const doc = parseDocument(uncommented).toJS() as Record<string, unknown>;
     const documented = new Set(schemaPaths({ type: 'object', properties: toSchemaShape(doc) }));
     const missing = schemaPaths(configJsonSchema()).filter((p) => !documented.has(p));
@@ -44,9 +45,21 @@ describe('config files', () => {
 function toSchemaShape(doc: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc)) {
-    if (Array.isArray(value)) out[key] = { type: 'array', items: { properties: toSchemaShape((value[0] ?? {}) as Record<string, unknown>) } };
+    // Every item of a list counts (examples show different optional keys on different items).
+    if (Array.isArray(value)) out[key] = { type: 'array', items: { properties: value.map((item) => toSchemaShape((item ?? {}) as Record<string, unknown>)).reduce(mergeShapes, {}) } };
     else if (value && typeof value === 'object') out[key] = { properties: toSchemaShape(value as Record<string, unknown>) };
     else out[key] = {};
+  }
+  return out;
+}
+
+/** Merges two `properties` shapes, recursively. */
+function mergeShapes(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [key, value] of Object.entries(b)) {
+    const left = out[key] as { properties?: Record<string, unknown> } | undefined;
+    const right = value as { properties?: Record<string, unknown> };
+    out[key] = left?.properties && right.properties ? { ...right, properties: mergeShapes(left.properties, right.properties) } : value;
   }
   return out;
 }

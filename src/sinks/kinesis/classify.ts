@@ -26,11 +26,22 @@ export interface CallFailure {
   action?: string;
 }
 
-export function classifyCallError(err: unknown): CallFailure {
+// Kinesis Data Firehose (PutRecordBatch) errors that need an operator; the others are retried.
+const FIREHOSE_OPERATOR_ERRORS: Record<string, string> = {
+  ResourceNotFoundException: 'the delivery stream does not exist in this account and region: create it or fix the route\'s firehose name / firehose.region',
+  AccessDeniedException: 'the credentials may not write to this delivery stream: grant firehose:PutRecordBatch on it',
+  UnrecognizedClientException: OPERATOR_ERRORS.UnrecognizedClientException!,
+  InvalidArgumentException: 'Firehose rejected the request as invalid: check the delivery stream settings',
+  ValidationException: 'Firehose rejected the request as invalid: check the delivery stream settings',
+  InvalidKMSResourceException: 'the delivery stream\'s KMS key cannot be used: fix its encryption settings',
+  InvalidSourceException: 'the delivery stream reads from a Kinesis stream and does not take direct puts: route to that stream instead',
+};
+
+export function classifyCallError(err: unknown, kind: 'kinesis' | 'firehose' = 'kinesis'): CallFailure {
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'UnknownError');
   const message = e.message ?? String(err);
-  const action = OPERATOR_ERRORS[code];
+  const action = (kind === 'firehose' ? FIREHOSE_OPERATOR_ERRORS : OPERATOR_ERRORS)[code];
   if (action) return { kind: 'operator', code, message, action };
   // Network errors, timeouts, 5xx, throttling (ProvisionedThroughputExceeded, KMSThrottling, LimitExceeded):
   // the same call may succeed later.

@@ -19,10 +19,17 @@ export interface StreamSummary {
   maxRecordBytes: number | null;
 }
 
-export interface KinesisPort {
-  putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]>;
+/** Writes a batch of records to a named destination (PutRecords, PutRecordBatch): one result per entry. */
+export interface RecordPort {
+  putRecords(name: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]>;
+  close(): void;
+}
+
+/** What a Kinesis stream tells about itself: its record limit and its shards. */
+export interface StreamPort {
   describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary>;
   /** Every shard of the stream with its hash key range (all pages of ListShards). */
   listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]>;
-  close(): void;
 }
+
+export interface KinesisPort extends RecordPort, StreamPort {}

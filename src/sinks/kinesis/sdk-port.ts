@@ -14,15 +14,21 @@ export interface SdkPortOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-export function createKinesisClient(opts: SdkPortOptions): KinesisClient {
-  // The SDK's default handler speaks HTTP/2, which kinesalite does not; HTTP/1.1 with keep-alive reuses
-  // connections and is as good against AWS.
-  const requestHandler = new NodeHttpHandler({
+/**
+ * HTTP/1.1 with keep-alive for the AWS clients: the SDK's default handler for Kinesis speaks HTTP/2, which
+ * kinesalite does not; reused HTTP/1.1 connections are as good against AWS. Bounded connect and request times.
+ */
+export function keepAliveHandler(requestTimeoutMs: number): NodeHttpHandler {
+  return new NodeHttpHandler({
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 16 }),
-    connectionTimeout: Math.min(opts.requestTimeoutMs, 10_000),
-    requestTimeout: opts.requestTimeoutMs,
+    connectionTimeout: Math.min(requestTimeoutMs, 10_000),
+    requestTimeout: requestTimeoutMs,
   });
+}
+
+export function createKinesisClient(opts: SdkPortOptions): KinesisClient {
+  const requestHandler = keepAliveHandler(opts.requestTimeoutMs);
   return new KinesisClient({
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),

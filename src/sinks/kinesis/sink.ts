@@ -5,14 +5,20 @@ import type { Component, HealthReport } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
-import { LaneReader, TelemetryReaders, type Pending } from './readers.js';
 import { entrySize } from './batcher.js';
-import { classifyCallError, type CallFailure } from './classify.js';
+import { classifyCallError } from './classify.js';
+import { Destination, type DestinationOptions } from './destination.js';
 import type { BatchLimits } from './limits.js';
 import { planCall, type Aggregation, type OutEntry } from './plan-call.js';
 import type { KinesisPort, PutEntryResult } from './port.js';
-import { ShardMap } from './shard-map.js';
+import { LaneReader, TelemetryReaders, type Pending } from './readers.js';
 import { shardNamedIn, UNKNOWN_SHARD, type ShardPacer } from './shard-pacer.js';
+
+/** A routing rule: readings it matches go to its destination instead of the default stream (first match wins). */
+export interface SinkRoute {
+  match: (record: StoredRecord) => boolean;
+  destination: Omit<DestinationOptions, 'retry'>;
+}
 
 export interface KinesisSinkOptions {
   id: string;
@@ -23,8 +29,8 @@ export interface KinesisSinkOptions {
   retry: { baseDelayMs: number; maxDelayMs: number };
   requestTimeoutMs: number;
   /**
-   * PutRecords calls in flight at once. Records are split among them by a hash of their partition key, and
-   * each split has at most one call in flight, so one device's readings never race each other.
+   * Calls in flight at once per destination. Records are split among them by a hash of their partition key,
+   * and each split has at most one call in flight, so one device's readings never race each other.
    */
   concurrency?: number;
   queue: DurableQueue;
@@ -42,21 +48,21 @@ export interface KinesisSinkOptions {
    * limits.maxRecordBytes (bounded by the call size).
    */
   learnRecordLimit?: boolean;
+  /** Other destinations, by rule; readings no rule matches go to `streamName`. */
+  routes?: readonly SinkRoute[];
   logger: Logger;
   metrics: Metrics;
 }
 
 // Behind by more than ten full calls, new readings take a live reader that goes ahead of the backlog.
 const LIVE_AFTER_CALLS = 10;
-// The shard map is read again at most this often, whatever the signs of a reshard.
-const MIN_SHARD_REFRESH_MS = 5_000;
-const STREAM_READ_TIMEOUT_MS = 5_000;
 
 /**
- * Forwards the queue to one Kinesis stream: reads past its cursor, fills PutRecords calls within the
- * limits, resends exactly the entries that came back with an ErrorCode (merged into the next call, after
- * a jittered backoff), and commits the cursor through the highest contiguous delivered sequence, which
- * lets the queue remove those records. Nothing leaves the disk before Kinesis accepted it.
+ * Forwards the queue to Kinesis: reads past its cursor, routes each reading to its destination (the default
+ * stream, or another stream or a Firehose delivery stream by rule), fills calls within each destination's
+ * limits and per-shard pacing, resends exactly the entries that came back with an ErrorCode (after a jittered
+ * backoff), and commits the cursor through the highest contiguous delivered sequence, which lets the queue
+ * remove those records. Nothing leaves the disk before it was accepted.
  */
 export class KinesisSink implements Component {
   readonly id: string;
@@ -65,50 +71,64 @@ export class KinesisSink implements Component {
   private telemetry!: TelemetryReaders;
   private readonly stopping = new AbortController();
   private readonly callAborts = new Set<AbortController>();
-  /** Calls in flight, by partition-key split. */
+  /** Calls in flight, by split (destination × partition-key hash). */
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly concurrency: number;
   private loop: Promise<void> | null = null;
   private cursorWrites: Promise<void> = Promise.resolve();
-  private readonly backoff: Backoff;
-  private operatorFailure: CallFailure | null = null;
-  private lastRetryLog = 0;
+  /** For failures to read the buffer. */
+  private readonly readBackoff: Backoff;
   // Bounded read-ahead: one head-of-line record that keeps failing cannot pull the whole backlog into memory.
   private readonly maxWindow: number;
-  private limits: BatchLimits;
-  private readonly aggregation: Aggregation;
-  private readonly pacer: ShardPacer | null;
-  private shardMap: ShardMap | null = null;
-  private shardsReadAt = -Infinity;
-  private shardRead: Promise<void> | null = null;
-  private readonly shardsSeen = new Set<string>();
+  private readonly destinations: Destination[];
+  private readonly routes: ReadonlyArray<SinkRoute['match']>;
+  /** Which destination each record goes to, decided once per record. */
+  private readonly routed = new WeakMap<Pending, number>();
 
   constructor(private readonly opts: KinesisSinkOptions) {
     this.id = opts.id;
-    this.backoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
+    this.readBackoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
-    this.limits = { ...opts.limits };
-    this.aggregation = opts.aggregation ?? { mode: 'none' };
-    this.pacer = opts.pacer ?? null;
+    const log = opts.logger;
+    const main = new Destination(
+      0,
+      {
+        kind: 'kinesis',
+        name: opts.streamName,
+        port: opts.port,
+        stream: opts.port,
+        limits: opts.limits,
+        aggregation: opts.aggregation ?? { mode: 'none' },
+        pacer: opts.pacer ?? null,
+        shardRefreshMs: opts.shardRefreshMs ?? 300_000,
+        learnRecordLimit: opts.learnRecordLimit ?? false,
+        retry: opts.retry,
+      },
+      log,
+      opts.metrics,
+    );
+    const routes = opts.routes ?? [];
+    this.destinations = [main, ...routes.map((r, i) => new Destination(i + 1, { ...r.destination, retry: opts.retry }, log, opts.metrics))];
+    this.routes = routes.map((r) => r.match);
     // Read-ahead for every split in flight plus the next call of each; aggregation packs many readings into
     // one entry, so it reads further ahead (still bounded).
-    const perCall = this.aggregation.mode === 'kpl' ? opts.limits.maxRecords * 8 : opts.limits.maxRecords;
+    const aggregating = this.destinations.some((d) => d.opts.aggregation.mode === 'kpl');
+    const perCall = aggregating ? opts.limits.maxRecords * 8 : opts.limits.maxRecords;
     this.maxWindow = perCall * 2 * (this.concurrency + 1);
   }
 
-  /** The record limit in use: the stream's maximum record size once read, bounded by the call size. */
+  /** The default stream's record limit in use: its maximum record size once read, bounded by the call size. */
   get maxRecordBytes(): number {
-    return this.limits.maxRecordBytes;
+    return this.destinations[0]!.limits.maxRecordBytes;
   }
 
-  /** The shard map in use, when pacing has read it. */
+  /** The default stream's shard map, when pacing has read it. */
   get shards(): readonly string[] {
-    return this.shardMap?.shardIds ?? [];
+    return this.destinations[0]!.shards;
   }
 
   async start(): Promise<void> {
-    if (this.opts.learnRecordLimit) await this.learnRecordLimit();
-    if (this.pacer) this.refreshShards('start');
+    for (const d of this.destinations) await d.start(this.stopping.signal);
     this.alarms = new LaneReader('alarm', this.opts.queue.cursor(this.id, 'alarm'), false);
     this.telemetry = new TelemetryReaders(this.opts.queue.cursor(this.id, 'telemetry'), this.opts.limits.maxRecords * LIVE_AFTER_CALLS, this.opts.logger);
     this.loop = this.run();
@@ -133,8 +153,10 @@ export class KinesisSink implements Component {
   }
 
   health(): HealthReport {
-    if (!this.operatorFailure) return { status: 'ok', reasons: [] };
-    return { status: 'degraded', reasons: [`kinesis ${this.operatorFailure.code}: ${this.operatorFailure.action}`] };
+    const reasons = this.destinations
+      .filter((d) => d.operatorFailure)
+      .map((d) => `${d.opts.kind} ${d.index === 0 ? '' : `${d.name} `}${d.operatorFailure!.code}: ${d.operatorFailure!.action}`);
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
   private async run(): Promise<void> {
@@ -143,9 +165,9 @@ export class KinesisSink implements Component {
         await this.cycle();
       } catch (err) {
         if (this.stopping.signal.aborted) break;
-        // Only the queue can throw here (the port's failures are handled in send); retry after a pause.
+        // Only the queue can throw here (the ports' failures are handled in send); retry after a pause.
         this.opts.logger.error({ err: describeError(err) }, 'kinesis sink could not read the buffer; retrying');
-        await delay(this.backoff.next(), this.stopping.signal).catch(() => undefined);
+        await delay(this.readBackoff.next(), this.stopping.signal).catch(() => undefined);
       }
     }
   }
@@ -168,20 +190,19 @@ export class KinesisSink implements Component {
     // Alarms are read right before planning, so they board the very next call (an empty lane costs no read);
     // telemetry is read ahead while calls are in flight, so the next batches are ready when they return.
     await this.alarms.fill(this.opts.queue, this.maxWindow, 1);
-    // Until the map is known (ListShards failed at start), it is tried again every few seconds.
-    if (this.pacer && (!this.shardMap || performance.now() - this.shardsReadAt > (this.opts.shardRefreshMs ?? 300_000))) this.refreshShards(this.shardMap ? 'periodic' : 'start');
+    for (const d of this.destinations) d.maybeRefreshShards(this.stopping.signal);
     let pacedForMs: number | null = null;
-    for (let split = 0; split < this.concurrency; split++) {
+    const waiting = this.waitingBySplit();
+    for (const [split, candidates] of waiting) {
       if (this.inflight.has(split)) continue;
-      const candidates = [...this.waiting(split)];
-      if (candidates.length === 0) continue;
-      const plan = planCall(candidates, this.limits, this.aggregation, this.pacer);
-      for (const p of plan.tooLarge) await this.deadLetterTooLarge(p);
+      const destination = this.destinations[Math.floor(split / this.concurrency)]!;
+      const plan = planCall(candidates, destination.limits, destination.opts.aggregation, destination.pacer);
+      for (const p of plan.tooLarge) await this.deadLetterTooLarge(p, destination);
       if (plan.pacedForMs !== null) pacedForMs = pacedForMs === null ? plan.pacedForMs : Math.min(pacedForMs, plan.pacedForMs);
       if (plan.entries.length === 0) continue;
       const sending = plan.entries.flatMap((e) => e.members);
       for (const p of sending) p.sending = true;
-      const call = this.send(plan.entries).finally(() => {
+      const call = this.send(destination, plan.entries).finally(() => {
         for (const p of sending) p.sending = false;
         this.inflight.delete(split);
       });
@@ -203,11 +224,30 @@ export class KinesisSink implements Component {
     this.commitProgress();
   }
 
-  /** Records waiting for a call, of one partition-key split: alarms first, then live readings, then the backlog. */
-  private *waiting(split: number): Iterable<Pending> {
+  /**
+   * Records waiting for a call, grouped by split (destination, then a hash of the partition key), each group
+   * in boarding order: alarms first, then live readings, then the backlog.
+   */
+  private waitingBySplit(): Map<number, Pending[]> {
+    const out = new Map<number, Pending[]>();
     for (const reader of this.readers()) {
-      for (const p of reader.window) if (!p.done && !p.sending && splitOf(p.record.partitionKey, this.concurrency) === split) yield p;
+      for (const p of reader.window) {
+        if (p.done || p.sending) continue;
+        const split = this.destinationOf(p) * this.concurrency + splitOf(p.record.partitionKey, this.concurrency);
+        (out.get(split) ?? out.set(split, []).get(split)!).push(p);
+      }
     }
+    return out;
+  }
+
+  private destinationOf(p: Pending): number {
+    let d = this.routed.get(p);
+    if (d === undefined) {
+      const i = this.routes.findIndex((match) => match(p.record));
+      d = i + 1;
+      this.routed.set(p, d);
+    }
+    return d;
   }
 
   private async fill(): Promise<void> {
@@ -242,33 +282,32 @@ export class KinesisSink implements Component {
     }
   }
 
-  private async send(entries: OutEntry[]): Promise<void> {
-    const { metrics, logger } = this.opts;
-    const readings = entries.reduce((n, e) => n + e.members.length, 0);
+  private async send(destination: Destination, entries: OutEntry[]): Promise<void> {
+    const { logger } = this.opts;
     const call = new AbortController();
     this.callAborts.add(call);
     const timer = setTimeout(() => call.abort(), this.opts.requestTimeoutMs);
     let results: PutEntryResult[];
     const started = performance.now();
     try {
-      metrics.inc('kinesis_calls_total');
-      results = await this.opts.port.putRecords(
-        this.opts.streamName,
+      destination.count('calls_total');
+      results = await destination.opts.port.putRecords(
+        destination.name,
         entries.map((e) => ({ partitionKey: e.partitionKey, data: e.data })),
         call.signal,
       );
     } catch (err) {
       this.opts.onCall?.((performance.now() - started) / 1000, 'failed');
-      await this.onCallFailure(err);
+      await this.onCallFailure(destination, err);
       return;
     } finally {
       clearTimeout(timer);
       this.callAborts.delete(call);
     }
 
-    if (this.operatorFailure) {
-      logger.info({ stream: this.opts.streamName }, `kinesis accepts records again after ${this.operatorFailure.code}`);
-      this.operatorFailure = null;
+    if (destination.operatorFailure) {
+      logger.info(destination.where, `${destination.opts.kind} accepts records again after ${destination.operatorFailure.code}`);
+      destination.operatorFailure = null;
     }
     let failed = 0;
     let delivered = 0;
@@ -282,140 +321,82 @@ export class KinesisSink implements Component {
         for (const p of entry.members) p.done = true;
         delivered += entry.members.length;
         accepted.add(result.shardId);
-        this.countShard(result.shardId, entry);
+        destination.countShard(result.shardId || UNKNOWN_SHARD, entry.members.length, entry.size);
         // A record landing elsewhere than the map said: the stream was resharded.
-        if (this.shardMap && entry.shardId !== null && entry.shardId !== result.shardId && result.shardId) reshardSigns += 1;
+        if (destination.hasShardMap && entry.shardId !== null && result.shardId && entry.shardId !== result.shardId) reshardSigns += 1;
       } else {
         failed += 1;
         firstError ||= `${result.errorCode}: ${result.errorMessage}`;
-        metrics.inc('kinesis_entry_failures_total', { code: result.errorCode });
+        destination.count('entry_failures_total', { code: result.errorCode });
         if (result.errorCode === 'ProvisionedThroughputExceededException') {
           const shard = shardNamedIn(result.errorMessage) ?? entry.shardId ?? UNKNOWN_SHARD;
           throttled.add(shard);
-          metrics.inc('kinesis_shard_throttles_total', { shard });
-          if (this.shardMap && shard !== UNKNOWN_SHARD && !this.shardMap.has(shard)) reshardSigns += 1;
+          destination.count('shard_throttles_total', { shard });
+          if (shard !== UNKNOWN_SHARD && !destination.knowsShard(shard)) reshardSigns += 1;
         }
       }
     });
-    if (this.pacer) {
-      for (const shard of throttled) this.pacer.onThrottled(shard);
-      for (const shard of accepted) if (!throttled.has(shard)) this.pacer.onAccepted(shard);
-      if (reshardSigns > 0) this.refreshShards('records went to shards the map does not know');
+    const pacer = destination.pacer;
+    if (pacer) {
+      for (const shard of throttled) pacer.onThrottled(shard);
+      for (const shard of accepted) if (!throttled.has(shard)) pacer.onAccepted(shard);
+      if (reshardSigns > 0) destination.refreshShards('records went to shards the map does not know', this.stopping.signal);
     }
     this.opts.onCall?.((performance.now() - started) / 1000, failed === 0 ? 'ok' : 'partial');
-    metrics.inc('readings_delivered_total', undefined, delivered);
-    metrics.inc('kinesis_records_total', undefined, entries.length - failed);
+    this.opts.metrics.inc('readings_delivered_total', undefined, delivered);
+    destination.count('records_total', undefined, entries.length - failed);
     this.telemetry.maybeGoLive(this.opts.queue.head('telemetry'));
     if (failed === 0) {
-      this.backoff.reset();
+      destination.backoff.reset();
       return;
     }
     // Partial failure (HTTP 200 with ErrorCodes): only those entries go again, in the next call. When pacing
     // knows the throttled shards, it holds them back itself; the backoff then covers only other errors.
     const onlyThrottles = results.every((r) => r.ok || r.errorCode === 'ProvisionedThroughputExceededException');
-    const wait = this.pacer !== null && onlyThrottles ? 0 : this.backoff.next();
-    this.logRetry({ failed, of: entries.length, first: firstError, retryInMs: wait }, 'kinesis refused some entries; resending exactly those');
+    const wait = pacer !== null && onlyThrottles ? 0 : destination.backoff.next();
+    this.logRetry(destination, { failed, of: entries.length, first: firstError, retryInMs: wait }, `${destination.opts.kind} refused some entries; resending exactly those`);
     await delay(wait, this.stopping.signal).catch(() => undefined);
   }
 
-  private async onCallFailure(err: unknown): Promise<void> {
-    const failure = classifyCallError(err);
-    this.opts.metrics.inc('kinesis_call_failures_total', { code: failure.code });
+  private async onCallFailure(destination: Destination, err: unknown): Promise<void> {
+    const failure = classifyCallError(err, destination.opts.kind);
+    destination.count('call_failures_total', { code: failure.code });
     if (this.stopping.signal.aborted && isAbort(err)) return;
-    const wait = failure.kind === 'operator' ? this.opts.retry.maxDelayMs : this.backoff.next();
+    const wait = failure.kind === 'operator' ? this.opts.retry.maxDelayMs : destination.backoff.next();
     if (failure.kind === 'operator') {
-      if (this.operatorFailure?.code !== failure.code) {
+      if (destination.operatorFailure?.code !== failure.code) {
         this.opts.logger.error(
-          { stream: this.opts.streamName, code: failure.code, err: failure.message, probeInMs: wait },
-          `kinesis needs operator action: ${failure.action}; readings stay buffered until it is fixed`,
+          { ...destination.where, code: failure.code, err: failure.message, probeInMs: wait },
+          `${destination.opts.kind} needs operator action: ${failure.action}; readings stay buffered until it is fixed`,
         );
       }
-      this.operatorFailure = failure;
+      destination.operatorFailure = failure;
     } else {
-      this.logRetry({ code: failure.code, err: failure.message, retryInMs: wait }, 'PutRecords failed; the whole call will be retried');
+      this.logRetry(destination, { code: failure.code, err: failure.message, retryInMs: wait }, `${destination.opts.kind} call failed; the whole call will be retried`);
     }
     await delay(wait, this.stopping.signal).catch(() => undefined);
   }
 
-  /** Warnings about retries at most every 10 s: an outage must not flood the log. */
-  private logRetry(fields: object, message: string): void {
+  /** Warnings about retries at most every 10 s per destination: an outage must not flood the log. */
+  private logRetry(destination: Destination, fields: object, message: string): void {
     const now = Date.now();
-    if (now - this.lastRetryLog < 10_000) return;
-    this.lastRetryLog = now;
-    this.opts.logger.warn({ stream: this.opts.streamName, ...fields }, message);
+    if (now - destination.lastRetryLog < 10_000) return;
+    destination.lastRetryLog = now;
+    this.opts.logger.warn({ ...destination.where, ...fields }, message);
   }
 
-  private async deadLetterTooLarge(pending: Pending): Promise<void> {
+  private async deadLetterTooLarge(pending: Pending, destination: Destination): Promise<void> {
     const record: StoredRecord = pending.record;
     await this.opts.queue.deadLetterRecord(
       record,
       'too_large',
-      `record of ${entrySize(record)} bytes (data plus partition key) exceeds the record limit of ${this.limits.maxRecordBytes} bytes ` +
-        `(the stream's maximum record size, bounded by kinesis.batch.maxBytes); it is never sent`,
+      `record of ${entrySize(record)} bytes (data plus partition key) exceeds the record limit of ${destination.limits.maxRecordBytes} bytes ` +
+        `of ${destination.id} (its maximum record size, bounded by the call size); it is never sent`,
       this.id,
     );
     pending.done = true;
     pending.deadLettered = true;
     this.opts.metrics.inc('readings_dead_lettered_total', { reason: 'too_large' });
-  }
-
-  /** Per-shard counters: Kinesis records, readings and bytes accepted by each shard. */
-  private countShard(shardId: string, entry: OutEntry): void {
-    const shard = shardId || UNKNOWN_SHARD;
-    const m = this.opts.metrics;
-    m.inc('kinesis_shard_records_total', { shard });
-    m.inc('kinesis_shard_readings_total', { shard }, entry.members.length);
-    m.inc('kinesis_shard_bytes_total', { shard }, entry.size);
-    if (this.pacer && !this.shardsSeen.has(shard)) {
-      this.shardsSeen.add(shard);
-      const pacer = this.pacer;
-      m.gauge(`kinesis_shard_pacing_share{shard="${shard}"}`, () => pacer.snapshot().find((s) => s.shardId === shard)?.factor ?? 1);
-    }
-  }
-
-  /**
-   * Reads the shard map (ListShards) in the background: at start, periodically, and when replies show a
-   * reshard. Until it is known, pacing treats the stream as one shard. Failures keep the old map.
-   */
-  private refreshShards(why: string): void {
-    if (!this.pacer || this.shardRead) return;
-    const now = performance.now();
-    if (now - this.shardsReadAt < MIN_SHARD_REFRESH_MS) return;
-    this.shardsReadAt = now;
-    const pacer = this.pacer;
-    this.shardRead = this.opts.port
-      .listShards(this.opts.streamName, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(STREAM_READ_TIMEOUT_MS)]))
-      .then((shards) => {
-        const map = new ShardMap(shards);
-        if (map.size === 0) throw new Error('ListShards returned no open shard');
-        const before = this.shardMap?.shardIds.join(',');
-        this.shardMap = map;
-        pacer.setMap(map);
-        if (before !== map.shardIds.join(',')) this.opts.logger.info({ stream: this.opts.streamName, shards: map.shardIds, why }, 'shard map read; pacing each shard');
-      })
-      .catch((err: unknown) => {
-        if (this.stopping.signal.aborted) return;
-        this.opts.logger.warn({ stream: this.opts.streamName, err: describeError(err), why }, 'could not read the shard map (ListShards); pacing as before');
-      })
-      .finally(() => {
-        this.shardRead = null;
-      });
-  }
-
-  /** DescribeStreamSummary's MaxRecordSizeInKiB (streams can be raised to 10 MiB); 1 MiB when unknown. */
-  private async learnRecordLimit(): Promise<void> {
-    try {
-      const d = await this.opts.port.describeStream(this.opts.streamName, AbortSignal.timeout(STREAM_READ_TIMEOUT_MS));
-      if (d.maxRecordBytes !== null) {
-        this.limits.maxRecordBytes = Math.min(d.maxRecordBytes, this.limits.maxBytes);
-        this.opts.logger.info({ stream: this.opts.streamName, maxRecordBytes: this.limits.maxRecordBytes }, 'stream record limit read');
-      }
-    } catch (err) {
-      this.opts.logger.warn(
-        { stream: this.opts.streamName, err: describeError(err), maxRecordBytes: this.limits.maxRecordBytes },
-        'could not read the stream summary (DescribeStreamSummary); assuming the default record limit',
-      );
-    }
   }
 
   /**
@@ -437,7 +418,6 @@ export class KinesisSink implements Component {
         .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
     }
   }
-
 }
 
 function isAbort(err: unknown): boolean {
