@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
+import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
 import type { Component, HealthReport } from './core/lifecycle.js';
@@ -239,11 +240,15 @@ export class Gateway {
   private async kinesisClient(): Promise<KinesisClient> {
     const { kinesis } = this.config;
     if (kinesis.endpoint !== 'local') {
+      // Aborted on stop, so a credentials request in flight does not hold the shutdown.
+      const credentialsAbort = new AbortController();
+      this.running.push({ id: 'aws-credentials', stop: async () => credentialsAbort.abort() });
+      const credentials = await credentialsFromConfig(kinesis.credentials, 'kinesis.credentials', this.logger.child({ component: 'aws-credentials' }), credentialsAbort.signal);
       this.logger.info(
-        { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS' },
-        'forwarding to Amazon Kinesis with the standard AWS credential chain',
+        { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS', credentialSource: kinesis.credentials?.source ?? 'chain' },
+        'forwarding to Amazon Kinesis',
       );
-      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}) });
+      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}), ...(credentials ? { credentials } : {}) });
     }
     this.emulator = await startLocalEmulator(kinesis.local.host, kinesis.local.port);
     const emulator = this.emulator;

@@ -196,3 +196,4 @@ export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type KinesisConfig = z.infer<typeof kinesisSchema>;
 export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
 export type IotCredentialsConfig = z.infer<typeof iotCredentialsSchema>;
+export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;
