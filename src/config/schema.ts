@@ -120,6 +120,7 @@ export const credentialsSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.source === 'iot' && !c.iot) ctx.addIssue({ code: 'custom', path: ['iot'], message: 'source: iot needs the iot block (endpoint, roleAlias, thingName, certFile, keyFile)' });
+    if (c.source === 'chain' && c.iot) ctx.addIssue({ code: 'custom', path: ['source'], message: 'an iot block is set but source is chain, so it would be ignored: set source: iot to use it, or remove the iot block' });
   });
 
 export const kinesisSchema = z

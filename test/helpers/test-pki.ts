@@ -28,12 +28,17 @@ export class TestPki {
 
   /** A server certificate for 127.0.0.1 (subjectAltName IP, what TLS clients check against a numeric host). */
   serverCert(name = 'server'): Promise<CertFiles> {
-    return this.issue(name, '127.0.0.1', { days: 2, ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth' });
+    return this.issue(name, '/CN=127.0.0.1', { days: 2, ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth' });
   }
 
   /** A client certificate with subject CN `cn`; `days: -1` makes one that expired at issue time. */
   clientCert(cn: string, opts: { days?: number } = {}): Promise<CertFiles> {
-    return this.issue(`client-${slug(cn)}-${opts.days ?? 2}`, cn, { days: opts.days ?? 2, ext: 'extendedKeyUsage=clientAuth' });
+    return this.issue(`client-${slug(cn)}-${opts.days ?? 2}`, `/CN=${cn}`, { days: opts.days ?? 2, ext: 'extendedKeyUsage=clientAuth' });
+  }
+
+  /** A valid client certificate whose subject has no CN (only an organisation). */
+  clientCertWithoutCn(org: string): Promise<CertFiles> {
+    return this.issue(`client-nocn-${slug(org)}`, `/O=${org}`, { days: 2, ext: 'extendedKeyUsage=clientAuth' });
   }
 
   /** A certificate signed by its own key, not by any CA. */
@@ -43,12 +48,12 @@ export class TestPki {
     return out;
   }
 
-  private async issue(name: string, cn: string, opts: { days: number; ext: string }): Promise<CertFiles> {
+  private async issue(name: string, subject: string, opts: { days: number; ext: string }): Promise<CertFiles> {
     const out = files(this.dir, name);
     const csr = path.join(this.dir, `${name}.csr`);
     const ext = path.join(this.dir, `${name}.ext`);
     await writeFile(ext, `${opts.ext}\n`);
-    await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', out.keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+    await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', out.keyFile, '-out', csr, '-subj', subject]);
     await openssl(['x509', '-req', '-in', csr, '-CA', this.ca.certFile, '-CAkey', this.ca.keyFile, '-CAcreateserial', '-days', String(opts.days), '-extfile', ext, '-out', out.certFile]);
     return out;
   }

@@ -20,6 +20,7 @@ interface Pkis {
   expired: CertFiles;
   selfSigned: CertFiles;
   otherCa: CertFiles;
+  noCn: CertFiles;
 }
 
 const FAILURES = 'mqtt_tls_handshake_failures_total';
@@ -85,6 +86,7 @@ describe('MQTT over TLS', () => {
       expired: await pki.clientCert('th-expired', { days: -1 }),
       selfSigned: await pki.selfSigned('th-self'),
       otherCa: await other.clientCert('th-other-ca'),
+      noCn: await pki.clientCertWithoutCn('no common name'),
     };
     ca = await readFile(pki.ca.certFile);
     const tlsBase = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: pki.ca.certFile };
@@ -124,6 +126,7 @@ describe('MQTT over TLS', () => {
     ['an expired client certificate', () => clientTls(certs.expired)],
     ['a self-signed client certificate', () => clientTls(certs.selfSigned)],
     ['a client certificate from another CA', () => clientTls(certs.otherCa)],
+    ['a valid certificate without a CN, which could name no device (identityFromCertificate)', () => clientTls(certs.noCn)],
   ])('mutual TLS refuses %s', async (_name, options) => {
     const before = gateway.metrics.get(FAILURES);
     const result = await tryMqtt(`mqtts://127.0.0.1:${mutualPort}`, await options());

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { iotCredentialsProvider, type IotCredentialsOptions } from '../../src/aws/iot-credentials.js';
+import { validateConfig } from '../../src/config/load.js';
 import { isTidegateError, type TidegateError } from '../../src/core/errors.js';
 import { FakeIotCredentialsEndpoint } from '../helpers/fake-iot-credentials.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -182,3 +183,18 @@ async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('kinesis.credentials config', () => {
+  const iot = { endpoint: 'c2example.credentials.iot.eu-west-1.amazonaws.com', roleAlias: 'tidegate-kinesis', thingName: 'gw-1', certFile: 'c.pem', keyFile: 'k.pem' };
+
+  it('accepts source: iot with its block, and defaults to the standard chain when absent', () => {
+    expect(validateConfig({ kinesis: { credentials: { source: 'iot', iot } } }, 'test').kinesis.credentials?.iot?.roleAlias).toBe('tidegate-kinesis');
+    expect(validateConfig({}, 'test').kinesis.credentials).toBeUndefined();
+  });
+
+  it('refuses source: iot without the iot block, an iot block that would be ignored, and an endpoint given as a URL', () => {
+    expect(() => validateConfig({ kinesis: { credentials: { source: 'iot' } } }, 'test')).toThrow(/kinesis\.credentials\.iot: source: iot needs the iot block/);
+    expect(() => validateConfig({ kinesis: { credentials: { source: 'chain', iot } } }, 'test')).toThrow(/kinesis\.credentials\.source: an iot block is set but source is chain/);
+    expect(() => validateConfig({ kinesis: { credentials: { source: 'iot', iot: { ...iot, endpoint: 'https://x.example.com/' } } } }, 'test')).toThrow(/kinesis\.credentials\.iot\.endpoint: a host name, optionally with :port/);
+  });
+});
