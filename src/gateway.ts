@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
+import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
 import type { Component, HealthReport } from './core/lifecycle.js';
@@ -47,6 +48,8 @@ export class Gateway {
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
   private localKinesis: KinesisClient | null = null;
+  /** The credentials the AWS clients use when not the standard chain (the AWS IoT credentials provider). */
+  private awsCredentials: Awaited<ReturnType<typeof credentialsFromConfig>> = undefined;
   private statsTimer: NodeJS.Timeout | null = null;
   private statusServer: StatusServer | null = null;
   private exporter!: PrometheusExporter;
@@ -313,7 +316,12 @@ export class Gateway {
       } else {
         const firehose = config.firehose;
         if (!firehosePort) {
-          const client = createFirehoseClient({ region: firehose.region ?? config.kinesis.region, requestTimeoutMs: config.kinesis.requestTimeoutMs, ...(firehose.endpoint ? { endpoint: firehose.endpoint } : {}) });
+          const client = createFirehoseClient({
+            region: firehose.region ?? config.kinesis.region,
+            requestTimeoutMs: config.kinesis.requestTimeoutMs,
+            ...(firehose.endpoint ? { endpoint: firehose.endpoint } : {}),
+            ...(this.awsCredentials ? { credentials: this.awsCredentials } : {}),
+          });
           const created = new SdkFirehosePort(client, firehose.appendNewline);
           this.running.push({ id: 'firehose-client', stop: async () => created.close() });
           firehosePort = created;
@@ -340,11 +348,17 @@ export class Gateway {
   private async kinesisClient(): Promise<KinesisClient> {
     const { kinesis } = this.config;
     if (kinesis.endpoint !== 'local') {
+      // Aborted on stop, so a credentials request in flight does not hold the shutdown.
+      const credentialsAbort = new AbortController();
+      this.running.push({ id: 'aws-credentials', stop: async () => credentialsAbort.abort() });
+      const credentials = await credentialsFromConfig(kinesis.credentials, 'kinesis.credentials', this.logger.child({ component: 'aws-credentials' }), credentialsAbort.signal);
+      // Firehose routes sign with the same credentials (the IoT provider's role covers both, or the chain).
+      this.awsCredentials = credentials;
       this.logger.info(
-        { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS' },
-        'forwarding to Amazon Kinesis with the standard AWS credential chain',
+        { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS', credentialSource: kinesis.credentials?.source ?? 'chain' },
+        'forwarding to Amazon Kinesis',
       );
-      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}) });
+      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}), ...(credentials ? { credentials } : {}) });
     }
     this.emulator = await startLocalEmulator(kinesis.local.host, kinesis.local.port);
     const emulator = this.emulator;

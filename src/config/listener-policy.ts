@@ -9,19 +9,24 @@ export function isLoopbackHost(host: string): boolean {
   return host.toLowerCase() === '::ffff:127.0.0.1';
 }
 
+/** Mutual TLS authenticates every client: the handshake fails without a certificate signed by the listener's CA. */
+export function authenticatesClients(l: ListenerConfig): boolean {
+  return l.tls?.requireClientCert === true;
+}
+
 /**
- * Secure default (mosquitto 2's rule): anonymous clients are accepted on loopback only. tidegate has no
- * client authentication of its own yet, so a non-loopback listener needs an explicit `allowAnonymous: true`.
+ * Secure default (mosquitto 2's rule): anonymous clients are accepted on loopback only. A non-loopback
+ * listener needs client authentication (mutual TLS) or an explicit `allowAnonymous: true`.
  */
 export function listenerProblems(listeners: readonly ListenerConfig[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   listeners.forEach((l, i) => {
-    if (!isLoopbackHost(l.host) && l.allowAnonymous !== true) {
+    if (!isLoopbackHost(l.host) && l.allowAnonymous !== true && !authenticatesClients(l)) {
       problems.push({
         path: `mqtt.listeners[${i}]`,
         message:
           `listener ${l.host}:${l.port} is reachable from other machines and no authentication is configured; ` +
-          `bind it to 127.0.0.1, or set allowAnonymous: true to accept anonymous clients from the network on purpose`,
+          `bind it to 127.0.0.1, require client certificates (tls.requireClientCert: true), or set allowAnonymous: true to accept anonymous clients from the network on purpose`,
       });
     }
   });

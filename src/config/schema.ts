@@ -8,6 +8,34 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 
+/** TLS on an MQTT listener (MQTT over TLS, conventionally port 8883). Paths are read when the gateway starts. */
+export const listenerTlsSchema = z
+  .object({
+    /** PEM server certificate (with its intermediate certificates after it, if any). */
+    certFile: z.string().min(1),
+    /** PEM private key of the server certificate. */
+    keyFile: z.string().min(1),
+    /** PEM CA certificate(s) that client certificates must chain to; required with requireClientCert. */
+    caFile: z.string().min(1).optional(),
+    /** Mutual TLS: clients must present a certificate signed by caFile, or the handshake fails. */
+    requireClientCert: z.boolean().default(false),
+    /** Oldest TLS version accepted; TLS 1.0 and 1.1 are never offered. */
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    /** With mutual TLS: the verified client certificate's subject CN is the device id of its readings. */
+    identityFromCertificate: z.boolean().default(false),
+    /** A connection that has not finished its TLS handshake within this time is closed. */
+    handshakeTimeoutMs: positiveInt.max(120_000).default(10_000),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.requireClientCert && !t.caFile) {
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'requireClientCert: true needs caFile, the CA that signs the device certificates' });
+    }
+    if (t.identityFromCertificate && !t.requireClientCert) {
+      ctx.addIssue({ code: 'custom', path: ['identityFromCertificate'], message: 'identityFromCertificate needs requireClientCert: true (only a verified certificate can name a device)' });
+    }
+  });
+
 export const listenerSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -17,6 +45,8 @@ export const listenerSchema = z
      * on any other address refuses to start unless this is set to true explicitly.
      */
     allowAnonymous: z.boolean().optional(),
+    /** Serve MQTT over TLS on this listener. */
+    tls: listenerTlsSchema.optional(),
   })
   .strict();
 
@@ -90,6 +120,36 @@ export const pacingSchema = z
   })
   .strict();
 
+/** The AWS IoT credentials provider: temporary credentials for a role alias, fetched with the device certificate. */
+export const iotCredentialsSchema = z
+  .object({
+    /** The account's credentials-provider host (`aws iot describe-endpoint --endpoint-type iot:CredentialProvider`), optionally `host:port`. */
+    endpoint: z.string().min(1).regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host name, optionally with :port (no scheme, no path)'),
+    /** The IoT role alias that points at the IAM role the gateway assumes. */
+    roleAlias: z.string().min(1).max(128).regex(/^[\w=,@-]+$/, 'only letters, digits and "_=,@-"'),
+    /** The thing the certificate is attached to (sent as x-amzn-iot-thingname). */
+    thingName: z.string().min(1).max(128).regex(/^[a-zA-Z0-9:_-]+$/, 'only letters, digits, ":", "_" and "-"'),
+    /** PEM device certificate registered with AWS IoT. */
+    certFile: z.string().min(1),
+    /** PEM private key of the device certificate. */
+    keyFile: z.string().min(1),
+    /** PEM CA for the endpoint's server certificate; absent means Node's bundled public CAs (Amazon Root CA included). */
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const credentialsSchema = z
+  .object({
+    /** `chain`: the standard AWS credential chain (environment, profile/SSO, web identity, ECS/EKS container, EC2 instance role). `iot`: the AWS IoT credentials provider. */
+    source: z.enum(['chain', 'iot']).default('chain'),
+    iot: iotCredentialsSchema.optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.source === 'iot' && !c.iot) ctx.addIssue({ code: 'custom', path: ['iot'], message: 'source: iot needs the iot block (endpoint, roleAlias, thingName, certFile, keyFile)' });
+    if (c.source === 'chain' && c.iot) ctx.addIssue({ code: 'custom', path: ['source'], message: 'an iot block is set but source is chain, so it would be ignored: set source: iot to use it, or remove the iot block' });
+  });
+
 export const kinesisSchema = z
   .object({
     streamName: z.string().min(1).max(128).regex(/^[a-zA-Z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"').default('tidegate-telemetry'),
@@ -122,6 +182,8 @@ export const kinesisSchema = z
     concurrency: positiveInt.max(16).default(2),
     aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
     pacing: pacingSchema.default(() => pacingSchema.parse({})),
+    /** Where the AWS credentials come from; absent means the standard chain (ignored with endpoint: local, which uses fixed emulator credentials). */
+    credentials: credentialsSchema.optional(),
   })
   .strict();
 
@@ -211,3 +273,6 @@ export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type KinesisConfig = z.infer<typeof kinesisSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
+export type IotCredentialsConfig = z.infer<typeof iotCredentialsSchema>;
+export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;

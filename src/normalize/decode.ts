@@ -28,8 +28,9 @@ export function decodeMessage(raw: RawMessage, opts: DecodeOptions): DecodeResul
   if (raw.payload.length > opts.maxPayloadBytes) {
     return reject('payload_too_large', `payload of ${raw.payload.length} bytes exceeds mqtt.maxPayloadBytes (${opts.maxPayloadBytes})`);
   }
-  const deviceId = opts.matchTopic(raw.topic);
-  if (deviceId === null) return reject('topic_mismatch', `topic "${raw.topic}" does not match the configured topic template`);
+  const topicDeviceId = opts.matchTopic(raw.topic);
+  if (topicDeviceId === null) return reject('topic_mismatch', `topic "${raw.topic}" does not match the configured topic template`);
+  const deviceId = raw.deviceId ?? topicDeviceId;
   if ([...deviceId].length > MAX_DEVICE_ID_CHARS) {
     return reject('invalid_device_id', `device id is longer than ${MAX_DEVICE_ID_CHARS} characters (the Kinesis partition key limit)`);
   }

@@ -6,6 +6,11 @@ export interface RawMessage {
   /** Client id or port name, for dead letters and logs. */
   origin: string;
   receivedAt: number;
+  /**
+   * The device id when the source authenticated the device itself (a verified client certificate's CN);
+   * it takes the place of the topic's {deviceId} level, so a device cannot write as another.
+   */
+  deviceId?: string;
 }
 
 export type ReadingValue = number | boolean | string;

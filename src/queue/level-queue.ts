@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { pino } from 'pino';
 import { delay } from '../core/abort.js';
@@ -10,6 +9,7 @@ import { applyDelta, emptyConservation, parseConservation, type LedgerDelta } fr
 import { GroupCommit } from './group-commit.js';
 import { Waiters } from './waiters.js';
 import { openForInspection, openStore } from './open-store.js';
+import { ensurePrivateDir } from './private-dir.js';
 import {
   DamagedRecordError,
   DEAD_LETTER_END,
@@ -124,7 +124,12 @@ export class LevelQueue implements DurableQueue {
   }
 
   async open(): Promise<void> {
-    if (!this.opts.inspectOnly) await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
+    if (!this.opts.inspectOnly) {
+      const { mode } = await ensurePrivateDir(this.opts.dir);
+      if ((mode & 0o077) !== 0) {
+        this.logger.warn({ dataDir: this.opts.dir, mode: mode.toString(8) }, 'the buffer directory is open to other users; `chmod 700` it so only tidegate\'s user can read the buffered readings');
+      }
+    }
     const make = (): Level<string, string> => this.makeDb();
     const store = this.opts.inspectOnly ? await openForInspection(this.opts.dir, make) : await openStore(this.opts.dir, make);
     this.db = store.db;

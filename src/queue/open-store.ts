@@ -1,6 +1,7 @@
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { Level } from 'level';
 import { TidegateError } from '../core/errors.js';
+import { ensurePrivateDir } from './private-dir.js';
 
 export interface OpenedStore {
   db: Level<string, string>;
@@ -53,7 +54,7 @@ export async function openStore(dir: string, make: () => Level<string, string>, 
   }
   const quarantinedTo = `${dir}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
   await rename(dir, quarantinedTo);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(dir);
   const db = make();
   await db.open();
   return { db, quarantinedTo, reason };

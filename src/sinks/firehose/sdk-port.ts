@@ -1,4 +1,5 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentials.js';
 import type { RecordPort, PutEntry, PutEntryResult } from '../kinesis/port.js';
 import { keepAliveHandler } from '../kinesis/sdk-port.js';
 
@@ -6,7 +7,8 @@ export interface FirehoseClientOptions {
   region: string;
   endpoint?: string;
   requestTimeoutMs: number;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Static credentials or a provider (the AWS IoT credentials provider); absent means the standard chain. */
+  credentials?: AwsCredentials | AwsCredentialsProvider;
 }
 
 export function createFirehoseClient(opts: FirehoseClientOptions): FirehoseClient {

@@ -1,3 +1,5 @@
+import { isTidegateError } from '../../core/errors.js';
+
 /**
  * Whole-call failures of PutRecords, by what must happen next. Retryable ones are retried with backoff
  * forever (the data is safe on disk); operator ones mark the gateway degraded with the reason and are
@@ -38,6 +40,8 @@ const FIREHOSE_OPERATOR_ERRORS: Record<string, string> = {
 };
 
 export function classifyCallError(err: unknown, kind: 'kinesis' | 'firehose' = 'kinesis'): CallFailure {
+  // The AWS IoT credentials provider refused (certificate, IoT policy or role alias): its message says what to fix.
+  if (isTidegateError(err, 'ERR_AWS_CREDENTIALS') && !err.retryable) return { kind: 'operator', code: err.code, message: err.message, action: err.message };
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'UnknownError');
   const message = e.message ?? String(err);

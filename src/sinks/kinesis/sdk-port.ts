@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentials.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
 import type { ShardRange } from './shard-map.js';
 
@@ -10,8 +11,12 @@ export interface SdkPortOptions {
   /** A Kinesis-compatible endpoint; absent means AWS's own for the region. */
   endpoint?: string;
   requestTimeoutMs: number;
-  /** Static credentials for local emulators; absent means the standard AWS credential chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Static credentials (local emulators) or a provider (the AWS IoT credentials provider); absent means the
+   * SDK's default chain: environment, SSO, shared profile, credential_process, web identity token (EKS IRSA),
+   * ECS/EKS container credentials, EC2 instance role (@aws-sdk/credential-provider-node).
+   */
+  credentials?: AwsCredentials | AwsCredentialsProvider;
 }
 
 /**

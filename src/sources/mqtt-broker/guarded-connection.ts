@@ -12,7 +12,7 @@ export class GuardedConnection extends Duplex {
   private readonly guard: PacketSizeGuard;
 
   constructor(
-    private readonly socket: Socket,
+    readonly socket: Socket,
     limits: PacketLimits,
     onViolation: (v: Violation, conn: GuardedConnection) => void,
   ) {

@@ -11,6 +11,8 @@ import type { ListenerConfig } from '../../config/schema.js';
 import { GuardedConnection } from './guarded-connection.js';
 import type { Violation } from './packet-size-guard.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
+import { certificateDeviceId } from './certificate-identity.js';
+import { createMqttTlsServer } from './tls-server.js';
 
 export interface MqttBrokerSourceOptions {
   listeners: readonly ListenerConfig[];
@@ -48,8 +50,8 @@ export class MqttBrokerSource implements Component {
     this.broker = await Aedes.createBroker({ authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb) });
     this.broker.on('clientError', (client, err) => this.opts.logger.debug({ client: client.id, err: err.message }, 'mqtt client error'));
     this.opts.metrics.gauge('mqtt_connected_clients', () => this.broker?.connectedClients ?? 0);
-    for (const listener of this.opts.listeners) {
-      const server = net.createServer((socket) => this.accept(socket));
+    for (const [index, listener] of this.opts.listeners.entries()) {
+      const server = listener.tls ? await this.createTlsServer(listener.tls, index) : net.createServer((socket) => this.accept(socket));
       server.listen(listener.port, listener.host);
       try {
         await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
@@ -70,6 +72,23 @@ export class MqttBrokerSource implements Component {
     await withTimeout(Promise.allSettled([...this.inflight]), 60_000, 'pending MQTT admissions', deadline).catch(() => undefined);
     for (const socket of this.sockets) socket.destroy();
     if (this.broker) await new Promise<void>((resolve) => this.broker!.close(() => resolve()));
+  }
+
+  private async createTlsServer(config: NonNullable<ListenerConfig['tls']>, index: number): Promise<net.Server> {
+    const { server, material } = await createMqttTlsServer(config, index, {
+      onSecureSocket: (socket) => this.accept(socket),
+      onHandshakeFailure: (err, socket) => {
+        this.opts.metrics.inc('mqtt_tls_handshake_failures_total');
+        this.refusals.warn('tls-handshake', { listener: index, peer: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, err: describeError(err) }, 'TLS handshake refused');
+      },
+    });
+    // Connections still in their handshake are not in `sockets` yet; they are closed on stop too.
+    server.on('connection', (raw: net.Socket) => {
+      this.sockets.add(raw);
+      raw.on('close', () => this.sockets.delete(raw));
+    });
+    this.opts.logger.info({ listener: index, certificate: material.subject, validTo: material.validTo.toISOString(), mutualTls: config.requireClientCert }, 'MQTT listener uses TLS');
+    return server;
   }
 
   private accept(socket: net.Socket): void {
@@ -104,7 +123,7 @@ export class MqttBrokerSource implements Component {
     if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
-    const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now() });
+    const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) });
     // An error means no ack: aedes closes the connection and the device retransmits after reconnecting.
     this.track(
       admitted.then(

@@ -1,0 +1,35 @@
+import type { AwsCredentialsConfig } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import { loadTlsMaterial } from '../core/tls-files.js';
+import { iotCredentialsProvider } from './iot-credentials.js';
+
+/** AWS credentials as every SDK v3 client takes them (the shape of `AwsCredentialIdentity`). */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/** The shape of the SDK's `AwsCredentialIdentityProvider`: called whenever a client needs to sign. */
+export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+
+/**
+ * The provider a `credentials` config block asks for, or undefined for the standard AWS chain, which every
+ * SDK client builds by itself (environment, SSO, shared profile, credential_process, web identity token,
+ * ECS/EKS container endpoint, EC2 instance metadata: @aws-sdk/credential-provider-node's defaultProvider).
+ * Certificate files are read and checked here, at start; credentials are fetched on first use, so a
+ * gateway without uplink still starts and buffers.
+ */
+export async function credentialsFromConfig(
+  config: AwsCredentialsConfig | undefined,
+  where: string,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<AwsCredentialsProvider | undefined> {
+  if (!config || config.source === 'chain' || !config.iot) return undefined;
+  const iot = config.iot;
+  const material = await loadTlsMaterial(iot, `${where}.iot`);
+  logger.info({ endpoint: iot.endpoint, roleAlias: iot.roleAlias, thingName: iot.thingName, certificate: material.subject, validTo: material.validTo.toISOString() }, 'AWS credentials come from the AWS IoT credentials provider');
+  return iotCredentialsProvider({ endpoint: iot.endpoint, roleAlias: iot.roleAlias, thingName: iot.thingName, tls: material, logger, signal });
+}
