@@ -102,7 +102,21 @@ export interface BenchGateway {
  * Runs the built gateway (`dist/src/main.js`) as a child process on ephemeral ports, forwarding to a
  * Kinesis-compatible endpoint, with its buffer in `<dir>/data`; resolves once its MQTT listener is ready.
  */
-export async function startBenchGateway(dir: string, endpoint: string, stream: string, timeoutMs = 120_000): Promise<BenchGateway> {
+export interface BenchGatewayOptions {
+  timeoutMs?: number;
+  /** Extra `kinesis:` keys, as YAML flow text (for example `pacing: { mode: on }`). */
+  kinesis?: string;
+  /** The `status:` section, as YAML flow text. */
+  status?: string;
+}
+
+/**
+ * The emulator has no shard limits, so per-shard pacing (on by default for any endpoint but `local`) is off
+ * unless a benchmark asks for it: these runs measure tidegate against the emulator's own ceiling.
+ */
+export async function startBenchGateway(dir: string, endpoint: string, stream: string, opts: BenchGatewayOptions = {}): Promise<BenchGateway> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const kinesisExtra = opts.kinesis ?? 'pacing: { mode: off }';
   const config = path.join(dir, `${stream}.yaml`);
   writeFileSync(
     config,
@@ -111,8 +125,8 @@ export async function startBenchGateway(dir: string, endpoint: string, stream: s
       `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
       'log: { level: info }',
       'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
-      'status: { port: 0 }',
-      `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: ${stream} }`,
+      `status: ${opts.status ?? '{ port: 0 }'}`,
+      `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: ${stream}, ${kinesisExtra} }`,
     ].join('\n'),
   );
   const startedAt = Date.now();
