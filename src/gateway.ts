@@ -277,6 +277,11 @@ export class Gateway {
     return out;
   }
 
+  /** The open shards of the default stream as pacing knows them (empty when pacing is off). */
+  get kinesisShards(): readonly string[] {
+    return this.sink?.shards ?? [];
+  }
+
   /** Where the status server listens (port resolved), when it is enabled. */
   get statusAddress(): { host: string; port: number } | null {
     return this.statusServer?.address ?? null;

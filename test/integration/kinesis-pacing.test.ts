@@ -1,4 +1,4 @@
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startLocalEmulator } from '../../src/kinesis-local/emulator.js';
@@ -140,6 +140,35 @@ describe('per-shard pacing and KPL aggregation, end to end', () => {
     const { records, lost } = await waitForReadings(client, 'live-agg', acked, 30_000);
     expect(lost).toEqual([]);
     expect(new Set(records.map(readingKey)).size).toBe(600);
+  });
+});
+
+describe('resharding', () => {
+  it('reads the shard map again when records land in shards it does not know, and loses nothing', { timeout: 60_000 }, async () => {
+    const rig = await gatewayBehindProxy(await tempDir(), 'resharded', { shards: 2, config: { kinesis: { pacing: { mode: 'on' } } } });
+    cleanups.push(() => rig.close());
+    await expect.poll(() => [...rig.gateway.kinesisShards], { timeout: 10_000 }).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+    const before = await publish(rig.mqttUrl, 8, 10);
+
+    // Split the first shard at the middle of its range: it closes, two children take its keys.
+    const shards = (await rig.kinesis.send(new ListShardsCommand({ StreamName: 'resharded' }))).Shards!;
+    const first = shards.find((s) => s.ShardId === 'shardId-000000000000')!;
+    const middle = (BigInt(first.HashKeyRange!.StartingHashKey!) + BigInt(first.HashKeyRange!.EndingHashKey!)) / 2n;
+    await rig.kinesis.send(new SplitShardCommand({ StreamName: 'resharded', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: middle.toString() }));
+    await expect
+      .poll(async () => (await rig.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'resharded' }))).StreamDescriptionSummary!.StreamStatus, { timeout: 10_000 })
+      .toBe('ACTIVE');
+
+    // Keep publishing until the map has been read again (bounded): the first records into the children show the reshard.
+    for (let round = 0; round < 40 && rig.gateway.kinesisShards.includes('shardId-000000000000'); round++) {
+      await publish(rig.mqttUrl, 8, 5);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect([...rig.gateway.kinesisShards].sort()).toEqual(['shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003']);
+    await expect.poll(() => rig.gateway.queueStats().buffered, { timeout: 20_000 }).toBe(0);
+    const { lost } = await waitForReadings(rig.kinesis, 'resharded', before, 20_000);
+    expect(lost).toEqual([]);
+    expect(rig.gateway.queueStats().delivered).toBe(rig.gateway.queueStats().received);
   });
 });
 
