@@ -10,18 +10,19 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * Secure default (mosquitto 2's rule): anonymous clients are accepted on loopback only. tidegate has no
- * client authentication of its own yet, so a non-loopback listener needs an explicit `allowAnonymous: true`.
+ * Secure default (mosquitto 2's rule): anonymous clients are accepted on loopback only. A non-loopback
+ * listener needs authentication (`mqtt.auth.usersFile`: then every listener requires a username and
+ * password unless it sets `allowAnonymous: true`), or an explicit `allowAnonymous: true`.
  */
-export function listenerProblems(listeners: readonly ListenerConfig[]): ConfigProblem[] {
+export function listenerProblems(listeners: readonly ListenerConfig[], auth: { usersFile?: string | undefined } = {}): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   listeners.forEach((l, i) => {
-    if (!isLoopbackHost(l.host) && l.allowAnonymous !== true) {
+    if (!isLoopbackHost(l.host) && l.allowAnonymous !== true && !auth.usersFile) {
       problems.push({
         path: `mqtt.listeners[${i}]`,
         message:
           `listener ${l.host}:${l.port} is reachable from other machines and no authentication is configured; ` +
-          `bind it to 127.0.0.1, or set allowAnonymous: true to accept anonymous clients from the network on purpose`,
+          `bind it to 127.0.0.1, set mqtt.auth.usersFile (users from \`tidegate passwd add\`), or set allowAnonymous: true to accept anonymous clients from the network on purpose`,
       });
     }
   });
