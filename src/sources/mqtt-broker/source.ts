@@ -125,6 +125,9 @@ export class MqttBrokerSource implements Component {
       socket,
       { maxPayloadBytes: this.opts.maxPayloadBytes, maxOtherPacketBytes: this.opts.maxPayloadBytes + OTHER_PACKET_SLACK },
       (violation, c) => this.onViolation(violation, c),
+      // aedes gets the connection with its first good bytes: a connection refused from its first packet
+      // header (or one that never sends anything) costs no broker client at all.
+      (c) => this.broker!.handle(c),
     );
     // Slowloris: a socket that has not sent a whole CONNECT in time is closed (cleared in preConnect).
     const connectTimer = setTimeout(() => {
@@ -136,7 +139,6 @@ export class MqttBrokerSource implements Component {
       this.sockets.delete(socket);
       this.clearConnectTimer(conn);
     });
-    this.broker!.handle(conn);
   }
 
   /** With a users file, every listener requires authentication unless it sets allowAnonymous: true. */
@@ -155,7 +157,15 @@ export class MqttBrokerSource implements Component {
   }
 
   private onViolation(v: Violation, conn: GuardedConnection): void {
-    const clientId = (conn as unknown as { client?: Client }).client?.id ?? '';
+    const client = (conn as unknown as { client?: Client }).client;
+    // Before a CONNECT was accepted the bytes come from nobody we know, not from a device: counted and
+    // warned, but not written to the dead letters, or anyone who can open connections could make the
+    // gateway write (and fsync) a record per connection.
+    if (client?.connected !== true) {
+      this.access.refused(v.reason, null, `connection from ${conn.peer} closed: packet of type ${v.packetType} declared ${v.declaredBytes} bytes before a CONNECT was accepted (${v.reason})`);
+      return;
+    }
+    const clientId = client.id ?? '';
     const origin = clientId || conn.peer;
     const reason = v.reason === 'payload_too_large' ? 'payload_too_large' : 'packet_too_large';
     const message =
