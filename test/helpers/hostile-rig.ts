@@ -18,8 +18,8 @@ export interface HostileRig {
   close(): Promise<void>;
 }
 
-/** `mqttExtra` is YAML for the rest of the `mqtt` block, e.g. `limits: { connectTimeoutMs: 1000 }`. */
-export async function startHostileGateway(dir: string, mqttExtra = ''): Promise<HostileRig> {
+/** `mqttExtra` / `bufferExtra` are YAML for the rest of those blocks, e.g. `limits: { connectTimeoutMs: 1000 }`. */
+export async function startHostileGateway(dir: string, mqttExtra = '', bufferExtra = ''): Promise<HostileRig> {
   const emulator = await startLocalEmulator('127.0.0.1', 0);
   await ensureStream(emulatorClient(emulator.endpoint), 'hostile-stream', 1, AbortSignal.timeout(10_000));
   const file = path.join(dir, 'tidegate.yaml');
@@ -30,7 +30,7 @@ export async function startHostileGateway(dir: string, mqttExtra = ''): Promise<
       `dataDir: ${JSON.stringify(path.join(dir, 'data'))}`,
       'log: { level: info }',
       `mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }]${mqttExtra ? `, ${mqttExtra}` : ''} }`,
-      'buffer: { commitIntervalMs: 2 }',
+      `buffer: { commitIntervalMs: 2${bufferExtra ? `, ${bufferExtra}` : ''} }`,
       'status: { port: 0 }',
       `kinesis: { endpoint: ${JSON.stringify(emulator.endpoint)}, region: us-east-1, streamName: hostile-stream, retry: { baseDelayMs: 20, maxDelayMs: 500 } }`,
     ].join('\n'),
