@@ -39,11 +39,12 @@ describe('slowloris: connections that never complete a CONNECT', () => {
     const closedAt: number[] = [];
     const opened = await Promise.all(
       Array.from({ length: SOCKETS }, async (_, i) => {
+        // Timed from before the connect: the gateway's timer starts at its accept, which cannot come earlier.
+        const at = Date.now();
         const socket = net.connect(rig!.mqttPort, '127.0.0.1');
         sockets.push(socket);
         socket.on('error', () => undefined);
         await once(socket, 'connect');
-        const at = Date.now();
         socket.once('close', () => closedAt.push(Date.now() - at));
         // Half of them say nothing; the other half send all of a CONNECT but its last byte.
         if (i % 2 === 1) socket.write(connect.subarray(0, connect.length - 1));
@@ -51,14 +52,15 @@ describe('slowloris: connections that never complete a CONNECT', () => {
       }),
     );
     expect(opened).toHaveLength(SOCKETS);
-    // The gateway really holds them (so the return to baseline below means something).
-    const peak = await pollUntil(() => openFds(rig!.pid), (n) => n >= baseline + SOCKETS * 0.9, 5_000);
-    expect(peak).toBeGreaterThanOrEqual(baseline + SOCKETS * 0.9);
+    // The gateway really holds them (so the return to baseline below means something). Not all of them at
+    // once necessarily: on a loaded machine the first may time out before the last are accepted.
+    const peak = await pollUntil(() => openFds(rig!.pid), (n) => n >= baseline + SOCKETS / 2, 5_000);
+    expect(peak).toBeGreaterThanOrEqual(baseline + SOCKETS / 2);
 
     await pollUntil(async () => closedAt.length, (n) => n === SOCKETS, CONNECT_TIMEOUT_MS + 10_000);
     expect(closedAt).toHaveLength(SOCKETS);
-    // None closed long before the timeout, none long after it.
-    expect(Math.min(...closedAt)).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50);
+    // None closed before the timeout, none long after it.
+    expect(Math.min(...closedAt)).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS);
     expect(Math.max(...closedAt)).toBeLessThan(CONNECT_TIMEOUT_MS + 4_000);
 
     const after = await pollUntil(() => openFds(rig!.pid), (n) => n <= baseline, 5_000);
