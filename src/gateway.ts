@@ -187,6 +187,9 @@ export class Gateway {
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      auth: config.mqtt.auth,
+      limits: config.mqtt.limits,
+      topicTemplate: config.mqtt.topicTemplate,
       admission,
       logger: log('mqtt_broker'),
       metrics,

@@ -4,6 +4,7 @@ import { checkConfigCommand } from './cli/check-config.js';
 import { runCommand } from './cli/run.js';
 import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from './cli/dead-letters.js';
 import { installServiceCommand } from './cli/install-service.js';
+import { passwdAdd, passwdList, passwdRemove, type PasswdOptions } from './cli/passwd.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
 import { configJsonSchema } from './config/json-schema.js';
@@ -27,7 +28,7 @@ async function exitWith(work: Promise<number>): Promise<void> {
   try {
     process.exitCode = await work;
   } catch (err) {
-    if (err instanceof ConfigError || isTidegateError(err, 'ERR_CONFIG_READ')) {
+    if (err instanceof ConfigError || isTidegateError(err, 'ERR_CONFIG_READ') || isTidegateError(err, 'ERR_USAGE')) {
       process.stderr.write(`tidegate: ${describeError(err)}\n`);
       process.exitCode = 2;
       return;
@@ -110,6 +111,23 @@ program
   .action((o: { config: string; user: string; output: string; memoryMax: string; heapMib: number }) =>
     exitWith(installServiceCommand({ config: o.config, user: o.user, output: o.output, memoryMax: o.memoryMax, heapMiB: o.heapMib })),
   );
+
+const passwd = program
+  .command('passwd')
+  .description('manage the MQTT users file (mqtt.auth.usersFile): salted scrypt hashes, written atomically with mode 0600');
+const passwdOptions = (cmd: Command): Command =>
+  cmd
+    .option('--file <path>', 'users file (default: mqtt.auth.usersFile of the config)')
+    .option('-c, --config <file>', 'configuration file (YAML) naming the users file', DEFAULT_CONFIG);
+passwdOptions(passwd.command('add').description('add a user, or set a new password for it (asked without echo, or read from stdin)'))
+  .argument('<user>', 'username, which is also the device id')
+  .option('--password-stdin', 'read the password from standard input (for scripts; no terminal needed)')
+  .action((user: string, o: PasswdOptions) => exitWith(passwdAdd(user, o)));
+passwdOptions(passwd.command('remove').description('remove a user (a connected device keeps its connection until it reconnects)'))
+  .argument('<user>', 'username')
+  .action((user: string, o: PasswdOptions) => exitWith(passwdRemove(user, o)));
+passwdOptions(passwd.command('list').description('list the users and the scrypt parameters of their hashes'))
+  .action((o: PasswdOptions) => exitWith(passwdList(o)));
 
 program
   .command('config-schema')

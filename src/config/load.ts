@@ -46,14 +46,16 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
   if (!result.success) {
     // Report the listener policy too when the listeners themselves are well-formed: every problem at once.
     const listeners = listenerSchema.array().safeParse((doc as { mqtt?: { listeners?: unknown } } | null)?.mqtt?.listeners);
-    const policy = listeners.success ? listenerProblems(listeners.data) : [];
+    const usersFile = (doc as { mqtt?: { auth?: { usersFile?: unknown } } } | null)?.mqtt?.auth?.usersFile;
+    const policy = listeners.success ? listenerProblems(listeners.data, { usersFile: typeof usersFile === 'string' ? usersFile : undefined }) : [];
     throw new ConfigError(source, [...fromZod(result.error.issues), ...policy]);
   }
   const config = result.data;
-  const problems = [...listenerProblems(config.mqtt.listeners), ...routeProblems(config)];
+  const problems = [...listenerProblems(config.mqtt.listeners, config.mqtt.auth), ...routeProblems(config)];
   if (problems.length > 0) throw new ConfigError(source, problems);
   // A relative data dir is relative to the directory tidegate runs in, like every CLI path.
   config.dataDir = path.resolve(baseDir, config.dataDir);
+  if (config.mqtt.auth.usersFile) config.mqtt.auth.usersFile = path.resolve(baseDir, config.mqtt.auth.usersFile);
   return deepFreeze(config);
 }
 

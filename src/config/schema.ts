@@ -50,6 +50,60 @@ export const listenerSchema = z
   })
   .strict();
 
+/** An MQTT topic filter that may hold `{username}` / `{clientId}` placeholders (see src/sources/mqtt-broker/acl.ts). */
+const aclPattern = z
+  .string()
+  .min(1)
+  .refine((p) => !/\{(?!username\}|clientId\})[^}]*\}/.test(p), { message: 'the only placeholders are {username} and {clientId}' })
+  .refine((p) => p.split('/').every((level, i, all) => (level.includes('#') ? level === '#' && i === all.length - 1 : !level.includes('+') || level === '+')), {
+    message: 'not an MQTT topic filter: "+" must be a whole level, "#" a whole last level [MQTT-4.7.1]',
+  });
+
+const aclRulesSchema = z
+  .object({
+    /** Topic filters a client may publish to. */
+    publish: z.array(aclPattern).optional(),
+    /** Topic filters a client may subscribe within (a subscription must lie inside one of them). */
+    subscribe: z.array(aclPattern).optional(),
+  })
+  .strict();
+
+export const mqttAuthSchema = z
+  .object({
+    /**
+     * Users file written by `tidegate passwd` (salted scrypt hashes). When set, every listener requires a
+     * username and password except those with `allowAnonymous: true`.
+     */
+    usersFile: z.string().min(1).optional(),
+    /** Rights of authenticated clients; unset lists default to the topic template with {deviceId} = {username}. */
+    acl: aclRulesSchema.default({}),
+    /** Rights of anonymous clients (loopback, or listeners with allowAnonymous: true); unset lists default to ["#"]. */
+    anonymous: aclRulesSchema.default({}),
+  })
+  .strict();
+
+export const mqttLimitsSchema = z
+  .object({
+    /** A connection that has not sent a complete CONNECT within this time is closed (slowloris). */
+    connectTimeoutMs: positiveInt.max(300_000).default(10_000),
+    /** Connections beyond this are closed as soon as they are accepted, counted. */
+    maxConnections: positiveInt.max(100_000).default(1_000),
+    /** A keepalive of 0 (none) or above this is replaced by this: a silent connection is closed after 1.5 times it. */
+    maxKeepaliveSeconds: positiveInt.max(65_535).default(3_600),
+    /** Longest accepted topic (publish, subscribe, will), in UTF-8 bytes. */
+    maxTopicBytes: positiveInt.max(65_535).default(256),
+    /** Most levels in a topic or filter (aedes cannot go beyond 100). */
+    maxTopicLevels: positiveInt.max(100).default(32),
+    /** Longest accepted client id, in characters. */
+    maxClientIdLength: positiveInt.max(65_535).default(128),
+    /** Per-client publish rate (token bucket); beyond it, acknowledgements are delayed. Unset: no limit. */
+    publishRate: z
+      .object({ perSecond: positiveInt.max(1_000_000), burst: positiveInt.max(1_000_000) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const mqttSchema = z
   .object({
     listeners: z.array(listenerSchema).min(1).default([{ host: '127.0.0.1', port: 1883 }]),
@@ -60,6 +114,8 @@ export const mqttSchema = z
       .refine((t) => t.split('/').includes('{deviceId}'), { message: 'must contain a {deviceId} level' }),
     /** Largest accepted payload; larger PUBLISH packets are refused before they are buffered. */
     maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(256 * 1024),
+    auth: mqttAuthSchema.default(() => mqttAuthSchema.parse({})),
+    limits: mqttLimitsSchema.default(() => mqttLimitsSchema.parse({})),
   })
   .strict();
 
@@ -276,3 +332,5 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
 export type IotCredentialsConfig = z.infer<typeof iotCredentialsSchema>;
 export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;
+export type MqttAuthConfig = z.infer<typeof mqttAuthSchema>;
+export type MqttLimitsConfig = z.infer<typeof mqttLimitsSchema>;

@@ -19,7 +19,9 @@ export type TidegateErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_SHUTDOWN'
   | 'ERR_TLS_CONFIG'
-  | 'ERR_AWS_CREDENTIALS';
+  | 'ERR_AWS_CREDENTIALS'
+  | 'ERR_USERS_FILE'
+  | 'ERR_USAGE';
 
 export class TidegateError extends Error {
   readonly code: TidegateErrorCode;

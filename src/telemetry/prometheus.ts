@@ -15,6 +15,10 @@ const HELP: Record<string, string> = {
   buffer_quarantined_total: 'Damaged buffers moved aside at start',
   mqtt_connected_clients: 'MQTT clients connected now',
   buffer_readings: 'Readings in the buffer now',
+  mqtt_refused_total: 'MQTT connections, packets and subscriptions refused, by reason (bad_credentials, not_authorized, client_id_rejected, will_denied, max_connections, connect_timeout, topic_too_long, ...)',
+  mqtt_acl_denied_total: 'Publishes, subscriptions and wills outside what the client may use, by action',
+  mqtt_keepalive_adjusted_total: 'CONNECTs whose keepalive (0 or above mqtt.limits.maxKeepaliveSeconds) was replaced by the maximum',
+  mqtt_publish_delayed_total: 'Publishes whose acknowledgement was delayed by mqtt.limits.publishRate',
 };
 
 const parseSeries = (key: string): { name: string; labels: Record<string, string> } => {

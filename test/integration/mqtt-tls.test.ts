@@ -158,7 +158,7 @@ describe('MQTT over TLS', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
-  it('accepts TLS 1.2 and 1.3 clients with valid certificates; the device id comes from the certificate CN', async () => {
+  it('accepts TLS 1.2 and 1.3 clients with valid certificates; the certificate CN is the device id and its ACL prefix', async () => {
     const published: Array<{ cn: string; protocol: string | null }> = [];
     for (const [files, version, cn] of [
       [certs.valid12, 'TLSv1.2', 'th-cert-12'],
@@ -166,9 +166,19 @@ describe('MQTT over TLS', () => {
     ] as const) {
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${mutualPort}`, { ...(await clientTls(files, { minVersion: version, maxVersion: version })), reconnectPeriod: 0, clientId: `tls-${cn}` });
       published.push({ cn, protocol: (client.stream as tls.TLSSocket).getProtocol() });
-      // The topic names another device: with identityFromCertificate the certificate wins.
-      await client.publishAsync('devices/someone-else/telemetry', JSON.stringify({ seq: 1, temperature: 21.5 }), { qos: 1 });
-      await client.endAsync();
+      await client.publishAsync(`devices/${cn}/telemetry`, JSON.stringify({ seq: 1, temperature: 21.5 }), { qos: 1 });
+      // The certificate's CN is the device's identity, and its ACL prefix: a topic naming another device is
+      // refused (3.1.1 has no PUBACK reason code, so the connection closes; nothing is stored).
+      const closed = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('a publish outside the certificate\'s prefix was not refused within 5 s')), 5_000);
+        client.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      client.publish('devices/someone-else/telemetry', JSON.stringify({ seq: 2, temperature: 99 }), { qos: 1 }, () => undefined);
+      await closed;
+      client.end(true);
     }
     expect(published).toEqual([
       { cn: 'th-cert-12', protocol: 'TLSv1.2' },

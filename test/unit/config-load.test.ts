@@ -28,6 +28,8 @@ describe('validateConfig: defaults', () => {
         listeners: [{ host: '127.0.0.1', port: 1883 }],
         topicTemplate: 'devices/{deviceId}/#',
         maxPayloadBytes: 256 * 1024,
+        auth: { acl: {}, anonymous: {} },
+        limits: { connectTimeoutMs: 10_000, maxConnections: 1_000, maxKeepaliveSeconds: 3_600, maxTopicBytes: 256, maxTopicLevels: 32, maxClientIdLength: 128 },
       },
       buffer: { durability: 'fsync', commitIntervalMs: 10, maxCommitRecords: 2_000, commitTimeoutMs: 30_000, maxBytes: 2 * 1024 ** 3, whenFull: 'block' },
       kinesis: {
@@ -151,6 +153,30 @@ describe('validateConfig: listener policy', () => {
   it('accepts a non-loopback listener with allowAnonymous: true', () => {
     const config = validateConfig({ mqtt: { listeners: [{ host: '0.0.0.0', port: 1883, allowAnonymous: true }] } }, 'test');
     expect(config.mqtt.listeners).toEqual([{ host: '0.0.0.0', port: 1883, allowAnonymous: true }]);
+  });
+
+  it('accepts a non-loopback listener when a users file is configured (authentication is required there)', () => {
+    const config = validateConfig({ mqtt: { listeners: [{ host: '0.0.0.0', port: 1883 }], auth: { usersFile: 'users' } } }, 'test', '/etc/tidegate');
+    expect(config.mqtt.listeners[0]!.host).toBe('0.0.0.0');
+    expect(config.mqtt.auth.usersFile).toBe(path.resolve('/etc/tidegate', 'users'));
+  });
+
+  it('reports the listener policy next to other problems, and suggests a users file', () => {
+    const problems = problemsOf(() => validateConfig({ mqtt: { listeners: [{ host: '0.0.0.0' }], limits: { maxTopicLevels: 0 } } }, 'test'));
+    expect(problems.map((p) => p.path)).toEqual(['mqtt.limits.maxTopicLevels', 'mqtt.listeners[0]']);
+    expect(problems[1]!.message).toContain('mqtt.auth.usersFile');
+    expect(problemsOf(() => validateConfig({ mqtt: { listeners: [{ host: '0.0.0.0' }], auth: { usersFile: 'u' }, limits: { maxTopicLevels: 0 } } }, 'test')).map((p) => p.path)).toEqual([
+      'mqtt.limits.maxTopicLevels',
+    ]);
+  });
+
+  it('checks ACL rules: known placeholders only, wildcards as whole levels', () => {
+    const problems = problemsOf(() => validateConfig({ mqtt: { auth: { acl: { publish: ['devices/{user}/#', 'a/b#'], subscribe: ['a/+x/c'] } } } }, 'test'));
+    expect(problems.map((p) => p.path)).toEqual(['mqtt.auth.acl.publish[0]', 'mqtt.auth.acl.publish[1]', 'mqtt.auth.acl.subscribe[0]']);
+    expect(problems[0]!.message).toContain('{username} and {clientId}');
+    expect(problems[1]!.message).toContain('MQTT-4.7.1');
+    const ok = validateConfig({ mqtt: { auth: { acl: { publish: ['site/+/{username}/#'], subscribe: ['cmd/{clientId}'] }, anonymous: { publish: [], subscribe: [] } } } }, 'test');
+    expect(ok.mqtt.auth.acl.publish).toEqual(['site/+/{username}/#']);
   });
 
   it.each(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '::ffff:127.0.0.1'])('accepts the loopback listener %s without allowAnonymous', (host) => {

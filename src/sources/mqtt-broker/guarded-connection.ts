@@ -15,6 +15,8 @@ export class GuardedConnection extends Duplex {
     readonly socket: Socket,
     limits: PacketLimits,
     onViolation: (v: Violation, conn: GuardedConnection) => void,
+    /** Called once, before the first bytes that passed the guard are handed on. */
+    onFirstBytes?: (conn: GuardedConnection) => void,
   ) {
     super({ allowHalfOpen: false });
     this.peer = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
@@ -26,6 +28,11 @@ export class GuardedConnection extends Duplex {
         socket.destroy();
         this.destroy();
         return;
+      }
+      if (onFirstBytes) {
+        const first = onFirstBytes;
+        onFirstBytes = undefined;
+        first(this);
       }
       if (!this.push(chunk)) socket.pause();
     });

@@ -7,7 +7,11 @@ import { describeError, TidegateError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { ListenerConfig } from '../../config/schema.js';
+import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig } from '../../config/schema.js';
+import { isLoopbackHost } from '../../config/listener-policy.js';
+import { UserStore } from '../../auth/user-store.js';
+import { delay } from '../../core/abort.js';
+import { BrokerAccess } from './access.js';
 import { GuardedConnection } from './guarded-connection.js';
 import type { Violation } from './packet-size-guard.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
@@ -20,6 +24,12 @@ export interface MqttBrokerSourceOptions {
   admission: Admission;
   logger: Logger;
   metrics: Metrics;
+  /** Users file and ACL (mqtt.auth); defaults: no users file, anonymous loopback clients with every right. */
+  auth?: MqttAuthConfig;
+  /** Connection limits (mqtt.limits). */
+  limits?: MqttLimitsConfig;
+  /** mqtt.topicTemplate: the default ACL rule of an authenticated device. */
+  topicTemplate?: string;
 }
 
 // Room for a CONNECT with a will message, or a SUBSCRIBE with many filters.
@@ -39,19 +49,48 @@ export class MqttBrokerSource implements Component {
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
   private readonly refusals: RateLimitedLog;
+  private access!: BrokerAccess;
+  private readonly auth: MqttAuthConfig;
+  private readonly limits: MqttLimitsConfig;
+  /** Per connection: whether its listener requires authentication, and its connect timer. */
+  private readonly connections = new WeakMap<object, { authRequired: boolean; connectTimer: NodeJS.Timeout | null }>();
+  private readonly stopController = new AbortController();
   /** Addresses actually bound, in listener order (port 0 resolves to an ephemeral port). */
   readonly addresses: Array<{ host: string; port: number }> = [];
 
   constructor(private readonly opts: MqttBrokerSourceOptions) {
     this.refusals = new RateLimitedLog(opts.logger);
+    this.auth = opts.auth ?? mqttAuthSchema.parse({});
+    this.limits = opts.limits ?? mqttLimitsSchema.parse({});
   }
 
   async start(): Promise<void> {
-    this.broker = await Aedes.createBroker({ authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb) });
+    const users = this.auth.usersFile ? await UserStore.open(this.auth.usersFile, this.opts.logger) : null;
+    this.access = new BrokerAccess({
+      auth: this.auth,
+      limits: this.limits,
+      topicTemplate: this.opts.topicTemplate ?? 'devices/{deviceId}/#',
+      users,
+      authRequired: (client) => this.connections.get(client.conn)?.authRequired ?? true,
+      connectArrived: (client) => this.clearConnectTimer(client.conn),
+      metrics: this.opts.metrics,
+      logger: this.opts.logger,
+    });
+    this.broker = await Aedes.createBroker({
+      preConnect: (client, packet, cb) => this.access.preConnect(client, packet, cb),
+      authenticate: (client, username, password, cb) => this.access.authenticate(client, username, password, cb),
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => this.access.authorizeSubscribe(client, sub, cb),
+      // Our own timer (accept) closes and counts slow CONNECTs; aedes' is a backstop behind it.
+      connectTimeout: this.limits.connectTimeoutMs + 5_000,
+      // Topic levels are checked (and counted) by BrokerAccess against mqtt.limits.maxTopicLevels; aedes'
+      // own check at its ceiling of 100 stays as a backstop for its matcher.
+      maxTopicLevels: 100,
+    });
     this.broker.on('clientError', (client, err) => this.opts.logger.debug({ client: client.id, err: err.message }, 'mqtt client error'));
     this.opts.metrics.gauge('mqtt_connected_clients', () => this.broker?.connectedClients ?? 0);
     for (const [index, listener] of this.opts.listeners.entries()) {
-      const server = listener.tls ? await this.createTlsServer(listener.tls, index) : net.createServer((socket) => this.accept(socket));
+      const server = listener.tls ? await this.createTlsServer(listener, index) : net.createServer((socket) => this.accept(socket, listener));
       server.listen(listener.port, listener.host);
       try {
         await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
@@ -67,6 +106,7 @@ export class MqttBrokerSource implements Component {
 
   async stop(deadline: AbortSignal): Promise<void> {
     this.stopping = true;
+    this.stopController.abort();
     for (const server of this.servers) server.close();
     // Admissions under way finish (and are acked) before the queue closes; new publishes are refused.
     await withTimeout(Promise.allSettled([...this.inflight]), 60_000, 'pending MQTT admissions', deadline).catch(() => undefined);
@@ -74,9 +114,10 @@ export class MqttBrokerSource implements Component {
     if (this.broker) await new Promise<void>((resolve) => this.broker!.close(() => resolve()));
   }
 
-  private async createTlsServer(config: NonNullable<ListenerConfig['tls']>, index: number): Promise<net.Server> {
+  private async createTlsServer(listener: ListenerConfig, index: number): Promise<net.Server> {
+    const config = listener.tls!;
     const { server, material } = await createMqttTlsServer(config, index, {
-      onSecureSocket: (socket) => this.accept(socket),
+      onSecureSocket: (socket) => this.accept(socket, listener),
       onHandshakeFailure: (err, socket) => {
         this.opts.metrics.inc('mqtt_tls_handshake_failures_total');
         this.refusals.warn('tls-handshake', { listener: index, peer: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, err: describeError(err) }, 'TLS handshake refused');
@@ -91,21 +132,64 @@ export class MqttBrokerSource implements Component {
     return server;
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, listener: ListenerConfig): void {
     if (this.stopping) return void socket.destroy();
+    // Refused before anything is read or allocated for it: the cheapest answer to a connection flood.
+    if (this.sockets.size >= this.limits.maxConnections) {
+      this.access.refused('max_connections', null, `connection from ${socket.remoteAddress ?? 'unknown'} refused: ${this.limits.maxConnections} connections already open (mqtt.limits.maxConnections)`);
+      return void socket.destroy();
+    }
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     const conn = new GuardedConnection(
       socket,
       { maxPayloadBytes: this.opts.maxPayloadBytes, maxOtherPacketBytes: this.opts.maxPayloadBytes + OTHER_PACKET_SLACK },
       (violation, c) => this.onViolation(violation, c),
+      // aedes gets the connection with its first good bytes: a connection refused from its first packet
+      // header (or one that never sends anything) costs no broker client at all.
+      (c) => this.broker!.handle(c),
     );
-    this.broker!.handle(conn);
+    // Slowloris: a socket that has not sent a whole CONNECT in time is closed (cleared in preConnect).
+    const connectTimer = setTimeout(() => {
+      this.access.refused('connect_timeout', null, `connection from ${conn.peer} closed: no complete CONNECT within ${this.limits.connectTimeoutMs} ms (mqtt.limits.connectTimeoutMs)`);
+      conn.destroy();
+    }, this.limits.connectTimeoutMs);
+    this.connections.set(conn, { authRequired: this.authRequired(listener), connectTimer });
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.clearConnectTimer(conn);
+    });
+  }
+
+  /**
+   * With a users file, every listener requires authentication unless it sets allowAnonymous: true. A mutual TLS
+   * listener has authenticated its clients in the handshake already (a certificate signed by its CA).
+   */
+  private authRequired(listener: ListenerConfig): boolean {
+    if (listener.allowAnonymous === true) return false;
+    if (listener.tls?.requireClientCert === true) return false;
+    if (this.auth.usersFile) return true;
+    return !isLoopbackHost(listener.host);
+  }
+
+  private clearConnectTimer(conn: object): void {
+    const entry = this.connections.get(conn);
+    if (entry?.connectTimer) {
+      clearTimeout(entry.connectTimer);
+      entry.connectTimer = null;
+    }
   }
 
   private onViolation(v: Violation, conn: GuardedConnection): void {
-    const clientId = (conn as unknown as { client?: Client }).client?.id ?? '';
+    const client = (conn as unknown as { client?: Client }).client;
+    // Before a CONNECT was accepted the bytes come from nobody we know, not from a device: counted and
+    // warned, but not written to the dead letters, or anyone who can open connections could make the
+    // gateway write (and fsync) a record per connection.
+    if (client?.connected !== true) {
+      this.access.refused(v.reason, null, `connection from ${conn.peer} closed: packet of type ${v.packetType} declared ${v.declaredBytes} bytes before a CONNECT was accepted (${v.reason})`);
+      return;
+    }
+    const clientId = client.id ?? '';
     const origin = clientId || conn.peer;
     const reason = v.reason === 'payload_too_large' ? 'payload_too_large' : 'packet_too_large';
     const message =
@@ -120,6 +204,22 @@ export class MqttBrokerSource implements Component {
     if (packet.topic.startsWith('$SYS')) return cb(new Error('$SYS topics are reserved'));
     // Publishes by the broker itself (client null) are not device readings.
     if (!client) return cb(null);
+    if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
+    // The ACL comes first: a refused publish never reaches the buffer. MQTT 3.1.1 has no PUBACK reason
+    // codes, so the error makes aedes close the connection; the device still holds the unacknowledged message.
+    const refusal = this.access.checkPublish(client, packet);
+    if (refusal) return cb(new Error(refusal.message));
+    const wait = this.access.publishDelay(client);
+    if (wait === 0) return this.admit(client, packet, cb);
+    this.track(
+      delay(wait, this.stopController.signal).then(
+        () => this.admit(client, packet, cb),
+        () => cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down')),
+      ),
+    );
+  }
+
+  private admit(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
