@@ -21,6 +21,7 @@ import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limit
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
 import { KinesisSink } from './sinks/kinesis/sink.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
+import { MqttClientSource } from './sources/mqtt-client/source.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -39,6 +40,7 @@ export class Gateway {
   private queue!: LevelQueue;
   private sink!: KinesisSink;
   private source!: MqttBrokerSource;
+  private readonly siteSources: MqttClientSource[] = [];
   private emulator: LocalEmulator | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private statusServer: StatusServer | null = null;
@@ -90,6 +92,7 @@ export class Gateway {
     const reasons = [...(this.sink ? this.sink.health().reasons : [])];
     const degraded = this.queue?.stats().degraded;
     if (degraded) reasons.push(degraded);
+    for (const site of this.siteSources) reasons.push(...site.health().reasons);
     return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
@@ -168,6 +171,13 @@ export class Gateway {
       metrics,
     });
     await this.startComponent(this.source);
+
+    // Site brokers after the embedded broker, so they stop before it; each is its own source.
+    for (const site of config.siteBrokers) {
+      const siteSource = new MqttClientSource({ config: site, admission, logger: log(`mqtt_client:${site.name}`), metrics });
+      this.siteSources.push(siteSource);
+      await this.startComponent(siteSource);
+    }
 
     if (config.status.enabled) {
       this.statusServer = new StatusServer({
