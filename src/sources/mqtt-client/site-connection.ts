@@ -85,6 +85,9 @@ export class SiteConnection {
         : {}),
     };
     this.client = mqtt.connect(opts.url, options);
+    // PUBACKs are small writes answered by the broker's next PUBLISHes: with Nagle's algorithm they wait for
+    // the broker's delayed ACK (~40 ms on Linux), which caps a connection at a few window-fulls per second.
+    (this.client.stream as { setNoDelay?(on: boolean): void } | undefined)?.setNoDelay?.(true);
     this.client.handleMessage = (packet, cb) => this.handleMessage(packet, cb);
     // Set after construction: MQTT.js accepts this hook from its options only for MQTT 5, but calls it for
     // both versions, before PUBREC (QoS 2) and before its handleMessage (QoS 1).
