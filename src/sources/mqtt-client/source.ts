@@ -21,6 +21,17 @@ export interface MqttClientSourceOptions {
   metrics: Metrics;
 }
 
+/**
+ * CONNACK and SUBACK reason codes that no retry will fix: bad credentials, not authorized, client id
+ * rejected, banned, bad authentication method (MQTT 3.1.1 §3.2.2.3 codes 2, 4, 5; MQTT 5 §3.2.2.2, §3.9.3).
+ */
+const OPERATOR_CODES = new Set([2, 4, 5, 0x85, 0x86, 0x87, 0x8a, 0x8c, 0x8f]);
+
+function problemOf(err: unknown): { message: string; operator: boolean } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return { message: describeError(err), operator: typeof code === 'number' && OPERATOR_CODES.has(code) };
+}
+
 /** The URL as logged: never with credentials (the schema refuses them, this is a second guard). */
 function safeUrl(url: string): string {
   const u = new URL(url);
@@ -88,9 +99,11 @@ export class MqttClientSource implements Component {
     while (!this.stopping.signal.aborted) {
       const problem = await this.connectOnce();
       if (this.stopping.signal.aborted) break;
-      this.lastProblem = problem;
+      this.lastProblem = problem.message;
       const wait = this.backoff.next();
-      logger.warn({ url: safeUrl(config.url), clientId: config.clientId, problem, retryInMs: wait }, 'site broker connection down, reconnecting');
+      const fields = { url: safeUrl(config.url), clientId: config.clientId, problem: problem.message, retryInMs: wait };
+      if (problem.operator) logger.error(fields, 'the site broker refused tidegate (credentials, client id or topic permissions): fix the siteBrokers entry or the broker ACL; retrying');
+      else logger.warn(fields, 'site broker connection down, reconnecting');
       try {
         await delay(wait, this.stopping.signal);
       } catch {
@@ -101,7 +114,7 @@ export class MqttClientSource implements Component {
   }
 
   /** One connection, from CONNECT to close; returns why it ended. */
-  private async connectOnce(): Promise<string> {
+  private async connectOnce(): Promise<{ message: string; operator: boolean }> {
     const { config, logger } = this.opts;
     const closed = new AbortController();
     const acks = new OrderedAcks((err) => {
@@ -137,10 +150,10 @@ export class MqttClientSource implements Component {
       this.backoff.reset();
       logger.info({ url: safeUrl(config.url), clientId: config.clientId, sessionPresent, subscriptions: config.subscriptions.map((s) => s.topic) }, 'subscribed to site broker');
       const err = await connection.closed;
-      return err ? describeError(err) : 'connection closed';
+      return err ? problemOf(err) : { message: 'connection closed', operator: false };
     } catch (err) {
       await connection.close(false);
-      return describeError(err);
+      return problemOf(err);
     } finally {
       closed.abort();
     }
