@@ -51,7 +51,7 @@ export interface Mosquitto {
  * Queues are unbounded (`max_queued_messages 0`): mosquitto's default of 1,000 queued messages per
  * persistent session would drop messages for a subscriber that is away, which is not what these tests measure.
  */
-export async function startMosquitto(dir: string, opts: { timeoutMs?: number; extraConfig?: string[]; quiet?: boolean } = {}): Promise<Mosquitto> {
+export async function startMosquitto(dir: string, opts: { timeoutMs?: number; extraConfig?: string[]; quiet?: boolean; passwordFile?: string } = {}): Promise<Mosquitto> {
   const port = await freePort();
   const config = path.join(dir, 'mosquitto.conf');
   const logFile = path.join(dir, 'mosquitto.log');
@@ -59,7 +59,7 @@ export async function startMosquitto(dir: string, opts: { timeoutMs?: number; ex
     config,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(opts.passwordFile ? ['allow_anonymous false', `password_file ${opts.passwordFile}`] : ['allow_anonymous true']),
       // Started as root, mosquitto would drop to the user "mosquitto", who cannot write the test's temp dir.
       `user ${os.userInfo().username}`,
       'persistence true',
