@@ -181,7 +181,7 @@ export const siteBrokerSchema = z
      * Messages being stored at once. When full, tidegate reads nothing more from the connection until one is
      * committed (the broker keeps the rest queued); with MQTT 5 this is also the Receive Maximum it announces.
      */
-    maxInFlight: positiveInt.max(65_535).default(100),
+    maxInFlight: positiveInt.max(65_535).default(1_000),
     /** Bound on the wait for the broker's CONNACK. */
     connectTimeoutMs: positiveInt.max(300_000).default(10_000),
     keepaliveSeconds: z.number().int().min(0).max(65_535).default(30),

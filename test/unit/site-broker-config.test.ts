@@ -24,7 +24,7 @@ describe('siteBrokers config', () => {
       sessionExpirySeconds: 604_800,
       topicTemplate: 'devices/{deviceId}/#',
       maxPayloadBytes: 262_144,
-      maxInFlight: 100,
+      maxInFlight: 1_000,
       connectTimeoutMs: 10_000,
       keepaliveSeconds: 30,
       reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },

@@ -53,6 +53,7 @@ export class SiteConnection {
   private readonly client: MqttClient;
   private lastError: Error | null = null;
   private isClosed = false;
+  private corked = false;
   /** Resolves once the connection is gone, with the error that ended it (null after a requested close). */
   readonly closed: Promise<Error | null>;
   /** Resolves at CONNACK with whether the broker still had the session; rejects if the attempt fails. */
@@ -150,6 +151,16 @@ export class SiteConnection {
     // Never on a later connection: MQTT.js would queue a packet written while disconnected and send it
     // after the next CONNACK. What was not acked here is redelivered on the next connection instead.
     if (!this.isOpen) return;
+    // A commit releases many acknowledgements at once: corked, they leave in one write, not one each.
+    const stream = this.client.stream as { cork?(): void; uncork?(): void } | undefined;
+    if (!this.corked && stream?.cork && stream.uncork) {
+      this.corked = true;
+      stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        stream.uncork!();
+      });
+    }
     (this.client as unknown as { _sendPacket(p: object): void })._sendPacket({ cmd: 'puback', messageId });
   }
 }
