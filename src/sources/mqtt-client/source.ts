@@ -52,6 +52,7 @@ export class MqttClientSource implements Component {
   private readonly backoff: Backoff;
   private readonly reconnects: Counter;
   private readonly failures: Counter;
+  private readonly qos0Lost: Counter;
   private readonly warnings: RateLimitedLog;
   private readonly stopping = new AbortController();
   private connection: SiteConnection | null = null;
@@ -69,6 +70,7 @@ export class MqttClientSource implements Component {
     const labels = { source: this.id };
     this.reconnects = metrics.counter('mqtt_client_reconnects_total', labels);
     this.failures = metrics.counter('mqtt_client_admission_failures_total', labels);
+    this.qos0Lost = metrics.counter('mqtt_client_qos0_lost_total', labels);
     this.warnings = new RateLimitedLog(opts.logger);
     metrics.gauge(`mqtt_client_connected{source="${this.id}"}`, () => (this.connection?.isOpen ? 1 : 0));
     metrics.gauge(`mqtt_client_in_flight{source="${this.id}"}`, () => this.limit.inFlight);
@@ -178,6 +180,7 @@ export class MqttClientSource implements Component {
       (err: unknown) => {
         this.limit.release();
         // QoS 0 has no redelivery: the reading is gone. Say so (QoS 1/2 are redelivered by the broker).
+        if (delivery.qos === 0) this.qos0Lost.inc();
         if (delivery.qos === 0) this.warnings.warn(`${this.id}:qos0`, { err: describeError(err) }, 'a QoS 0 message could not be stored and is lost (QoS 0 has no redelivery)');
       },
     );
