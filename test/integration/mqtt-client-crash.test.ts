@@ -41,11 +41,11 @@ describe('mqtt_client source: gateway crash', () => {
 
     child = await startChildGateway(rig.configFile);
     await subscribed(child, 0);
-    const count = 6_000;
+    const count = 4_000;
     publisher = startSitePublisher(broker.url, { deviceId: 'crash-dev', count, inFlight: 20 });
     // Killed while readings stream through it: some are committed and acknowledged, some committed and not
     // yet acknowledged, some received and not yet committed.
-    await expect.poll(() => publisher!.acked.size, { timeout: 30_000, interval: 10 }).toBeGreaterThanOrEqual(2_000);
+    await expect.poll(() => publisher!.acked.size, { timeout: 30_000, interval: 10 }).toBeGreaterThanOrEqual(1_500);
     child.proc.kill('SIGKILL');
     expect(await child.exited).toBe('SIGKILL');
     expect(publisher.acked.size).toBeLessThan(count);
