@@ -106,7 +106,7 @@ async function round(n: number): Promise<Round> {
     const cpuUsPerReading = ((cpuMs(gateway.proc.pid!) - cpuBefore) * 1000) / READINGS;
     kinesis.destroy();
     const result: Round = { bare: bareRate, committed: committedRate, tidegate: tidegateRate, ratio: tidegateRate / bareRate, cpuUsPerReading };
-    process.stderr.write(`round ${n}: ${JSON.stringify(result)}\n`);
+    process.stderr.write(`round ${n}: ${JSON.stringify({ ...result, bareMs: bareDone.lastAt - bareStart, committedMs: committedAt - loadStart, visibleMs: visibleAt - loadStart, loadAverage: os.loadavg()[0] })}\n`);
     return result;
   } finally {
     for (const c of children.reverse()) await c.stop();
