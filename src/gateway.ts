@@ -27,6 +27,7 @@ import { FIREHOSE_MAX_RECORD_BYTES } from './sinks/firehose/limits.js';
 import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
 import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
+import { MqttClientSource } from './sources/mqtt-client/source.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -45,6 +46,7 @@ export class Gateway {
   private queue!: LevelQueue;
   private sink!: KinesisSink;
   private source!: MqttBrokerSource;
+  private readonly siteSources: MqttClientSource[] = [];
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
   private localKinesis: KinesisClient | null = null;
@@ -100,6 +102,7 @@ export class Gateway {
     const reasons = [...(this.sink ? this.sink.health().reasons : [])];
     const degraded = this.queue?.stats().degraded;
     if (degraded) reasons.push(degraded);
+    for (const site of this.siteSources) reasons.push(...site.health().reasons);
     return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
@@ -195,6 +198,13 @@ export class Gateway {
       metrics,
     });
     await this.startComponent(this.source);
+
+    // Site brokers after the embedded broker, so they stop before it; each is its own source.
+    for (const site of config.siteBrokers) {
+      const siteSource = new MqttClientSource({ config: site, admission, logger: log(`mqtt_client:${site.name}`), metrics });
+      this.siteSources.push(siteSource);
+      await this.startComponent(siteSource);
+    }
 
     if (config.status.enabled) {
       this.statusServer = new StatusServer({

@@ -91,7 +91,22 @@ export function applyEnvOverrides(doc: unknown, env: NodeJS.ProcessEnv): unknown
     if (env.TIDEGATE_KINESIS_REGION) out.kinesis.region = env.TIDEGATE_KINESIS_REGION;
     if (env.TIDEGATE_KINESIS_ENDPOINT) out.kinesis.endpoint = env.TIDEGATE_KINESIS_ENDPOINT;
   }
+  applySiteBrokerPasswords(out, env);
   return out;
+}
+
+/** `TIDEGATE_SITE_BROKER_<NAME>_PASSWORD`: the name upper-cased, "-" as "_". Keeps secrets out of the file. */
+export function siteBrokerPasswordVariable(name: string): string {
+  return `TIDEGATE_SITE_BROKER_${name.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+}
+
+function applySiteBrokerPasswords(out: Record<string, any>, env: NodeJS.ProcessEnv): void {
+  if (!Array.isArray(out.siteBrokers)) return;
+  out.siteBrokers = out.siteBrokers.map((broker: unknown) => {
+    if (!broker || typeof broker !== 'object' || typeof (broker as { name?: unknown }).name !== 'string') return broker;
+    const password = env[siteBrokerPasswordVariable((broker as { name: string }).name)];
+    return password ? { ...broker, password } : broker;
+  });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -285,6 +285,130 @@ export const firehoseSchema = z
   })
   .strict();
 
+/**
+ * An MQTT topic filter as a SUBSCRIBE carries it ([MQTT-4.7.1]): `+` fills a whole level, `#` only the last
+ * one; an MQTT 5 shared subscription is `$share/<group>/<filter>`, the group a non-empty level without
+ * wildcards ([MQTT5-4.8.2]).
+ */
+export function topicFilterProblem(filter: string): string | null {
+  let levels = filter.split('/');
+  if (levels[0] === '$share') {
+    if (levels.length < 3) return 'a shared subscription is $share/<group>/<filter>';
+    if (levels[1] === '' || /[+#]/.test(levels[1]!)) return 'the share group of $share/<group>/<filter> must be a non-empty name without "+" or "#"';
+    levels = levels.slice(2);
+  }
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return '"#" must be a whole level and the last one';
+    if (level.includes('+') && level !== '+') return '"+" must be a whole level';
+  }
+  return null;
+}
+
+export const siteSubscriptionSchema = z
+  .object({
+    /** Topic filter, e.g. `devices/#`, or an MQTT 5 shared subscription `$share/<group>/devices/#`. */
+    topic: z
+      .string()
+      .min(1)
+      .max(65_535)
+      .superRefine((t, ctx) => {
+        const problem = topicFilterProblem(t);
+        if (problem) ctx.addIssue({ code: 'custom', message: `topic filter "${t}": ${problem}` });
+      }),
+    /** The maximum QoS the site broker delivers with. QoS 1 and 2 are acknowledged only after the durable commit. */
+    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  })
+  .strict();
+
+export const siteBrokerSchema = z
+  .object({
+    /** Names the source: its readings count under `source="mqtt_client:<name>"`. */
+    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'only letters, digits, "_" and "-"'),
+    /** `mqtt://host:port` or `mqtts://host:port` (TLS). Credentials belong in username/password, not in the URL. */
+    url: z
+      .string()
+      .regex(/^mqtts?:\/\/[^/]+/, 'must start with mqtt:// or mqtts:// followed by a host')
+      .refine((u) => URL.canParse(u), { message: 'is not a valid URL' })
+      .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), {
+        message: 'must not carry credentials: set username and password (or its environment override) instead',
+      }),
+    /**
+     * Stable client id. The broker keeps the session (subscriptions and unacknowledged messages) under this
+     * id while tidegate is away; every gateway needs its own.
+     */
+    clientId: z.string().min(1).max(256),
+    subscriptions: z.array(siteSubscriptionSchema).min(1),
+    /** 4 = MQTT 3.1.1, 5 = MQTT 5 (shared subscriptions need a broker that supports them; mosquitto 2 does for both). */
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+    /** MQTT 5 only: how long the broker keeps the session after a disconnect (0xFFFFFFFF = forever). */
+    sessionExpirySeconds: z.number().int().min(1).max(0xffffffff).default(604_800),
+    username: z.string().min(1).optional(),
+    /** Also settable as TIDEGATE_SITE_BROKER_<NAME>_PASSWORD; never logged. */
+    password: z.string().min(1).optional(),
+    tls: z
+      .object({
+        /** PEM CA bundle to verify the broker with (default: the system's CAs). */
+        caFile: z.string().min(1).optional(),
+        /** PEM client certificate and key, for brokers that authenticate clients by certificate. */
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        /** false accepts any server certificate: for test brokers only. */
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .strict()
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' })
+      .optional(),
+    /** How the device id is taken from a message's topic (same syntax as mqtt.topicTemplate). */
+    topicTemplate: z
+      .string()
+      .default('devices/{deviceId}/#')
+      .refine((t) => t.split('/').includes('{deviceId}'), { message: 'must contain a {deviceId} level' }),
+    /** Larger payloads are dead-lettered as payload_too_large. */
+    maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(256 * 1024),
+    /**
+     * Messages being stored at once. When full, tidegate reads nothing more from the connection until one is
+     * committed (the broker keeps the rest queued); with MQTT 5 this is also the Receive Maximum it announces.
+     */
+    maxInFlight: positiveInt.max(65_535).default(1_000),
+    /** Bound on the wait for the broker's CONNACK. */
+    connectTimeoutMs: positiveInt.max(300_000).default(10_000),
+    keepaliveSeconds: z.number().int().min(0).max(65_535).default(30),
+    /** Jittered exponential backoff between reconnect attempts. */
+    reconnect: z
+      .object({
+        minDelayMs: positiveInt.max(600_000).default(500),
+        maxDelayMs: positiveInt.max(3_600_000).default(30_000),
+      })
+      .strict()
+      .refine((r) => r.minDelayMs <= r.maxDelayMs, { message: 'minDelayMs must not exceed maxDelayMs' })
+      .default({ minDelayMs: 500, maxDelayMs: 30_000 }),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.tls && !b.url.startsWith('mqtts://')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls settings need an mqtts:// url' });
+    if (b.protocolVersion === 4 && b.subscriptions.some((s) => s.topic.startsWith('$share/'))) {
+      // mosquitto accepts $share with 3.1.1 too, but it is an MQTT 5 feature; say so rather than depend on a broker's leniency.
+      ctx.addIssue({ code: 'custom', path: ['protocolVersion'], message: 'shared subscriptions ($share/...) are MQTT 5: set protocolVersion: 5' });
+    }
+  });
+
+/** Names must be unique (each is its own source), and so must the client id per broker (a second connection with the same id takes the session over, [MQTT-3.1.4-2]). */
+export const siteBrokersSchema = z
+  .array(siteBrokerSchema)
+  .default([])
+  .superRefine((brokers, ctx) => {
+    const names = new Set<string>();
+    const sessions = new Set<string>();
+    brokers.forEach((b, i) => {
+      if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `name "${b.name}" is used twice` });
+      names.add(b.name);
+      const session = `${b.url}\n${b.clientId}`;
+      if (sessions.has(session)) ctx.addIssue({ code: 'custom', path: [i, 'clientId'], message: `clientId "${b.clientId}" is used twice for ${b.url}` });
+      sessions.add(session);
+    });
+  });
+
 export const configSchema = z
   .object({
     /** Prefix of every record id; must be unique among the gateways that write to one stream. */
@@ -322,6 +446,8 @@ export const configSchema = z
       .object({ deadlineMs: positiveInt.max(600_000).default(10_000) })
       .strict()
       .default({ deadlineMs: 10_000 }),
+    /** Site brokers tidegate subscribes to as an MQTT client, each its own source (see the README). */
+    siteBrokers: siteBrokersSchema,
   })
   .strict();
 
@@ -334,3 +460,4 @@ export type IotCredentialsConfig = z.infer<typeof iotCredentialsSchema>;
 export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;
 export type MqttAuthConfig = z.infer<typeof mqttAuthSchema>;
 export type MqttLimitsConfig = z.infer<typeof mqttLimitsSchema>;
+export type SiteBrokerConfig = z.infer<typeof siteBrokerSchema>;

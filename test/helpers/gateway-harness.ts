@@ -9,7 +9,7 @@ export type ConfigDoc = Record<string, unknown>;
 /** A config on ephemeral loopback ports and a temp data dir: never the defaults 1883/4567 or ./data. */
 export function testConfig(dataDir: string, overrides: ConfigDoc = {}): Config {
   const doc: ConfigDoc = {
-    gatewayId: 'test-gw',
+    gatewayId: (overrides.gatewayId as string | undefined) ?? 'test-gw',
     dataDir,
     log: { level: 'warn' },
     mqtt: { listeners: [{ host: '127.0.0.1', port: 0 }], ...(overrides.mqtt as object) },

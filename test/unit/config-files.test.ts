@@ -30,7 +30,8 @@ describe('config files', () => {
   it('the annotated example is a valid config and mentions every key of the schema', async () => {
     const file = path.join(root, 'config/tidegate.example.yaml');
     await expect(loadConfig(file, {})).resolves.toBeTruthy();
-    // Commented-out keys (optional ones shown with an example value) count as documented.
+    // Commented-out keys (optional ones shown with an example value) count as documented, also as the
+    // first key of a commented-out list entry (`# - name: ...`).
     const text = await readFile(file, 'utf8');
     // Commented-out blocks keep their indentation after "# ", list items included.
     const uncommented = text.replace(/^(\s*)# (\s*(?:- )?\w+:)/gm, '$1$2');

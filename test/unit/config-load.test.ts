@@ -47,6 +47,7 @@ describe('validateConfig: defaults', () => {
       firehose: { appendNewline: true, batch: { maxRecords: 500, maxBytes: 4 * 1024 * 1024 } },
       status: { enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 },
       shutdown: { deadlineMs: 10_000 },
+      siteBrokers: [],
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });
