@@ -17,7 +17,9 @@ export type TidegateErrorCode =
   | 'ERR_EMULATOR_START'
   | 'ERR_TIMEOUT'
   | 'ERR_ABORTED'
-  | 'ERR_SHUTDOWN';
+  | 'ERR_SHUTDOWN'
+  | 'ERR_KPL_CHECKSUM'
+  | 'ERR_KPL_MALFORMED';
 
 export class TidegateError extends Error {
   readonly code: TidegateErrorCode;
