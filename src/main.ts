@@ -6,6 +6,7 @@ import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from
 import { installServiceCommand } from './cli/install-service.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
+import { parseDurationSeconds, parseSince } from './cli/verify/options.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError } from './config/load.js';
 import { describeError, isTidegateError } from './core/errors.js';
@@ -61,9 +62,18 @@ program
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--limit must be a positive whole number, got "${v}"`);
     return n;
   })
-  .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number }) =>
-    exitWith(tailCommand(o)),
-  );
+  .option('--verify', 'read the whole stream once and report per device: gaps, duplicates, reorderings, latency (exit status 3 on gaps, 4 on unreadable records)')
+  .option('--since <time>', 'with --verify: start at this time (ISO 8601, or 90s/15m/2h/1d ago) instead of the oldest record', (v) => parseSince(v))
+  .option('--duration <seconds>', 'with --verify: stop reading after this long, caught up or not', parseDurationSeconds)
+  .option('--json', 'with --verify: print the report as JSON')
+  .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number; verify?: boolean; since?: Date; duration?: number; json?: boolean }) => {
+    if (!o.verify && (o.since || o.duration !== undefined || o.json)) {
+      process.stderr.write('tidegate tail: --since, --duration and --json go with --verify\n');
+      process.exitCode = 2;
+      return;
+    }
+    return exitWith(tailCommand(o));
+  });
 
 program
   .command('status')

@@ -5,6 +5,9 @@ import { delay } from '../core/abort.js';
 import { describeError } from '../core/errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../kinesis-local/emulator.js';
 import { createKinesisClient } from '../sinks/kinesis/sdk-port.js';
+import { verifyExitCode } from './verify/exit-code.js';
+import { renderReport } from './verify/render.js';
+import { verifyStream } from './verify/verify-stream.js';
 
 export interface TailOptions {
   config: string;
@@ -13,6 +16,14 @@ export interface TailOptions {
   from: 'trim-horizon' | 'latest';
   follow: boolean;
   limit?: number;
+  /** Read the whole stream once and report per device gaps, duplicates, reorderings and latency. */
+  verify?: boolean;
+  /** With verify: start at this time instead of the oldest record. */
+  since?: Date;
+  /** With verify: stop reading after this many seconds. */
+  duration?: number;
+  /** With verify: the report as JSON. */
+  json?: boolean;
 }
 
 // AWS allows 5 GetRecords calls per second per shard; stay under it, and poll gently when idle.
@@ -31,6 +42,7 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.stdout.on('error', () => stop.abort()); // a closed pipe (tail | head) ends the tail
   try {
+    if (opts.verify) return await verifyCommand(client, stream, opts, config.kinesis.requestTimeoutMs, stop.signal);
     const printed = await tailStream(client, stream, opts, (line) => process.stdout.write(`${line}\n`), stop.signal);
     process.stderr.write(`tidegate tail: ${printed} record(s) from ${stream}\n`);
     return 0;
@@ -43,6 +55,17 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+async function verifyCommand(client: KinesisClient, stream: string, opts: TailOptions, callTimeoutMs: number, signal: AbortSignal): Promise<number> {
+  const report = await verifyStream(
+    client,
+    stream,
+    { callTimeoutMs, ...(opts.since ? { since: opts.since } : {}), ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}) },
+    signal,
+  );
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
+  return verifyExitCode(report);
 }
 
 function tailClient(config: Config, endpointOverride?: string): KinesisClient {
