@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { AWS_SHARD_LIMITS, hashKeyOf, shardFor, ShardRateLimiter, type ShardLimits, type ShardRange } from './kinesis-shard-limits.js';
 import { emulatorClient } from './stream-reader.js';
+import { deaggregate } from '../../src/kinesis-agg/deaggregate.js';
 
 /**
  * An HTTP/1.1 proxy between a Kinesis client and kinesalite that speaks the Kinesis JSON protocol
@@ -55,6 +56,8 @@ export interface FaultProxyStats {
   responsesDropped: number;
   /** Entries written upstream in calls whose responses were dropped: the most a client can duplicate. */
   entriesInDroppedResponses: number;
+  /** The same counted in user records (a KPL aggregate holds many). */
+  userRecordsInDroppedResponses: number;
   blackHoled: number;
   /** The busiest second of any shard, as accepted. */
   peakShardSecond: { records: number; bytes: number };
@@ -90,9 +93,16 @@ export class KinesisFaultProxy {
   private readonly random: () => number;
   readonly limiter: ShardRateLimiter;
   readonly calls: CallRecord[] = [];
+  /**
+   * Record ids (the `id` field of tidegate's JSON records, aggregates de-aggregated) of every entry that was
+   * answered with an ErrorCode, and of every entry written in a call whose response was dropped: the only
+   * readings a correct client may resend, so the only ones that may be duplicated or reordered.
+   */
+  readonly failedIds = new Set<string>();
+  readonly droppedIds = new Set<string>();
   port = 0;
   faults: FaultSettings;
-  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, responsesDropped: 0, entriesInDroppedResponses: 0, blackHoled: 0 };
+  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, responsesDropped: 0, entriesInDroppedResponses: 0, userRecordsInDroppedResponses: 0, blackHoled: 0 };
 
   constructor(
     private readonly upstreamPort: number,
@@ -150,6 +160,7 @@ export class KinesisFaultProxy {
   stats(): FaultProxyStats {
     const c = this.counters;
     return {
+      userRecordsInDroppedResponses: c.userRecordsInDroppedResponses,
       calls: c.calls,
       putRecordsCalls: c.putRecordsCalls,
       entriesReceived: c.entriesReceived,
@@ -283,7 +294,14 @@ export class KinesisFaultProxy {
       else this.counters.upstream += 1;
     }
     const outcomes = merged.map((r) => r.ErrorCode ?? r.ShardId ?? '');
+    for (const i of Object.keys(failedBy)) for (const id of userRecordIds(entries[Number(i)]!)) this.failedIds.add(id);
     if (dropped) {
+      merged.forEach((r, i) => {
+        if (r.ErrorCode) return;
+        const ids = userRecordIds(entries[i]!);
+        this.counters.userRecordsInDroppedResponses += Math.max(1, ids.length);
+        for (const id of ids) this.droppedIds.add(id);
+      });
       // The write happened; the client only never hears of it (an ambiguous success).
       this.counters.responsesDropped += 1;
       this.counters.entriesInDroppedResponses += entries.length - failed;
@@ -337,6 +355,18 @@ async function listOpenShards(client: KinesisClient, stream: string): Promise<Sh
     token = page.NextToken;
   } while (token);
   return out;
+}
+
+/** The `id` of each user record in an entry whose data is a tidegate JSON record or a KPL aggregate of them. */
+function userRecordIds(e: PutEntry): string[] {
+  try {
+    return deaggregate(Buffer.from(e.Data, 'base64'), e.PartitionKey).flatMap((sub) => {
+      const id = (JSON.parse(sub.data.toString('utf8')) as { id?: unknown }).id;
+      return typeof id === 'string' ? [id] : [];
+    });
+  } catch {
+    return []; // not tidegate's: counted as one record, no id
+  }
 }
 
 /** Per-entry error texts as AWS words them. */
