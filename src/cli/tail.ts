@@ -43,7 +43,7 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
   process.stdout.on('error', () => stop.abort()); // a closed pipe (tail | head) ends the tail
   try {
     if (opts.verify) return await verifyCommand(client, stream, opts, config.kinesis.requestTimeoutMs, stop.signal);
-    const printed = await tailStream(client, stream, opts, (line) => process.stdout.write(`${line}\n`), stop.signal);
+    const printed = await tailStream(client, stream, { ...opts, callTimeoutMs: config.kinesis.requestTimeoutMs }, (line) => process.stdout.write(`${line}\n`), stop.signal);
     process.stderr.write(`tidegate tail: ${printed} record(s) from ${stream}\n`);
     return 0;
   } catch (err) {
@@ -94,7 +94,11 @@ export function formatRecord(shardId: string, r: _Record): string {
  * Polls every shard until stopped. Without `follow`, returns once every shard has been read up to its
  * tip. Closed shards (after a reshard) are dropped and the shard list is refreshed to find their children.
  */
-export async function tailStream(client: KinesisClient, stream: string, opts: Pick<TailOptions, 'from' | 'follow' | 'limit'>, print: (line: string) => void, signal: AbortSignal): Promise<number> {
+export async function tailStream(client: KinesisClient, stream: string, opts: Pick<TailOptions, 'from' | 'follow' | 'limit'> & { callTimeoutMs?: number }, print: (line: string) => void, signal: AbortSignal): Promise<number> {
+  // The SDK's requestTimeout only logs a warning in the installed @smithy/node-http-handler; an abort signal
+  // per call is what bounds a call to an endpoint that accepts and never answers.
+  const callTimeoutMs = opts.callTimeoutMs ?? 15_000;
+  const call = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(callTimeoutMs)]);
   const iterators = new Map<string, string>();
   const finished = new Set<string>();
   let printed = 0;
@@ -103,16 +107,16 @@ export async function tailStream(client: KinesisClient, stream: string, opts: Pi
 
   for (;;) {
     if (Date.now() - listedAt > RELIST_MS || iterators.size === 0) {
-      for (const shardId of await listShardIds(client, stream, signal)) {
+      for (const shardId of await listShardIds(client, stream, call)) {
         if (iterators.has(shardId) || finished.has(shardId)) continue;
-        const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type }), { abortSignal: signal });
+        const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type }), { abortSignal: call() });
         if (it.ShardIterator) iterators.set(shardId, it.ShardIterator);
       }
       listedAt = Date.now();
     }
     let caughtUp = true;
     for (const [shardId, iterator] of iterators) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: signal });
+      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: call() });
       for (const record of out.Records ?? []) {
         print(formatRecord(shardId, record));
         printed += 1;
@@ -132,11 +136,11 @@ export async function tailStream(client: KinesisClient, stream: string, opts: Pi
   }
 }
 
-async function listShardIds(client: KinesisClient, stream: string, signal: AbortSignal): Promise<string[]> {
+async function listShardIds(client: KinesisClient, stream: string, call: () => AbortSignal): Promise<string[]> {
   const ids: string[] = [];
   let nextToken: string | undefined;
   do {
-    const out = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: stream }), { abortSignal: signal });
+    const out = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: stream }), { abortSignal: call() });
     for (const s of out.Shards ?? []) if (s.ShardId) ids.push(s.ShardId);
     nextToken = out.NextToken;
   } while (nextToken);

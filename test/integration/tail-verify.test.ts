@@ -4,7 +4,11 @@ import { verifyStream } from '../../src/cli/verify/verify-stream.js';
 import { verifyExitCode } from '../../src/cli/verify/exit-code.js';
 import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
 import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
+import { tailStream } from '../../src/cli/tail.js';
+import { createKinesisClient } from '../../src/sinks/kinesis/sdk-port.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/kinesis-local/emulator.js';
 import { tidegate } from '../helpers/cli.js';
+import { KinesisFaultProxy } from '../helpers/kinesis-fault-proxy.js';
 import { kplAggregate } from '../helpers/kpl-aggregate.js';
 import { hashKeyOf, shardFor } from '../helpers/kinesis-shard-limits.js';
 import { emulatorClient } from '../helpers/stream-reader.js';
@@ -145,5 +149,21 @@ describe('tidegate tail --verify', () => {
     const usage = await tidegate('tail', '--json');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('go with --verify');
+  });
+
+  it('tail and tail --verify give up after the call timeout on an endpoint that accepts and never answers', async () => {
+    const proxy = new KinesisFaultProxy(emulator.port, { faults: { blackHole: true } });
+    await proxy.start();
+    const client = createKinesisClient({ region: LOCAL_REGION, endpoint: proxy.url, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: 400 });
+    try {
+      const started = Date.now();
+      await expect(tailStream(client, STREAM, { from: 'trim-horizon', follow: false, callTimeoutMs: 400 }, () => undefined, AbortSignal.timeout(10_000))).rejects.toThrow();
+      await expect(verifyStream(client, STREAM, { callTimeoutMs: 400 }, AbortSignal.timeout(10_000))).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(proxy.stats().blackHoled).toBe(2);
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
   });
 });
