@@ -69,16 +69,17 @@ describe('Kinesis delivery under faults', () => {
     const retry = { baseDelayMs: 50, maxDelayMs: 2_000 };
     const r = await setup('outage-5xx-stream', { faults: { callFailures: { kind: 'http503', calls: Infinity } }, config: { kinesis: { retry, concurrency: 1 } } });
     const expected = await publishReadings(r.mqttUrl, { prefix: 'o5-', devices: 3, perDevice: 100 });
-    await expect.poll(() => r.proxy.stats().callsFailed, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(9);
+    await expect.poll(() => r.proxy.stats().callsFailed, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(11);
     const failed = r.proxy.calls.filter((c) => c.outcome === 'call-failed').map((c) => c.at);
     r.proxy.setFaults({ callFailures: null });
 
     const gaps = failed.slice(1).map((t, i) => t - failed[i]!);
     // Capped: no wait longer than maxDelayMs (plus the call and scheduling time on a loaded machine).
-    for (const g of gaps) expect(g).toBeLessThanOrEqual(retry.maxDelayMs + 500);
-    // Grows: the first waits are drawn below 50 and 100 ms, later ones up to the 2 s cap.
-    expect(Math.max(gaps[0]!, gaps[1]!)).toBeLessThan(400);
-    expect(Math.max(...gaps.slice(5))).toBeGreaterThanOrEqual(300);
+    for (const g of gaps) expect(g).toBeLessThanOrEqual(retry.maxDelayMs + 1_000);
+    // Grows: the first waits are drawn below 50 and 100 ms, later ones between 160 ms and the 2 s cap (five
+    // of them all under 600 ms: a chance below 1 in 1,000).
+    expect(Math.max(gaps[0]!, gaps[1]!)).toBeLessThan(600);
+    expect(Math.max(...gaps.slice(5))).toBeGreaterThanOrEqual(600);
     // Bounded: the backoff never waits less than a tenth of its current cap, so in the time the outage
     // lasted at most this many calls fit (a hot loop would make thousands).
     const span = failed.at(-1)! - failed[0]!;
@@ -114,9 +115,9 @@ describe('Kinesis delivery under faults', () => {
     r.proxy.setFaults({ blackHole: true });
     const expected = await publishReadings(r.mqttUrl, { prefix: 'lr-', devices: 3, perDevice: 1_000, inFlight: 100 });
     r.proxy.setFaults({ blackHole: false });
-    // Sizes from 50 B to 900 KiB, two of the largest per device.
+    // Sizes from 50 B to 900 KiB, one of the largest per device.
     const size = (seq: number): number => (seq % 10 === 5 ? 900 * 1024 : [50, 400, 2_000, 20_000, 120_000][seq % 5]!);
-    for (const k of await publishReadings(r.mqttUrl, { prefix: 'sz-', devices: 4, perDevice: 20, inFlight: 5, payload: (_, seq) => ({ pad: 'x'.repeat(size(seq) - 20) }) })) expected.add(k);
+    for (const k of await publishReadings(r.mqttUrl, { prefix: 'sz-', devices: 4, perDevice: 10, inFlight: 5, payload: (_, seq) => ({ pad: 'x'.repeat(size(seq) - 20) }) })) expected.add(k);
 
     const { records, audit } = await waitUntilDrained(r, 'limits-stream', expected, 45_000);
     expect(audit.lost).toEqual([]);

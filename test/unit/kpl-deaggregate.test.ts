@@ -7,11 +7,11 @@ import { kplAggregate, type UserRecord } from '../helpers/kpl-aggregate.js';
 
 // aws-kinesis-agg builds its key tables with Object.keys(), which lists array-index-like keys ("0" to
 // "4294967294") first, in numeric order, so its tables disagree with its own indexes for such keys. Keys
-// are drawn outside that range so the comparison checks tidegate's decoder, not that quirk.
+// are drawn outside that range (and "__proto__", which an object literal cannot hold as its own key) so the comparison checks tidegate's decoder, not that quirk.
 const isArrayIndexLike = (k: string): boolean => /^(0|[1-9]\d*)$/.test(k) && BigInt(k) < 2n ** 32n - 1n;
 const userRecord = fc.record(
   {
-    partitionKey: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).filter((k) => !isArrayIndexLike(k)),
+    partitionKey: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).filter((k) => !isArrayIndexLike(k) && k !== '__proto__'),
     explicitHashKey: fc.bigInt({ min: 2n ** 32n, max: 2n ** 128n - 1n }).map(String),
     data: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)),
   },
