@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import { ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { AWS_SHARD_LIMITS, hashKeyOf, shardFor, ShardRateLimiter, type ShardLimits, type ShardRange } from './kinesis-shard-limits.js';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { AWS_SHARD_LIMITS, hashKeyOf, listOpenShards, shardFor, ShardRateLimiter, type ShardLimits, type ShardRange } from './kinesis-shard-limits.js';
 import { emulatorClient } from './stream-reader.js';
-import { deaggregate } from '../../src/kinesis-agg/deaggregate.js';
+import { entryError, mulberry32, readBody, reply, replyCallFault, userRecordIds, type PutEntry, type PutResult } from './kinesis-json-wire.js';
 
 /**
  * An HTTP/1.1 proxy between a Kinesis client and kinesalite that speaks the Kinesis JSON protocol
@@ -65,21 +65,9 @@ export interface FaultProxyStats {
   peakShardSecond: { records: number; bytes: number };
 }
 
-const ACCOUNT = '000000000000';
 // Bounds the call log of a long benchmark; tests are far below it.
 const MAX_CALL_RECORDS = 200_000;
 
-interface PutEntry {
-  Data: string;
-  PartitionKey: string;
-  ExplicitHashKey?: string;
-}
-interface PutResult {
-  SequenceNumber?: string;
-  ShardId?: string;
-  ErrorCode?: string;
-  ErrorMessage?: string;
-}
 interface Upstream {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -368,73 +356,4 @@ export class KinesisFaultProxy {
       up.end(body);
     });
   }
-}
-
-async function listOpenShards(client: KinesisClient, stream: string): Promise<ShardRange[]> {
-  const out: ShardRange[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
-    for (const s of page.Shards ?? []) {
-      if (s.SequenceNumberRange?.EndingSequenceNumber) continue; // closed by a reshard: takes no writes
-      out.push({ shardId: s.ShardId!, start: BigInt(s.HashKeyRange!.StartingHashKey!), end: BigInt(s.HashKeyRange!.EndingHashKey!) });
-    }
-    token = page.NextToken;
-  } while (token);
-  return out;
-}
-
-/** The `id` of each user record in an entry whose data is a tidegate JSON record or a KPL aggregate of them. */
-function userRecordIds(e: PutEntry): string[] {
-  try {
-    return deaggregate(Buffer.from(e.Data, 'base64'), e.PartitionKey).flatMap((sub) => {
-      const id = (JSON.parse(sub.data.toString('utf8')) as { id?: unknown }).id;
-      return typeof id === 'string' ? [id] : [];
-    });
-  } catch {
-    return []; // not tidegate's: counted as one record, no id
-  }
-}
-
-/** Per-entry error texts as AWS words them. */
-function entryError(code: EntryFault, shardId: string, stream: string): PutResult {
-  return code === 'InternalFailure'
-    ? { ErrorCode: code, ErrorMessage: 'Internal service failure.' }
-    : { ErrorCode: code, ErrorMessage: `Rate exceeded for shard ${shardId} in stream ${stream} under account ${ACCOUNT}.` };
-}
-
-function replyCallFault(res: http.ServerResponse, kind: CallFault, stream: string): void {
-  const json = (status: number, type: string, message: string): void =>
-    reply(res, status, { 'content-type': 'application/x-amz-json-1.1' }, Buffer.from(JSON.stringify({ __type: type, message })));
-  if (kind === 'http500') return json(500, 'InternalFailure', 'Internal service failure.');
-  if (kind === 'http503') return json(503, 'ServiceUnavailable', 'Service unavailable.');
-  if (kind === 'LimitExceededException') return json(400, kind, `Rate exceeded for stream ${stream} under account ${ACCOUNT}.`);
-  return json(400, kind, `Rate exceeded for stream ${stream} under account ${ACCOUNT}.`);
-}
-
-function reply(res: http.ServerResponse, status: number, headers: http.IncomingHttpHeaders, body: Buffer): void {
-  const keep = Object.fromEntries(Object.entries(headers).filter(([k]) => !['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k)));
-  res.writeHead(status, { ...keep, 'content-length': body.length });
-  res.end(body);
-}
-
-function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
-
-/** A small seeded PRNG: the same seed fails the same entries. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

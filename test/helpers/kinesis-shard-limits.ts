@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 
 /** An open shard and the hash key range it owns (inclusive at both ends, as ListShards reports it). */
 export interface ShardRange {
@@ -80,4 +81,19 @@ export class ShardRateLimiter {
     }
     return { records, bytes };
   }
+}
+
+/** The open shards of a stream and their hash key ranges, from ListShards. */
+export async function listOpenShards(client: KinesisClient, stream: string): Promise<ShardRange[]> {
+  const out: ShardRange[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
+    for (const s of page.Shards ?? []) {
+      if (s.SequenceNumberRange?.EndingSequenceNumber) continue; // closed by a reshard: takes no writes
+      out.push({ shardId: s.ShardId!, start: BigInt(s.HashKeyRange!.StartingHashKey!), end: BigInt(s.HashKeyRange!.EndingHashKey!) });
+    }
+    token = page.NextToken;
+  } while (token);
+  return out;
 }
