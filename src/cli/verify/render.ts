@@ -10,6 +10,8 @@ const fromLabel: Record<LatencySummary['from'], string> = {
   none: 'no timestamps',
 };
 
+const shortFrom: Record<LatencySummary['from'], string> = { ts: 'ts', receivedAt: 'recv', mixed: 'mixed', none: '-' };
+
 const hasIssue = (d: DeviceReport): boolean => d.gaps + d.duplicateSeqs + d.duplicateIds + d.reordered > 0;
 
 /** The report as a compact table for a terminal: totals, then devices with findings first. */
@@ -23,7 +25,7 @@ export function renderReport(r: VerifyReport): string {
   for (const u of r.unreadable.examples) lines.push(`unreadable: ${u.shardId} ${u.sequenceNumber}: ${u.reason}`);
   const rows = [...r.perDevice.filter(hasIssue), ...r.perDevice.filter((d) => !hasIssue(d))];
   const shown = rows.slice(0, MAX_ROWS);
-  const header = ['device', 'readings', 'seqs', 'gaps', 'dup-seq', 'dup-id', 'reord', 'p50', 'p99', 'missing'];
+  const header = ['device', 'readings', 'seqs', 'gaps', 'dup-seq', 'dup-id', 'reord', 'p50', 'p99', 'from', 'missing'];
   const table = shown.map((d) => [
     d.deviceId,
     String(d.readings),
@@ -34,10 +36,11 @@ export function renderReport(r: VerifyReport): string {
     String(d.reordered),
     ms(d.latencyMs.p50),
     ms(d.latencyMs.p99),
+    shortFrom[d.latencyMs.from],
     d.gapRanges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') + (d.gaps > 0 && d.gapRanges.length === 5 ? ',…' : ''),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const fmt = (row: string[]): string => row.map((c, i) => (i === 0 || i === row.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const fmt = (row: string[]): string => row.map((c, i) => (i === 0 || i >= row.length - 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   lines.push('', fmt(header), ...table.map(fmt));
   if (rows.length > shown.length) lines.push(`… ${rows.length - shown.length} more device(s)${rows.slice(MAX_ROWS).some(hasIssue) ? '' : ', all clean'} (--json lists every one)`);
   return lines.join('\n');
