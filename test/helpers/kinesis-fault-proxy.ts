@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { AWS_SHARD_LIMITS, hashKeyOf, listOpenShards, shardFor, ShardRateLimiter, type ShardLimits, type ShardRange } from './kinesis-shard-limits.js';
 import { emulatorClient } from './stream-reader.js';
-import { entryError, mulberry32, readBody, reply, replyCallFault, userRecordIds, type PutEntry, type PutResult } from './kinesis-json-wire.js';
+import { entryError, mulberry32, readBody, reply, replyCallFault, userRecordCount, userRecordIds, type PutEntry, type PutResult } from './kinesis-json-wire.js';
 
 /**
  * An HTTP/1.1 proxy between a Kinesis client and kinesalite that speaks the Kinesis JSON protocol
@@ -51,6 +51,8 @@ export interface FaultProxyStats {
   putRecordsCalls: number;
   entriesReceived: number;
   entriesAccepted: number;
+  /** Accepted entries counted in user records (a KPL aggregate holds many). */
+  userRecordsAccepted: number;
   entriesFailed: { injected: number; rateLimited: number; upstream: number };
   callsFailed: number;
   responsesDropped: number;
@@ -94,7 +96,7 @@ export class KinesisFaultProxy {
   port = 0;
   faults: FaultSettings;
   private blackHoleTimer: NodeJS.Timeout | undefined;
-  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, responsesDropped: 0, clientTimeouts: 0, entriesInDroppedResponses: 0, userRecordsInDroppedResponses: 0, blackHoled: 0 };
+  private readonly counters = { calls: 0, putRecordsCalls: 0, entriesReceived: 0, entriesAccepted: 0, injected: 0, rateLimited: 0, upstream: 0, callsFailed: 0, userRecordsAccepted: 0, responsesDropped: 0, clientTimeouts: 0, entriesInDroppedResponses: 0, userRecordsInDroppedResponses: 0, blackHoled: 0 };
 
   constructor(
     private readonly upstreamPort: number,
@@ -170,6 +172,7 @@ export class KinesisFaultProxy {
       putRecordsCalls: c.putRecordsCalls,
       entriesReceived: c.entriesReceived,
       entriesAccepted: c.entriesAccepted,
+      userRecordsAccepted: c.userRecordsAccepted,
       entriesFailed: { injected: c.injected, rateLimited: c.rateLimited, upstream: c.upstream },
       callsFailed: c.callsFailed,
       responsesDropped: c.responsesDropped,
@@ -304,6 +307,9 @@ export class KinesisFaultProxy {
     const merged = results as PutResult[];
     const failed = merged.filter((r) => r.ErrorCode).length;
     this.counters.entriesAccepted += entries.length - failed;
+    merged.forEach((r, i) => {
+      if (!r.ErrorCode) this.counters.userRecordsAccepted += userRecordCount(entries[i]!);
+    });
     for (const why of Object.values(failedBy)) {
       if (why === 'injected') this.counters.injected += 1;
       else if (why === 'rate-limit') this.counters.rateLimited += 1;

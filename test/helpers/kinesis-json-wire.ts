@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { deaggregate } from '../../src/kinesis-agg/deaggregate.js';
+import { deaggregate, isAggregated } from '../../src/kinesis-agg/deaggregate.js';
 import type { CallFault, EntryFault } from './kinesis-fault-proxy.js';
 
 /** The Kinesis JSON protocol as the fault proxy writes it: entries, results, error bodies in AWS's wording. */
@@ -15,6 +15,17 @@ export interface PutResult {
   ShardId?: string;
   ErrorCode?: string;
   ErrorMessage?: string;
+}
+
+/** User records in an entry: 1, or the size of a KPL aggregate (1 if it cannot be read). */
+export function userRecordCount(e: PutEntry): number {
+  const data = Buffer.from(e.Data, 'base64');
+  if (!isAggregated(data)) return 1;
+  try {
+    return deaggregate(data, e.PartitionKey).length;
+  } catch {
+    return 1;
+  }
 }
 
 /** The `id` of each user record in an entry whose data is a tidegate JSON record or a KPL aggregate of them. */
