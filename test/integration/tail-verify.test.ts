@@ -149,6 +149,9 @@ describe('tidegate tail --verify', () => {
     const usage = await tidegate('tail', '--json');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('go with --verify');
+    const badSince = await tidegate('tail', '--verify', '--since', 'yesterday');
+    expect(badSince.code).toBe(2);
+    expect(badSince.stderr).toContain('--since must be an ISO 8601 time');
   });
 
   it('tail and tail --verify give up after the call timeout on an endpoint that accepts and never answers', async () => {
