@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkConfigCommand } from './cli/check-config.js';
 import { runCommand } from './cli/run.js';
 import { listCommand, purgeCommand, replayCommand, type DeadLetterOptions } from './cli/dead-letters.js';
@@ -7,6 +7,7 @@ import { installServiceCommand } from './cli/install-service.js';
 import { passwdAdd, passwdList, passwdRemove, type PasswdOptions } from './cli/passwd.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
+import { parseDurationSeconds, parseSince } from './cli/verify/options.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError } from './config/load.js';
 import { describeError, isTidegateError } from './core/errors.js';
@@ -49,6 +50,17 @@ program
   .option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG)
   .action((o: { config: string }) => exitWith(runCommand(o.config)));
 
+/** Commander reports only InvalidArgumentError from an option parser as a usage error; anything else would crash. */
+const asUsageError =
+  <T>(parse: (v: string) => T) =>
+  (v: string): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new InvalidArgumentError(describeError(err));
+    }
+  };
+
 program
   .command('tail')
   .description('print the records in the configured Kinesis stream as JSON lines, from every shard, and follow new ones')
@@ -57,14 +69,23 @@ program
   .option('--endpoint <url>', 'Kinesis endpoint (default: from the config; the local emulator for endpoint: local)')
   .addOption(new Option('--from <position>', 'where to start in each shard').choices(['trim-horizon', 'latest']).default('trim-horizon'))
   .option('--no-follow', 'exit once every shard has been read to its end')
-  .option('-n, --limit <count>', 'exit after this many records', (v) => {
+  .option('-n, --limit <count>', 'exit after this many records', asUsageError((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--limit must be a positive whole number, got "${v}"`);
     return n;
-  })
-  .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number }) =>
-    exitWith(tailCommand(o)),
-  );
+  }))
+  .option('--verify', 'read the whole stream once and report per device: gaps, duplicates, reorderings, latency (exit status 3 on gaps, 4 on unreadable records)')
+  .option('--since <time>', 'with --verify: start at this time (ISO 8601, or 90s/15m/2h/1d ago) instead of the oldest record', asUsageError((v) => parseSince(v)))
+  .option('--duration <seconds>', 'with --verify: stop reading after this long, caught up or not', asUsageError(parseDurationSeconds))
+  .option('--json', 'with --verify: print the report as JSON')
+  .action((o: { config: string; stream?: string; endpoint?: string; from: 'trim-horizon' | 'latest'; follow: boolean; limit?: number; verify?: boolean; since?: Date; duration?: number; json?: boolean }) => {
+    if (!o.verify && (o.since || o.duration !== undefined || o.json)) {
+      process.stderr.write('tidegate tail: --since, --duration and --json go with --verify\n');
+      process.exitCode = 2;
+      return;
+    }
+    return exitWith(tailCommand(o));
+  });
 
 program
   .command('status')

@@ -4,7 +4,11 @@ import type { Config } from '../config/schema.js';
 import { delay } from '../core/abort.js';
 import { describeError } from '../core/errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../kinesis-local/emulator.js';
+import { deaggregate } from '../kinesis-agg/deaggregate.js';
 import { createKinesisClient } from '../sinks/kinesis/sdk-port.js';
+import { verifyExitCode } from './verify/exit-code.js';
+import { renderReport } from './verify/render.js';
+import { verifyStream } from './verify/verify-stream.js';
 
 export interface TailOptions {
   config: string;
@@ -13,6 +17,14 @@ export interface TailOptions {
   from: 'trim-horizon' | 'latest';
   follow: boolean;
   limit?: number;
+  /** Read the whole stream once and report per device gaps, duplicates, reorderings and latency. */
+  verify?: boolean;
+  /** With verify: start at this time instead of the oldest record. */
+  since?: Date;
+  /** With verify: stop reading after this many seconds. */
+  duration?: number;
+  /** With verify: the report as JSON. */
+  json?: boolean;
 }
 
 // AWS allows 5 GetRecords calls per second per shard; stay under it, and poll gently when idle.
@@ -31,7 +43,8 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.stdout.on('error', () => stop.abort()); // a closed pipe (tail | head) ends the tail
   try {
-    const printed = await tailStream(client, stream, opts, (line) => process.stdout.write(`${line}\n`), stop.signal);
+    if (opts.verify) return await verifyCommand(client, stream, opts, config.kinesis.requestTimeoutMs, stop.signal);
+    const printed = await tailStream(client, stream, { ...opts, callTimeoutMs: config.kinesis.requestTimeoutMs }, (line) => process.stdout.write(`${line}\n`), stop.signal);
     process.stderr.write(`tidegate tail: ${printed} record(s) from ${stream}\n`);
     return 0;
   } catch (err) {
@@ -45,6 +58,17 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
   }
 }
 
+async function verifyCommand(client: KinesisClient, stream: string, opts: TailOptions, callTimeoutMs: number, signal: AbortSignal): Promise<number> {
+  const report = await verifyStream(
+    client,
+    stream,
+    { callTimeoutMs, ...(opts.since ? { since: opts.since } : {}), ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}) },
+    signal,
+  );
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
+  return verifyExitCode(report);
+}
+
 function tailClient(config: Config, endpointOverride?: string): KinesisClient {
   const k = config.kinesis;
   if (!endpointOverride && k.endpoint === 'local') {
@@ -55,23 +79,40 @@ function tailClient(config: Config, endpointOverride?: string): KinesisClient {
   return createKinesisClient({ region: k.region, requestTimeoutMs: k.requestTimeoutMs, ...(endpoint ? { endpoint } : {}) });
 }
 
-/** Renders a record: its data when that is JSON (tidegate's own records), else a described envelope. */
-export function formatRecord(shardId: string, r: _Record): string {
+/**
+ * Renders a Kinesis record as lines: KPL aggregates (`kinesis.aggregation: kpl`) are unpacked into their
+ * readings; each reading's data when that is JSON (tidegate's own records), else a described envelope.
+ */
+export function formatRecord(shardId: string, r: _Record): string[] {
   const data = Buffer.from(r.Data ?? new Uint8Array());
-  const text = data.toString('utf8');
+  const envelope = (bytes: Buffer, extra: object = {}): string =>
+    JSON.stringify({ shardId, sequenceNumber: r.SequenceNumber, partitionKey: r.PartitionKey, ...extra, dataBase64: bytes.toString('base64') });
+  let parts: Buffer[];
   try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify({ shardId, sequenceNumber: r.SequenceNumber, partitionKey: r.PartitionKey, dataBase64: data.toString('base64') });
+    parts = deaggregate(data, r.PartitionKey ?? '').map((s) => s.data);
+  } catch (err) {
+    return [envelope(data, { error: describeError(err) })];
   }
+  return parts.map((part) => {
+    const text = part.toString('utf8');
+    try {
+      JSON.parse(text);
+      return text;
+    } catch {
+      return envelope(part);
+    }
+  });
 }
 
 /**
  * Polls every shard until stopped. Without `follow`, returns once every shard has been read up to its
  * tip. Closed shards (after a reshard) are dropped and the shard list is refreshed to find their children.
  */
-export async function tailStream(client: KinesisClient, stream: string, opts: Pick<TailOptions, 'from' | 'follow' | 'limit'>, print: (line: string) => void, signal: AbortSignal): Promise<number> {
+export async function tailStream(client: KinesisClient, stream: string, opts: Pick<TailOptions, 'from' | 'follow' | 'limit'> & { callTimeoutMs?: number }, print: (line: string) => void, signal: AbortSignal): Promise<number> {
+  // The SDK's requestTimeout only logs a warning in the installed @smithy/node-http-handler; an abort signal
+  // per call is what bounds a call to an endpoint that accepts and never answers.
+  const callTimeoutMs = opts.callTimeoutMs ?? 15_000;
+  const call = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(callTimeoutMs)]);
   const iterators = new Map<string, string>();
   const finished = new Set<string>();
   let printed = 0;
@@ -80,20 +121,22 @@ export async function tailStream(client: KinesisClient, stream: string, opts: Pi
 
   for (;;) {
     if (Date.now() - listedAt > RELIST_MS || iterators.size === 0) {
-      for (const shardId of await listShardIds(client, stream, signal)) {
+      for (const shardId of await listShardIds(client, stream, call)) {
         if (iterators.has(shardId) || finished.has(shardId)) continue;
-        const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type }), { abortSignal: signal });
+        const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type }), { abortSignal: call() });
         if (it.ShardIterator) iterators.set(shardId, it.ShardIterator);
       }
       listedAt = Date.now();
     }
     let caughtUp = true;
     for (const [shardId, iterator] of iterators) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: signal });
+      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: call() });
       for (const record of out.Records ?? []) {
-        print(formatRecord(shardId, record));
-        printed += 1;
-        if (opts.limit !== undefined && printed >= opts.limit) return printed;
+        for (const line of formatRecord(shardId, record)) {
+          print(line);
+          printed += 1;
+          if (opts.limit !== undefined && printed >= opts.limit) return printed;
+        }
       }
       // A shard is at its tip when a read returns nothing; a round of empty reads means all are.
       if ((out.Records?.length ?? 0) > 0) caughtUp = false;
@@ -109,11 +152,11 @@ export async function tailStream(client: KinesisClient, stream: string, opts: Pi
   }
 }
 
-async function listShardIds(client: KinesisClient, stream: string, signal: AbortSignal): Promise<string[]> {
+async function listShardIds(client: KinesisClient, stream: string, call: () => AbortSignal): Promise<string[]> {
   const ids: string[] = [];
   let nextToken: string | undefined;
   do {
-    const out = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: stream }), { abortSignal: signal });
+    const out = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: stream }), { abortSignal: call() });
     for (const s of out.Shards ?? []) if (s.ShardId) ids.push(s.ShardId);
     nextToken = out.NextToken;
   } while (nextToken);

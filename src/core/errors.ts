@@ -21,7 +21,9 @@ export type TidegateErrorCode =
   | 'ERR_TLS_CONFIG'
   | 'ERR_AWS_CREDENTIALS'
   | 'ERR_USERS_FILE'
-  | 'ERR_USAGE';
+  | 'ERR_USAGE'
+  | 'ERR_KPL_CHECKSUM'
+  | 'ERR_KPL_MALFORMED';
 
 export class TidegateError extends Error {
   readonly code: TidegateErrorCode;

@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AWS_SHARD_LIMITS } from '../helpers/kinesis-shard-limits.js';
+import { gatewayBehindFaultProxy, publishReadings, waitUntilDrained, type FaultyKinesis } from '../helpers/faulty-kinesis.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/**
+ * Delivery under the faults AWS produces and kinesalite does not, through the fault proxy. Every test
+ * asserts on what landed in the stream (de-aggregated, by record id and device seq) and on bounds that hold
+ * for any correct sink: resend exactly the failed entries, back off, never lose an acknowledged reading.
+ */
+describe('Kinesis delivery under faults', () => {
+  let rig: FaultyKinesis | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+    await cleanup?.();
+  });
+
+  const setup = async (stream: string, opts: Parameters<typeof gatewayBehindFaultProxy>[2] = {}): Promise<FaultyKinesis> => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    rig = await gatewayBehindFaultProxy(temp.dir, stream, opts);
+    return rig;
+  };
+
+  /** Only readings the sink had a reason to resend (a failed entry, a lost response) may be duplicated or reordered. */
+  const expectOnlyResentAreOutOfLine = (rig: FaultyKinesis, audit: { duplicateIds: Map<string, number>; reorderedIds: string[] }): void => {
+    const resent = new Set([...rig.proxy.failedIds, ...rig.proxy.droppedIds]);
+    expect([...audit.duplicateIds.keys()].filter((id) => !rig.proxy.droppedIds.has(id))).toEqual([]);
+    expect(audit.reorderedIds.filter((id) => !resent.has(id))).toEqual([]);
+  };
+
+  it('partial failures (throttled and internal entries): nothing lost, successes never re-sent', async () => {
+    const r = await setup('partial-stream', { seed: 11, faults: { entryFailures: { share: 0.3, code: 'ProvisionedThroughputExceededException' } } });
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'pa-', devices: 10, perDevice: 100 });
+    await expect.poll(() => r.proxy.stats().entriesFailed.injected, { timeout: 15_000 }).toBeGreaterThan(0);
+    r.proxy.setFaults({ entryFailures: { share: 0.3, code: 'InternalFailure' } });
+    for (const k of await publishReadings(r.mqttUrl, { prefix: 'pb-', devices: 10, perDevice: 100 })) expected.add(k);
+    r.proxy.setFaults({ entryFailures: null });
+
+    const { audit } = await waitUntilDrained(r, 'partial-stream', expected, 30_000);
+    expect(audit.lost).toEqual([]);
+    // No response was dropped, so a correct sink wrote nothing twice (unless a call outlived the client's
+    // timeout on a loaded machine: the proxy counts those as lost responses too).
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
+    const calls = r.proxy.calls.filter((c) => c.operation === 'PutRecords');
+    expect(calls.some((c) => c.entries.includes('ProvisionedThroughputExceededException'))).toBe(true);
+    expect(calls.some((c) => c.entries.includes('InternalFailure'))).toBe(true);
+    expect(r.gateway.queueStats().buffered).toBe(0);
+  });
+
+  it('lost responses: duplicates only of the calls whose response was dropped, bounded by them; nothing lost', async () => {
+    const r = await setup('dropped-stream', { faults: { dropResponses: 3 } });
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'dr-', devices: 5, perDevice: 200 });
+    const { audit } = await waitUntilDrained(r, 'dropped-stream', expected, 30_000);
+    expect(audit.lost).toEqual([]);
+    const stats = r.proxy.stats();
+    expect(stats.responsesDropped).toBeGreaterThanOrEqual(1);
+    // The sink cannot know a dropped call was written: it resends, and the copies are bounded by those calls.
+    expect(audit.extraCopies).toBeGreaterThan(0);
+    expect(audit.extraCopies).toBeLessThanOrEqual(stats.userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
+    expect(r.gateway.queueStats().buffered).toBe(0);
+  });
+
+  it('a 5xx outage: backoff grows to its cap, the call count stays bounded, the backlog drains after recovery', async () => {
+    const retry = { baseDelayMs: 50, maxDelayMs: 2_000 };
+    // One shard: a sink that sends one call per shard still has a single retry sequence to measure.
+    const r = await setup('outage-5xx-stream', { shards: 1, faults: { callFailures: { kind: 'http503', calls: Infinity } }, config: { kinesis: { retry, concurrency: 1 } } });
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'o5-', devices: 3, perDevice: 100 });
+    await expect.poll(() => r.proxy.stats().callsFailed, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(11);
+    const failed = r.proxy.calls.filter((c) => c.outcome === 'call-failed').map((c) => c.at);
+    r.proxy.setFaults({ callFailures: null });
+
+    const gaps = failed.slice(1).map((t, i) => t - failed[i]!);
+    // Capped: no wait longer than maxDelayMs (plus the call and scheduling time on a loaded machine).
+    for (const g of gaps) expect(g).toBeLessThanOrEqual(retry.maxDelayMs + 1_000);
+    // Grows: the first waits are drawn below 50 and 100 ms, later ones between 160 ms and the 2 s cap (five
+    // of them all under 600 ms: a chance below 1 in 1,000).
+    expect(Math.max(gaps[0]!, gaps[1]!)).toBeLessThan(600);
+    expect(Math.max(...gaps.slice(5))).toBeGreaterThanOrEqual(600);
+    // Bounded: the backoff never waits less than a tenth of its current cap, so in the time the outage
+    // lasted at most this many calls fit (a hot loop would make thousands).
+    const span = failed.at(-1)! - failed[0]!;
+    expect(failed.length).toBeLessThanOrEqual(maxCallsWithin(span, retry) * 1 /* concurrency */);
+
+    const { audit } = await waitUntilDrained(r, 'outage-5xx-stream', expected, 30_000);
+    expect(audit.lost).toEqual([]);
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
+  });
+
+  it('a black-holed endpoint: each call ends at requestTimeoutMs, no hot loop, and everything drains afterwards', async () => {
+    const requestTimeoutMs = 800;
+    const r = await setup('blackhole-stream', { faults: { blackHole: true }, config: { kinesis: { requestTimeoutMs, concurrency: 2, retry: { baseDelayMs: 50, maxDelayMs: 500 } } } });
+    const started = Date.now();
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'bh-', devices: 4, perDevice: 50 });
+    await expect.poll(() => r.proxy.stats().blackHoled, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(6);
+    const during = Date.now() - started;
+    // Each split has at most one call in flight, and a call lasts requestTimeoutMs here.
+    expect(r.proxy.putRecordsCallsBetween(started, Date.now())).toBeLessThanOrEqual(2 * (Math.floor(during / requestTimeoutMs) + 1));
+    r.proxy.setFaults({ blackHole: false });
+
+    const { audit } = await waitUntilDrained(r, 'blackhole-stream', expected, 30_000);
+    expect(audit.lost).toEqual([]);
+    // Nothing reached the stream during the black-hole, so nothing may be duplicated or reordered (but for
+    // calls that outlive the client's timeout afterwards, which the proxy counts as lost responses).
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
+  });
+
+  it('a backlog on one shard drains within 1,000 records/s, and a mix of 50 B to 900 KiB readings within 1 MiB/s per shard', async () => {
+    const r = await setup('limits-stream', { shards: 1, config: { mqtt: { maxPayloadBytes: 1_048_576 } } });
+    // 3,000 small readings published while Kinesis throttles: at least 3 s at the shard's record limit.
+    r.proxy.setFaults({ blackHole: true });
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'lr-', devices: 3, perDevice: 1_000, inFlight: 100 });
+    r.proxy.setFaults({ blackHole: false });
+    // Sizes from 50 B to 900 KiB, one of the largest per device.
+    const size = (seq: number): number => (seq % 10 === 5 ? 900 * 1024 : [50, 400, 2_000, 20_000, 120_000][seq % 5]!);
+    for (const k of await publishReadings(r.mqttUrl, { prefix: 'sz-', devices: 4, perDevice: 10, inFlight: 5, payload: (_, seq) => ({ pad: 'x'.repeat(size(seq) - 20) }) })) expected.add(k);
+
+    const { records, audit } = await waitUntilDrained(r, 'limits-stream', expected, 45_000);
+    expect(audit.lost).toEqual([]);
+    expect(audit.extraCopies).toBeLessThanOrEqual(r.proxy.stats().userRecordsInDroppedResponses);
+    expectOnlyResentAreOutOfLine(r, audit);
+    for (const rec of records.filter((x) => x.deviceId.startsWith('sz-'))) expect((rec.values.pad as string).length).toBe(size(rec.seq) - 20);
+    // The per-second ledger of the shard never went over the AWS limits.
+    const peak = r.proxy.stats().peakShardSecond;
+    expect(peak.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond);
+    expect(peak.bytes).toBeLessThanOrEqual(AWS_SHARD_LIMITS.bytesPerSecond);
+    // What the proxy let through, in readings: each once, plus at most the copies of lost responses.
+    const { userRecordsAccepted, userRecordsInDroppedResponses } = r.proxy.stats();
+    expect(userRecordsAccepted).toBeGreaterThanOrEqual(expected.size);
+    expect(userRecordsAccepted).toBeLessThanOrEqual(expected.size + userRecordsInDroppedResponses);
+  });
+});
+
+/** The most calls a sink can make in `spanMs` if every wait is at least a tenth of the backoff's current cap (src/core/backoff.ts). */
+function maxCallsWithin(spanMs: number, retry: { baseDelayMs: number; maxDelayMs: number }): number {
+  let calls = 1;
+  let elapsed = 0;
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    elapsed += Math.max(1, Math.round(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt) / 10));
+    if (elapsed > spanMs) break;
+    calls += 1;
+  }
+  return calls;
+}
