@@ -21,6 +21,7 @@ import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limit
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
 import { KinesisSink } from './sinks/kinesis/sink.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
+import { SerialPortSource } from './sources/serial/source.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -168,6 +169,13 @@ export class Gateway {
       metrics,
     });
     await this.startComponent(this.source);
+
+    // Serial ports start after the broker so they stop before it; a port that cannot open yet is retried, not fatal.
+    for (const port of config.serial) {
+      if (!port.enabled) continue;
+      const serial = new SerialPortSource({ port, admission, metrics, logger: log('serial') });
+      await this.startComponent(serial);
+    }
 
     if (config.status.enabled) {
       this.statusServer = new StatusServer({
