@@ -22,6 +22,7 @@ import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js
 import { KinesisSink } from './sinks/kinesis/sink.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 import { SerialPortSource } from './sources/serial/source.js';
+import { ModbusBusSource } from './sources/modbus/source.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -175,6 +176,10 @@ export class Gateway {
       if (!port.enabled) continue;
       const serial = new SerialPortSource({ port, admission, metrics, logger: log('serial') });
       await this.startComponent(serial);
+    }
+    for (const bus of config.modbus) {
+      if (!bus.enabled) continue;
+      await this.startComponent(new ModbusBusSource({ bus, admission, metrics, logger: log('modbus') }));
     }
 
     if (config.status.enabled) {
