@@ -4,8 +4,9 @@ import { SerialPort } from 'serialport';
 export class PtyWriter {
   private constructor(private readonly port: SerialPort) {}
 
-  static async open(ttyPath: string, baudRate = 115_200): Promise<PtyWriter> {
-    const port = new SerialPort({ path: ttyPath, baudRate, autoOpen: false });
+  /** `lock: false` lets another process (device-sim) open the same end while this one holds it. */
+  static async open(ttyPath: string, baudRate = 115_200, lock = true): Promise<PtyWriter> {
+    const port = new SerialPort({ path: ttyPath, baudRate, autoOpen: false, lock });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     port.on('error', () => undefined);
     return new PtyWriter(port);

@@ -60,21 +60,24 @@ describe('serial source over a real pty pair (socat) into Kinesis', () => {
       fleets: [{ id: 'm-{i:02}', count: 10, profile: 'energy', rate: 300 }],
       faults: { malformed: { ratio: 0.1 }, noise: { ratio: 0.05, bytes: 16 }, oversize: { ratio: 0.02, bytes: 6000 }, duplicates: { ratio: 0.05 } },
     });
+    // Opened before the simulation and held across it: serialport flushes a port's kernel buffers when it
+    // opens it (tcflush TCIOFLUSH), which would discard the simulator's last bytes not yet passed on by socat;
+    // and when the last open file of a pty end closes, the hangup makes socat end its transfer loop. No lock,
+    // so that device-sim can open the same end.
+    writer = await PtyWriter.open(pty!.a, 115_200, false);
     const sim = await runSimulation({ scenario, serial: { path: pty!.a } });
     expect(sim).toMatchObject({ sent: 300, failed: 0 });
-    writer = await PtyWriter.open(pty!.a);
     await writer.write(kvLines('probe', 1, 20));
     const expected = new Set<string>([...keys('probe', 1, 20)]);
     for (const d of sim.devices) for (let seq = 1; seq <= d.sent; seq++) expected.add(`${d.deviceId}#${seq}`);
-    const { lost } = await waitForReadings(kinesis, STREAM, expected, 30_000);
+    const { lost } = await waitForReadings(kinesis, STREAM, expected, 20_000);
     expect(lost).toEqual([]);
     const m = gw.metrics;
     expect(m.get('serial_frame_errors_total', { port: 'line1', reason: 'frame_too_large' })).toBe(sim.faults.oversizeSent);
     expect(m.get('serial_frame_errors_total')).toBeGreaterThanOrEqual(sim.faults.oversizeSent + 1);
-    const stats = gw.queueStats();
-    const deadLettered = Object.values(stats.deadLettered).reduce((a, b) => a + b, 0);
-    expect(deadLettered).toBe(m.get('serial_frame_errors_total'));
-    expect(stats.received).toBe(m.get('serial_frames_total', { port: 'line1' }));
+    // Every line read is accounted for once its commit lands: a reading in the buffer or a dead letter.
+    const deadLettered = (): number => Object.values(gw.queueStats().deadLettered).reduce((a, b) => a + b, 0);
+    await until(() => deadLettered() === m.get('serial_frame_errors_total') && gw.queueStats().received === m.get('serial_frames_total', { port: 'line1' }), 'every line to be committed');
   });
 
   it('a noise corpus (1 MiB without a newline, NULs, mixed CRLF/LF, wrong-baud random bytes) keeps memory bounded; readings after it still arrive', async () => {
@@ -96,7 +99,7 @@ describe('serial source over a real pty pair (socat) into Kinesis', () => {
     await writer.write(kvLines('after', 1, 50));
 
     const expected = new Set([...keys('before', 1, 50), ...keys('mixed', 1, 30), ...keys('after', 1, 50)]);
-    const { lost } = await waitForReadings(kinesis, STREAM, expected, 30_000);
+    const { lost } = await waitForReadings(kinesis, STREAM, expected, 60_000);
     expect(lost).toEqual([]);
     const heapAfter = await settledHeapBytes();
     expect(heapAfter - heapBefore).toBeLessThan(4 * 1024 * 1024);
