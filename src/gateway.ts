@@ -28,6 +28,8 @@ import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
 import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 import { MqttClientSource } from './sources/mqtt-client/source.js';
+import { SerialPortSource } from './sources/serial/source.js';
+import { ModbusBusSource } from './sources/modbus/source.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -204,6 +206,16 @@ export class Gateway {
       const siteSource = new MqttClientSource({ config: site, admission, logger: log(`mqtt_client:${site.name}`), metrics });
       this.siteSources.push(siteSource);
       await this.startComponent(siteSource);
+    }
+    // Serial ports start after the broker so they stop before it; a port that cannot open yet is retried, not fatal.
+    for (const port of config.serial) {
+      if (!port.enabled) continue;
+      const serial = new SerialPortSource({ port, admission, metrics, logger: log('serial') });
+      await this.startComponent(serial);
+    }
+    for (const bus of config.modbus) {
+      if (!bus.enabled) continue;
+      await this.startComponent(new ModbusBusSource({ bus, admission, metrics, logger: log('modbus') }));
     }
 
     if (config.status.enabled) {

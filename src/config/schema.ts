@@ -409,6 +409,106 @@ export const siteBrokersSchema = z
     });
   });
 
+/** Jittered exponential backoff between attempts to reopen a serial port that closed, failed or went silent. */
+const reopenSchema = z
+  .object({
+    baseDelayMs: positiveInt.max(600_000).default(500),
+    maxDelayMs: positiveInt.max(3_600_000).default(30_000),
+  })
+  .strict();
+
+/** The line settings of a UART or RS-485 adapter (they must match the device's, or only noise arrives). */
+const serialLineShape = {
+  /** The device path, e.g. /dev/ttyUSB0, or a stable /dev/serial/by-id/... link that survives replugging. */
+  path: z.string().min(1),
+  baudRate: positiveInt.max(4_000_000).default(9600),
+  dataBits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+  parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none'),
+  stopBits: z.union([z.literal(1), z.literal(1.5), z.literal(2)]).default(1),
+  /** `false` keeps the entry in the file without opening the port. */
+  enabled: z.boolean().default(true),
+  /** Label on metrics and logs; defaults to the last part of the path. */
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'only letters, digits, "_", ".", ":" and "-"').optional(),
+  reopen: reopenSchema.default({ baseDelayMs: 500, maxDelayMs: 30_000 }),
+};
+
+/** A port's or bus's label on metrics and logs: its name, or the last part of its path. */
+export function serialLabel(entry: { name?: string | undefined; path: string }): string {
+  return entry.name ?? entry.path.split('/').filter(Boolean).pop() ?? entry.path;
+}
+
+function uniqueLabels(entries: { name?: string | undefined; path: string }[]): boolean {
+  return new Set(entries.map(serialLabel)).size === entries.length;
+}
+
+export const serialPortSchema = z
+  .object({
+    ...serialLineShape,
+    /** How lines are read: `jsonl` one JSON object a line, `csv` comma-separated values, `kv` key=value pairs separated by spaces or commas. */
+    framing: z.enum(['jsonl', 'csv', 'kv']).default('jsonl'),
+    /** csv: fixed column names; without them, a line starting with `headerPrefix` names the columns. */
+    columns: z.array(z.string().min(1)).min(1).optional(),
+    /** csv: a line starting with this names the columns (device-sim writes `#deviceId,seq,...`); empty: the first line after each open is the header. */
+    headerPrefix: z.string().max(8).default('#'),
+    /** Every reading of the port belongs to this device (a port with one device on it). */
+    deviceId: z.string().min(1).max(256).optional(),
+    /** Without `deviceId`: the field of each line that names its device. */
+    deviceIdField: z.string().min(1).default('deviceId'),
+    /** Longest line kept; longer lines are discarded up to the next newline, counted and dead-lettered (`frame_too_large`). */
+    maxFrameBytes: positiveInt.min(16).max(1024 * 1024).default(4096),
+    /** Readings parsed but not yet committed; beyond this the port is paused (the UART's own buffer then fills) until the commit lands. */
+    maxPendingReadings: positiveInt.max(1_000_000).default(10_000),
+    /** No byte for this long: the port is closed and reopened (a stuck adapter), counted. 0 turns the watchdog off. */
+    silenceTimeoutMs: z.number().int().min(0).max(86_400_000).default(0),
+  })
+  .strict()
+  .refine((p) => !(p.deviceId !== undefined && p.deviceIdField !== 'deviceId'), { message: 'set either deviceId (one device on the port) or deviceIdField, not both' });
+
+export const modbusRegisterSchema = z
+  .object({
+    /** The value's name in the reading. */
+    name: z.string().min(1).max(128),
+    /** Zero-based address as sent on the wire (register 40001 of the 4xxxx convention is address 0). */
+    address: z.number().int().min(0).max(65535),
+    /** 1 coils, 2 discrete inputs (booleans); 3 holding, 4 input registers (numbers). */
+    function: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).default(3),
+    /** Registers 3 and 4 only: 16-bit types read one register, 32-bit types two. */
+    type: z.enum(['int16', 'uint16', 'int32', 'uint32', 'float32']).default('uint16'),
+    /** Byte order inside each 16-bit register; Modbus itself is big-endian. */
+    byteOrder: z.enum(['big', 'little']).default('big'),
+    /** 32-bit types: `big` puts the high word in the first register, `little` (word swap, "CDAB") in the second. */
+    wordOrder: z.enum(['big', 'little']).default('big'),
+    /** The value forwarded is the raw value times this. */
+    scale: z.number().finite().default(1),
+    /** Forwarded next to the value as `<name>.unit`. */
+    unit: z.string().min(1).max(32).optional(),
+  })
+  .strict();
+
+export const modbusDeviceSchema = z
+  .object({
+    /** Modbus slave address: 1-247 (0 is broadcast, which has no reply). */
+    unitId: z.number().int().min(1).max(247),
+    /** The reading's device id (and Kinesis partition key). */
+    deviceId: z.string().min(1).max(256),
+    /** Time between two polls of this unit. */
+    intervalMs: positiveInt.min(10).max(86_400_000).default(1000),
+    /** How long one request waits for the reply. */
+    timeoutMs: positiveInt.min(10).max(60_000).default(500),
+    /** A unit that keeps failing is polled less often (jittered exponential backoff up to this); the first good reply resets it. */
+    maxBackoffMs: positiveInt.max(3_600_000).default(60_000),
+    registers: z.array(modbusRegisterSchema).min(1),
+  })
+  .strict();
+
+export const modbusBusSchema = z
+  .object({
+    ...serialLineShape,
+    devices: z.array(modbusDeviceSchema).min(1),
+  })
+  .strict()
+  .refine((b) => new Set(b.devices.map((d) => d.unitId)).size === b.devices.length, { message: 'two devices on one bus share a unitId' });
+
 export const configSchema = z
   .object({
     /** Prefix of every record id; must be unique among the gateways that write to one stream. */
@@ -448,6 +548,10 @@ export const configSchema = z
       .default({ deadlineMs: 10_000 }),
     /** Site brokers tidegate subscribes to as an MQTT client, each its own source (see the README). */
     siteBrokers: siteBrokersSchema,
+    /** Serial ports carrying lines of readings (UART, RS-485 concentrators, USB adapters). */
+    serial: z.array(serialPortSchema).default([]).refine(uniqueLabels, { message: 'two serial ports have the same name (set serial[].name)' }),
+    /** Modbus RTU buses polled by the gateway. */
+    modbus: z.array(modbusBusSchema).default([]).refine(uniqueLabels, { message: 'two modbus buses have the same name (set modbus[].name)' }),
   })
   .strict();
 
@@ -461,3 +565,7 @@ export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;
 export type MqttAuthConfig = z.infer<typeof mqttAuthSchema>;
 export type MqttLimitsConfig = z.infer<typeof mqttLimitsSchema>;
 export type SiteBrokerConfig = z.infer<typeof siteBrokerSchema>;
+export type SerialPortConfig = z.infer<typeof serialPortSchema>;
+export type ModbusBusConfig = z.infer<typeof modbusBusSchema>;
+export type ModbusDeviceConfig = z.infer<typeof modbusDeviceSchema>;
+export type ModbusRegisterConfig = z.infer<typeof modbusRegisterSchema>;

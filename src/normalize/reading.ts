@@ -40,7 +40,9 @@ export type RejectReason =
   | 'topic_mismatch'
   | 'invalid_device_id'
   | 'payload_too_large'
-  | 'packet_too_large';
+  | 'packet_too_large'
+  | 'frame_too_large'
+  | 'invalid_frame';
 
 export interface Rejection {
   reason: RejectReason;

@@ -48,6 +48,8 @@ describe('validateConfig: defaults', () => {
       status: { enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 },
       shutdown: { deadlineMs: 10_000 },
       siteBrokers: [],
+      serial: [],
+      modbus: [],
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });
