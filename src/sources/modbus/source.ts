@@ -199,7 +199,7 @@ export class ModbusBusSource implements Component {
 
   private async admit(reading: Reading): Promise<void> {
     try {
-      await this.opts.admission.admitReadings('modbus', [reading]);
+      await this.opts.admission.admitReadings(this.id, [reading]);
     } catch (err) {
       // Polled values that cannot be committed are gone (the next poll reads fresh ones): counted and logged.
       this.opts.metrics.inc('modbus_readings_lost_total', { bus: this.name, reason: 'commit_failed' });

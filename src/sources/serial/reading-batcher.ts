@@ -100,10 +100,10 @@ export class ReadingBatcher {
       this.checkPressure();
       const work: Promise<unknown>[] = [];
       for (let i = 0; i < readings.length; i += MAX_PER_APPEND) {
-        work.push(this.opts.admission.admitReadings('serial', readings.slice(i, i + MAX_PER_APPEND)));
+        work.push(this.opts.admission.admitReadings(`serial:${this.opts.portName}`, readings.slice(i, i + MAX_PER_APPEND)));
       }
       for (const r of rejects) {
-        work.push(this.opts.admission.rejectMessage({ source: 'serial', topic: `serial/${this.opts.portName}`, payload: r.payload, origin: this.opts.origin, receivedAt: r.receivedAt }, r.rejection));
+        work.push(this.opts.admission.rejectMessage({ source: `serial:${this.opts.portName}`, topic: `serial/${this.opts.portName}`, payload: r.payload, origin: this.opts.origin, receivedAt: r.receivedAt }, r.rejection));
       }
       const results = await Promise.allSettled(work);
       const failed = results.findIndex((r) => r.status === 'rejected');
