@@ -20,46 +20,13 @@ import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { jsonField, repoRoot, spawnNode } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
+import { startPtyPair } from '../test/helpers/device-sim-pty.js';
 
 const { values: args } = parseArgs({ options: { lines: { type: 'string', default: '50000' }, rounds: { type: 'string', default: '1' } } });
 const LINES = Number(args.lines);
 const ROUNDS = Number(args.rounds);
 const PHASE_DEADLINE_MS = 180_000;
 const STREAM = 'serial-bench';
-
-interface Pty {
-  a: string;
-  b: string;
-  close(): Promise<void>;
-}
-
-/** A socat pty pair in `dir`, ready once socat has reported both "PTY is" lines. */
-async function ptyPair(dir: string): Promise<Pty> {
-  const a = path.join(dir, 'ttyA');
-  const b = path.join(dir, 'ttyB');
-  const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socat not ready within 10 s:\n${log}`)), 10_000);
-    proc.once('error', (err) => reject(new Error(`cannot run socat: ${err.message}`)));
-    proc.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      if ((log.match(/PTY is /g) ?? []).length >= 2 && log.includes('starting data transfer loop')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return {
-    a,
-    b,
-    close: async () => {
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /**
  * Starts the writer process and waits until it has opened its port; `go()` starts the writing (the moment
@@ -100,7 +67,7 @@ async function startWriter(ttyPath: string, count: number): Promise<{ go(): Prom
 
 /** (a) Raw: a bare serialport + ReadlineParser reads the lines; lines/s from the first line to the last. */
 async function rawRound(dir: string): Promise<number> {
-  const pty = await ptyPair(dir);
+  const pty = await startPtyPair(dir);
   const port = new SerialPort({ path: pty.b, baudRate: 115_200, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
   let seen = 0;
@@ -131,7 +98,7 @@ async function rawRound(dir: string): Promise<number> {
  */
 async function gatewayRound(dir: string): Promise<{ buffered: number; e2e: number; ceiling: number }> {
   const emulator = spawnNode(['--import', 'tsx', 'bench/emulator-process.ts']);
-  const pty = await ptyPair(dir);
+  const pty = await startPtyPair(dir);
   let gateway: Gateway | undefined;
   try {
     const endpoint = await emulator.waitFor((l) => jsonField(l, (o) => o.endpoint as string | undefined));
@@ -184,7 +151,7 @@ async function gatewayRound(dir: string): Promise<{ buffered: number; e2e: numbe
  * the buffer and its calls competing on the same two cores.
  */
 async function intakeRound(dir: string): Promise<number> {
-  const pty = await ptyPair(dir);
+  const pty = await startPtyPair(dir);
   process.env.AWS_ACCESS_KEY_ID ??= LOCAL_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY ??= LOCAL_CREDENTIALS.secretAccessKey;
   const config = validateConfig(
