@@ -111,6 +111,21 @@ describe('ShardPacer', () => {
     expect(b).toBe(128);
   });
 
+  it('never lets one second carry more than the shard limit: the burst is what the limit leaves above the paced rate', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });
+    pacer.setMap(twoShards());
+    let taken = 0;
+    // Bounded: 1,000 steps of 1 ms, taking all there is at each.
+    for (let ms = 0; ms < 1000; ms++) {
+      while (pacer.tryTake('shardId-000000000000', 10) && taken < 10_000) taken += 1;
+      clock.advance(1);
+    }
+    // 100 in the bucket at the start, then 900/s: at most the limit in the second.
+    expect(taken).toBeLessThanOrEqual(1000);
+    expect(taken).toBeGreaterThanOrEqual(990);
+  });
+
   it('cuts a throttled shard multiplicatively, once per second, and raises it back after accepted calls', () => {
     const clock = manualClock();
     const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 1, now: clock.now });
@@ -183,7 +198,8 @@ describe('planCall', () => {
 
   it('holds back a shard without allowance, and every later reading of it, while other shards go', () => {
     const clock = manualClock();
-    const pacer = new ShardPacer({ recordsPerSecond: 5, bytesPerSecond: 1024 * 1024, share: 1, now: clock.now });
+    // 5 records/s paced against a limit of 10: the bucket may hold the 5 the limit leaves above that rate.
+    const pacer = new ShardPacer({ recordsPerSecond: 10, bytesPerSecond: 1024 * 1024, share: 0.5, now: clock.now });
     const map = twoShards();
     pacer.setMap(map);
     const keys = Array.from({ length: 40 }, (_, i) => `dev-${i}`);

@@ -59,17 +59,41 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
   const groups = aggregation.mode === 'kpl' ? aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)) : fitting.map(single);
   const entries: OutEntry[] = [];
   const held = new Set<string>();
+  const opened = new Set<string>();
   let pacedForMs: number | null = null;
   let bytes = 0;
+  // Per shard, how many records wait: a saturated shard is not sent a record at a time as its tokens trickle
+  // in, but a chunk (the KPL's buffering time, in effect), which keeps calls few and full.
+  const waitingPerShard = new Map<string, number>();
+  const shardOf = new Map<Group, string>();
+  if (pacer) {
+    for (const g of groups) {
+      const id = pacer.shardOf(g.partitionKey);
+      shardOf.set(g, id);
+      waitingPerShard.set(id, (waitingPerShard.get(id) ?? 0) + 1);
+    }
+  }
+  const hold = (shardId: string, wait: number): void => {
+    held.add(shardId);
+    pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
+  };
   for (const g of groups) {
     if (entries.length >= limits.maxRecords || bytes + g.size > limits.maxBytes) break;
-    const shardId = pacer ? pacer.shardOf(g.partitionKey) : null;
+    const shardId = shardOf.get(g) ?? null;
     if (shardId !== null && pacer) {
       if (held.has(shardId)) continue;
+      if (!opened.has(shardId)) {
+        // The first record of this shard in this call: go only with a chunk's worth of allowance (or all that waits).
+        const want = Math.min(waitingPerShard.get(shardId)!, pacer.chunkRecords(shardId));
+        const wait = pacer.msUntilRecords(shardId, want);
+        if (wait > 0) {
+          hold(shardId, wait);
+          continue;
+        }
+        opened.add(shardId);
+      }
       if (!pacer.tryTake(shardId, g.size)) {
-        held.add(shardId);
-        const wait = pacer.msUntil(shardId, g.size);
-        pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
+        hold(shardId, pacer.msUntil(shardId, g.size));
         continue;
       }
     }

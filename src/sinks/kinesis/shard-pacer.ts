@@ -23,6 +23,9 @@ const MIN_FACTOR = 0.05;
 const RAISE = 0.05;
 const RAISE_EVERY_MS = 200;
 const CUT_EVERY_MS = 1000;
+// A saturated shard is written in chunks of this much of its rate, not a record at a time as tokens trickle
+// in: calls stay few and full (the KPL's RecordMaxBufferedTime plays the same part), at ≤ 50 ms of latency.
+const CHUNK_MS = 50;
 
 interface ShardState {
   records: TokenBucket;
@@ -73,6 +76,16 @@ export class ShardPacer {
     return false;
   }
 
+  /** Records worth waiting for before writing to a saturated shard: CHUNK_MS of its current rate. */
+  chunkRecords(shardId: string): number {
+    return Math.max(1, Math.floor((this.state(shardId).records.perSecond * CHUNK_MS) / 1000));
+  }
+
+  /** Milliseconds until the shard's records bucket holds `n` tokens (0: now). */
+  msUntilRecords(shardId: string, n: number): number {
+    return this.state(shardId).records.msUntil(n);
+  }
+
   /** Milliseconds until the shard can take one record of `bytes`. */
   msUntil(shardId: string, bytes: number): number {
     const s = this.state(shardId);
@@ -114,9 +127,12 @@ export class ShardPacer {
   private state(shardId: string): ShardState {
     let s = this.shards.get(shardId);
     if (!s) {
+      // The burst a bucket may hold is what the shard's limit leaves above the paced rate, so no one-second
+      // window ever carries more than the limit (AWS counts per second); at least a tenth of a second.
+      const burst = (limit: number) => (rate: number) => Math.max(limit - rate, rate * 0.1);
       s = {
-        records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now),
-        bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now),
+        records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now, burst(this.opts.recordsPerSecond)),
+        bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now, burst(this.opts.bytesPerSecond)),
         factor: 1,
         lastCut: -Infinity,
         lastRaise: -Infinity,

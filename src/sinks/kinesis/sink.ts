@@ -75,7 +75,9 @@ export class KinesisSink implements Component {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly concurrency: number;
   private loop: Promise<void> | null = null;
-  private cursorWrites: Promise<void> = Promise.resolve();
+  /** Handled records not yet written to the queue, per reader, merged while a write is under way. */
+  private readonly unwritten = new Map<LaneReader, { through: number | null; delivered: StoredRecord[]; deadLettered: StoredRecord[] }>();
+  private writer: Promise<void> | null = null;
   /** For failures to read the buffer. */
   private readonly readBackoff: Backoff;
   // Bounded read-ahead: one head-of-line record that keeps failing cannot pull the whole backlog into memory.
@@ -146,7 +148,7 @@ export class KinesisSink implements Component {
       await this.loop;
       await Promise.allSettled([...this.inflight.values()]);
       this.commitProgress();
-      await this.cursorWrites;
+      while (this.writer) await this.writer;
     } finally {
       deadline.removeEventListener('abort', cut);
     }
@@ -400,22 +402,45 @@ export class KinesisSink implements Component {
   }
 
   /**
-   * Drops the delivered prefix of the window and commits the cursor through it. Cursor writes run in the
-   * background, one after another, so the next call does not wait for them; stop() waits for the last.
+   * Drops the delivered prefix of the window and commits the cursor through it. The writes run in the
+   * background, one at a time, so the next call does not wait for them; what is handled while one is under
+   * way is merged into the next (one write however many calls returned meanwhile, so the writes never fall
+   * behind the calls). stop() waits for the last.
    */
   private commitProgress(): void {
     for (const reader of this.readers()) {
       const handled = reader.takeHandled();
       if (!handled) continue;
-      const { through, delivered, deadLettered } = handled;
-      const queue = this.opts.queue;
-      this.cursorWrites = this.cursorWrites
-        .then(() =>
-          through === null
-            ? queue.removeHandled(reader.lane, { delivered, deadLettered })
-            : queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered }),
-        )
-        .catch((err: unknown) => this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart'));
+      const pending = this.unwritten.get(reader);
+      if (!pending) this.unwritten.set(reader, handled);
+      else {
+        if (handled.through !== null) pending.through = handled.through;
+        pending.delivered.push(...handled.delivered);
+        pending.deadLettered.push(...handled.deadLettered);
+      }
+    }
+    if (this.unwritten.size > 0 && !this.writer) {
+      this.writer = this.writeHandled().finally(() => {
+        this.writer = null;
+        // Handled while the last write finished: written now rather than at the next call's return.
+        if (this.unwritten.size > 0) this.commitProgress();
+      });
+    }
+  }
+
+  private async writeHandled(): Promise<void> {
+    const queue = this.opts.queue;
+    while (this.unwritten.size > 0) {
+      const batch = [...this.unwritten];
+      this.unwritten.clear();
+      for (const [reader, { through, delivered, deadLettered }] of batch) {
+        try {
+          if (through === null) await queue.removeHandled(reader.lane, { delivered, deadLettered });
+          else await queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered });
+        } catch (err) {
+          this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart');
+        }
+      }
     }
   }
 }

@@ -1,17 +1,20 @@
 /**
- * A token bucket holding at most one second of its rate. A request larger than the whole bucket is let
- * through when the bucket is full and leaves it in debt, so one record bigger than a shard's per-second byte
- * allowance still goes (alone) instead of waiting forever.
+ * A token bucket refilling at `rate` per second and holding at most `capacity(rate)` (one second of its rate
+ * unless told otherwise). A request larger than the whole bucket is let through when the bucket is full and
+ * leaves it in debt, so one record bigger than a shard's allowance still goes (alone) instead of waiting forever.
  */
 export class TokenBucket {
   private tokens: number;
   private last: number;
+  private size: number;
 
   constructor(
     private rate: number,
     private readonly now: () => number = () => performance.now(),
+    private readonly capacity: (rate: number) => number = (r) => r,
   ) {
-    this.tokens = rate;
+    this.size = capacity(rate);
+    this.tokens = this.size;
     this.last = now();
   }
 
@@ -22,13 +25,14 @@ export class TokenBucket {
   setRate(rate: number): void {
     this.refill();
     this.rate = rate;
-    this.tokens = Math.min(this.tokens, rate);
+    this.size = this.capacity(rate);
+    this.tokens = Math.min(this.tokens, this.size);
   }
 
   tryTake(n: number): boolean {
     this.refill();
     // "Full" allows for floating-point refill arithmetic.
-    if (this.tokens >= n || (this.tokens >= this.rate * (1 - 1e-9) && n > this.rate)) {
+    if (this.tokens >= n || (this.tokens >= this.size * (1 - 1e-9) && n > this.size)) {
       this.tokens -= n;
       return true;
     }
@@ -37,7 +41,7 @@ export class TokenBucket {
 
   /** Gives back tokens taken for something that was not sent after all. */
   giveBack(n: number): void {
-    this.tokens = Math.min(this.rate, this.tokens + n);
+    this.tokens = Math.min(this.size, this.tokens + n);
   }
 
   /** Empties the bucket (the server said we went too fast). */
@@ -49,7 +53,7 @@ export class TokenBucket {
   /** Milliseconds until `n` tokens (or a full bucket, for oversize requests) are available. */
   msUntil(n: number): number {
     this.refill();
-    const need = Math.min(n, this.rate) - this.tokens;
+    const need = Math.min(n, this.size) - this.tokens;
     return need <= 0 ? 0 : (need / this.rate) * 1000;
   }
 
@@ -57,6 +61,6 @@ export class TokenBucket {
     const t = this.now();
     const elapsed = (t - this.last) / 1000;
     this.last = t;
-    if (elapsed > 0) this.tokens = Math.min(this.rate, this.tokens + elapsed * this.rate);
+    if (elapsed > 0) this.tokens = Math.min(this.size, this.tokens + elapsed * this.rate);
   }
 }
