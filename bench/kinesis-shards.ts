@@ -9,7 +9,8 @@
  *  4. the same not aggregated with pacing off: the throttling storm pacing avoids.
  * The emulator runs in its own process, the gateway in another (the built `dist/src/main.js`, so its CPU is
  * its alone, read from /proc), the proxy in this one. The drain is timed from the proxy being opened to the
- * gateway's buffer being empty; the stream is then read back, de-aggregated, and every reading id checked.
+ * gateway's buffer being empty (and, apart from that, until the proxy had accepted every reading); the stream
+ * is then read back, de-aggregated, and every reading id checked.
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced]
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
  */
@@ -51,6 +52,8 @@ interface DrainResult {
   label: string;
   readings: number;
   drainMs: number;
+  /** From the proxy opening until the proxy had accepted as many readings as the backlog holds. */
+  acceptedMs: number;
   readingsPerSecond: number;
   kinesisRecords: number;
   kinesisBytes: number;
@@ -88,11 +91,15 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
     proxy.setFaults({ blackHole: false });
     const started = Date.now();
     let buffered = BACKLOG;
+    let acceptedMs: number | null = null;
     // Bounded in time; the status call is a local Unix socket round trip.
     while (buffered > 0 && Date.now() - started < DRAIN_TIMEOUT_MS) {
       await new Promise((r) => setTimeout(r, 50));
+      // When Kinesis had taken every reading, as against when the gateway's buffer knew it.
+      if (acceptedMs === null && proxy.stats().userRecordsAccepted >= BACKLOG) acceptedMs = Date.now() - started;
       buffered = (await status(dataDir)).buffer.buffered;
     }
+    acceptedMs ??= Date.now() - started;
     const drainMs = Date.now() - started;
     const gatewayCpuMs = cpuMs(pid) - cpuBefore;
     if (buffered > 0) throw new Error(`${stream}: ${buffered} readings still buffered after ${DRAIN_TIMEOUT_MS / 1000} s`);
@@ -111,6 +118,7 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
       label: v.label,
       readings: BACKLOG,
       drainMs,
+      acceptedMs,
       readingsPerSecond: BACKLOG / (drainMs / 1000),
       kinesisRecords: s.entriesAccepted,
       kinesisBytes: ledger.reduce((sum, t) => sum + t.bytes, 0),
@@ -167,7 +175,7 @@ try {
         if (r.variant !== 'unpaced') allPass &&= ok;
         const perShard = `${fmt(r.kinesisRecords / (r.drainMs / 1000) / shards)} rec/s, ${fmt(r.kinesisBytes / (r.drainMs / 1000) / shards / 1024)} KiB/s`;
         rows.push(
-          `| ${shards} | ${r.label} | ${fmt(r.readingsPerSecond)} readings/s (${fmt(r.drainMs / 1000, 1)} s) | ${fmt(r.readingsPerSecond / raw, 2)} × | ${fmt(r.readingsPerSecond / limit, 2)} × | ${perShard}; peak ${fmt(r.peak.records)} rec, ${fmt(r.peak.bytes / 1024)} KiB — ${r.withinLimits ? 'PASS' : 'FAIL'} | ${fmt(r.throttled)} | ${fmt(r.readings / r.kinesisRecords, 1)} | ${fmt((r.gatewayCpuMs * 1000) / r.readings)} ms | ${fmt(r.putRecordsCalls)} | ${fmt(r.lost)} / ${fmt(r.duplicates)}${r.unreadable ? ` (${r.unreadable} unreadable)` : ''} |`,
+          `| ${shards} | ${r.label} | ${fmt(r.readingsPerSecond)} readings/s (${fmt(r.drainMs / 1000, 1)} s; all in Kinesis after ${fmt(r.acceptedMs / 1000, 1)} s) | ${fmt(r.readingsPerSecond / raw, 2)} × | ${fmt(r.readingsPerSecond / limit, 2)} × | ${perShard}; peak ${fmt(r.peak.records)} rec, ${fmt(r.peak.bytes / 1024)} KiB — ${r.withinLimits ? 'PASS' : 'FAIL'} | ${fmt(r.throttled)} | ${fmt(r.readings / r.kinesisRecords, 1)} | ${fmt((r.gatewayCpuMs * 1000) / r.readings)} ms | ${fmt(r.putRecordsCalls)} | ${fmt(r.lost)} / ${fmt(r.duplicates)}${r.unreadable ? ` (${r.unreadable} unreadable)` : ''} |`,
         );
       }
       results.push(...runs);
