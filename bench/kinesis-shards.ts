@@ -8,7 +8,8 @@
  *  3. the same with `aggregation.mode: kpl`;
  *  4. the same not aggregated with pacing off: the throttling storm pacing avoids.
  * The emulator runs in its own process, the gateway in another (the built `dist/src/main.js`, so its CPU is
- * its alone, read from /proc), the proxy in this one. The drain is timed from the proxy being opened to the
+ * its alone, read from /proc), the proxy in this one. The proxy refuses PutRecords (HTTP 503) until the gateway
+ * is up with its backlog and has read the shard map; the drain is timed from the proxy being opened to the
  * gateway's buffer being empty (and, apart from that, until the proxy had accepted every reading); the stream
  * is then read back, de-aggregated, and every reading id checked.
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced]
@@ -69,8 +70,15 @@ interface DrainResult {
   unreadable: number;
 }
 
-async function status(dataDir: string): Promise<StatusReport> {
-  return (await controlRequest(controlSocketPath(dataDir), { op: 'status' })) as StatusReport;
+/** The gateway's status; null once nothing listens on its control socket (it exited). */
+async function status(dataDir: string): Promise<StatusReport | null> {
+  return (await controlRequest(controlSocketPath(dataDir), { op: 'status' })) as StatusReport | null;
+}
+
+/** Its stderr and first error-level log line, for the message when a gateway died mid-run. */
+async function gatewayErrors(gateway: Child): Promise<string> {
+  const logged = await gateway.waitFor((l) => jsonField(l, (o) => ((o.level as number) >= 50 ? l : undefined)), 1).catch(() => '(no error logged)');
+  return `${gateway.stderr.join('').slice(-4_000)}\n${logged}`;
 }
 
 async function drainRun(emulatorPort: number, endpoint: string, shards: number, v: (typeof VARIANTS)[number], round: number): Promise<DrainResult> {
@@ -78,17 +86,20 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
   const dataDir = path.join(dir, 'data');
   const stream = `bench-${shards}-${v.variant}-${round}`;
   const kinesis = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: 60_000 });
-  // Black-holed until the gateway is up with its backlog, as during an uplink outage.
-  const proxy = new KinesisFaultProxy(emulatorPort, { faults: { blackHole: true } });
+  // Every PutRecords is refused (HTTP 503, nothing forwarded) until the gateway is up with its backlog and
+  // knows the shard map: ListShards passes, so the drain is measured with per-shard pacing in place, not
+  // with a map still unknown (paced as one shard until ListShards is tried again).
+  const proxy = new KinesisFaultProxy(emulatorPort, { faults: { callFailures: { kind: 'http503', calls: Infinity } } });
   let gateway: Child | undefined;
   try {
     await ensureStream(kinesis, stream, shards, AbortSignal.timeout(10_000));
     await fillBacklog(dataDir, BACKLOG);
     await proxy.start();
     gateway = (await startBenchGateway(dir, proxy.url, stream, { kinesis: `requestTimeoutMs: 2000, ${v.kinesis}` })).gateway;
+    if (v.variant !== 'unpaced') await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'shard map read; pacing each shard' ? true : undefined)), 30_000);
     const pid = gateway.proc.pid!;
     const cpuBefore = cpuMs(pid);
-    proxy.setFaults({ blackHole: false });
+    proxy.setFaults({ callFailures: null });
     const started = Date.now();
     let buffered = BACKLOG;
     let acceptedMs: number | null = null;
@@ -97,7 +108,9 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
       await new Promise((r) => setTimeout(r, 50));
       // When Kinesis had taken every reading, as against when the gateway's buffer knew it.
       if (acceptedMs === null && proxy.stats().userRecordsAccepted >= BACKLOG) acceptedMs = Date.now() - started;
-      buffered = (await status(dataDir)).buffer.buffered;
+      const report = await status(dataDir);
+      if (report === null) throw new Error(`${stream}: the gateway stopped answering during the drain (exit ${gateway.proc.exitCode ?? gateway.proc.signalCode}):\n${await gatewayErrors(gateway)}`);
+      buffered = report.buffer.buffered;
     }
     acceptedMs ??= Date.now() - started;
     const drainMs = Date.now() - started;
