@@ -254,10 +254,13 @@ export class Gateway {
   private async dashboardSnapshot(): Promise<object> {
     const ledger = this.queue.stats();
     const health = await this.progressHealth();
+    // One read of every series (gauges included) for the whole snapshot.
+    const series = this.metrics.snapshot();
     const byCode = (name: string): Record<string, number> => {
       const out: Record<string, number> = {};
-      for (const [key, value] of Object.entries(this.metrics.snapshot())) {
-        const m = new RegExp(`^${name}\\{code="([^"]*)"\\}$`).exec(key);
+      const pattern = new RegExp(`^${name}\\{code="([^"]*)"\\}$`);
+      for (const [key, value] of Object.entries(series)) {
+        const m = pattern.exec(key);
         if (m) out[m[1]!] = value;
       }
       return out;
@@ -275,15 +278,15 @@ export class Gateway {
         readingsDelivered: this.metrics.get('readings_delivered_total'),
         callFailures: byCode('kinesis_call_failures_total'),
         entryFailures: byCode('kinesis_entry_failures_total'),
-        clockOffsetSeconds: this.metrics.snapshot()['kinesis_clock_offset_seconds'] ?? 0,
-        shards: this.shardSnapshot(),
+        clockOffsetSeconds: series['kinesis_clock_offset_seconds'] ?? 0,
+        shards: this.shardSnapshot(series),
       },
       devices: { known: this.activity.size, recent: this.activity.recent(50) },
     };
   }
 
   /** Per shard: Kinesis records, readings and bytes accepted, throttles, and the share of the limit pacing uses. */
-  private shardSnapshot(): Record<string, { records: number; readings: number; bytes: number; throttles: number; pacingShare: number | null }> {
+  private shardSnapshot(series: Record<string, number>): Record<string, { records: number; readings: number; bytes: number; throttles: number; pacingShare: number | null }> {
     const out: Record<string, { records: number; readings: number; bytes: number; throttles: number; pacingShare: number | null }> = {};
     const row = (shard: string) => (out[shard] ??= { records: 0, readings: 0, bytes: 0, throttles: 0, pacingShare: null });
     const fields: Record<string, 'records' | 'readings' | 'bytes' | 'throttles'> = {
@@ -292,7 +295,7 @@ export class Gateway {
       kinesis_shard_bytes_total: 'bytes',
       kinesis_shard_throttles_total: 'throttles',
     };
-    for (const [key, value] of Object.entries(this.metrics.snapshot())) {
+    for (const [key, value] of Object.entries(series)) {
       const m = /^(kinesis_shard_\w+)\{shard="([^"]*)"\}$/.exec(key);
       if (!m) continue;
       const field = fields[m[1]!];

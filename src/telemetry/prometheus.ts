@@ -54,7 +54,16 @@ export class PrometheusExporter {
     this.ledgerMetrics();
   }
 
+  /** The gateway's series, read once per scrape: every metric's collect() reads from here. */
+  private scrape = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
+
   async render(): Promise<string> {
+    const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
+    for (const [key, value] of Object.entries(this.metrics.snapshot())) {
+      const { name, labels } = parseSeries(key);
+      (byName.get(name) ?? byName.set(name, []).get(name)!).push({ labels, value });
+    }
+    this.scrape = byName;
     this.declareSeen();
     return this.registry.metrics();
   }
@@ -65,20 +74,12 @@ export class PrometheusExporter {
 
   /** Counters and gauges appear as the gateway first uses them; each reads its values at scrape time. */
   private declareSeen(): void {
-    const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
-    for (const [key, value] of Object.entries(this.metrics.snapshot())) {
-      const { name, labels } = parseSeries(key);
-      (byName.get(name) ?? byName.set(name, []).get(name)!).push({ labels, value });
-    }
-    for (const [name, series] of byName) {
+    for (const [name, series] of this.scrape) {
       if (this.made.has(name)) continue;
       this.made.add(name);
-      const metrics = this.metrics;
       const labelNames = Object.keys(series[0]!.labels);
-      const current = () =>
-        Object.entries(metrics.snapshot())
-          .map(([key, value]) => ({ ...parseSeries(key), value }))
-          .filter((s) => s.name === name);
+      // One snapshot per scrape (render), not one per metric: gauges' read functions run once each.
+      const current = () => this.scrape.get(name) ?? [];
       const help = HELP[name] ?? name.replace(/_/g, ' ');
       if (name.endsWith('_total')) {
         new Counter({ name: `tidegate_${name}`, help, labelNames, registers: [this.registry], collect() {
