@@ -1,7 +1,7 @@
 /**
  * What watching costs: end-to-end throughput (device-sim QoS 1 → tidegate → Kinesis emulator) with the status
  * server off, against the same run with the status server on, a live dashboard client reading /events and a
- * Prometheus-style scrape of /metrics every second. Runs alternate (off, on, off, on, ...) so both see the same
+ * Prometheus-style scrape of /metrics every second. Runs come in pairs, in alternating order (off-on, on-off, ...), so both see the same
  * machine; the cost is the median of the per-pair ratios. Usage: npx tsx bench/dashboard-overhead.ts [--pairs 3 --readings 40000]
  */
 import http from 'node:http';
@@ -88,11 +88,24 @@ try {
   const endpoint = await emulator.waitFor((l) => jsonField(l, (o) => o.endpoint as string | undefined));
   const pairs: Array<{ off: number; on: number; snapshots: number; scrapes: number }> = [];
   for (let i = 1; i <= PAIRS; i++) {
-    const off = await run(endpoint, false, i);
-    const on = await run(endpoint, true, i);
+    // The order alternates between pairs: the emulator keeps every stream in memory and slows a little
+    // from run to run, which would otherwise always count against the second run of a pair.
+    let off: Awaited<ReturnType<typeof run>>;
+    let on: Awaited<ReturnType<typeof run>>;
+    if (i % 2 === 1) {
+      off = await run(endpoint, false, i);
+      on = await run(endpoint, true, i);
+    } else {
+      on = await run(endpoint, true, i);
+      off = await run(endpoint, false, i);
+    }
     pairs.push({ off: off.rate, on: on.rate, snapshots: on.snapshots, scrapes: on.scrapes });
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  };
   const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const ratios = pairs.map((p) => p.on / p.off);
   const commit = execSync('git rev-parse --short HEAD', { cwd: repoRoot }).toString().trim();
