@@ -43,7 +43,9 @@ interface Group {
 export function planCall(candidates: readonly Pending[], limits: BatchLimits, aggregation: Aggregation, pacer: ShardPacer | null): CallPlan {
   const tooLarge: Pending[] = [];
   const fitting: Pending[] = [];
-  // Readings beyond one full call of bytes cannot board it, aggregated or not: no need to look further.
+  // Readings beyond one full call of bytes cannot board it, aggregated or not; unaggregated, neither can more
+  // than a call's entries (a few calls' worth when pacing may hold some shards back). No need to look further.
+  const maxFitting = aggregation.mode === 'kpl' ? Infinity : limits.maxRecords * (pacer ? 4 : 1);
   let scanned = 0;
   for (const p of candidates) {
     const size = entrySize(p.record);
@@ -51,7 +53,7 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
       tooLarge.push(p);
       continue;
     }
-    if (scanned > limits.maxBytes) break;
+    if (scanned > limits.maxBytes || fitting.length >= maxFitting) break;
     scanned += size;
     fitting.push(p);
   }

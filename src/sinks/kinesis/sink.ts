@@ -243,6 +243,7 @@ export class KinesisSink implements Component {
   }
 
   private destinationOf(p: Pending): number {
+    if (this.routes.length === 0) return 0;
     let d = this.routed.get(p);
     if (d === undefined) {
       const i = this.routes.findIndex((match) => match(p.record));
