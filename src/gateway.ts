@@ -25,6 +25,7 @@ import { compileRouteMatch } from './sinks/kinesis/routes.js';
 import { createFirehoseClient, SdkFirehosePort } from './sinks/firehose/sdk-port.js';
 import { FIREHOSE_MAX_RECORD_BYTES } from './sinks/firehose/limits.js';
 import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
+import type { Aggregation } from './sinks/kinesis/plan-call.js';
 import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 import { MqttClientSource } from './sources/mqtt-client/source.js';
@@ -158,24 +159,20 @@ export class Gateway {
 
     this.exporter = new PrometheusExporter(metrics, () => this.queue.stats());
     const exporter = this.exporter;
-    const { pacing, aggregation } = config.kinesis;
-    const paced = pacing.mode === 'on' || (pacing.mode === 'auto' && config.kinesis.endpoint !== 'local');
-    const pacer = paced
-      ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share })
-      : null;
-    const routes = await this.routes(port, pacer !== null);
+    const stream = this.kinesisDestinationSettings();
+    const routes = await this.routes(port);
     const clock = new ClockSkewReporter(() => port.clockOffsetMs(), log('kinesis'), metrics);
     this.running.push({ id: 'clock-skew', stop: async () => clock.stop() });
     clock.start();
     this.sink = new KinesisSink({
       id: KINESIS_SINK_ID,
-      aggregation: aggregation.mode === 'kpl' ? { mode: 'kpl', maxBytes: aggregation.maxBytes } : { mode: 'none' },
-      pacer,
-      shardRefreshMs: pacing.shardRefreshMs,
-      learnRecordLimit: true,
+      aggregation: stream.aggregation,
+      pacer: stream.pacer(),
+      shardRefreshMs: stream.shardRefreshMs,
+      learnRecordLimit: stream.learnRecordLimit,
       routes,
       streamName: config.kinesis.streamName,
-      limits: { maxRecords: config.kinesis.batch.maxRecords, maxBytes: config.kinesis.batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
+      limits: stream.limits,
       maxAgeMs: config.kinesis.batch.maxAgeMs,
       retry: config.kinesis.retry,
       requestTimeoutMs: config.kinesis.requestTimeoutMs,
@@ -322,7 +319,24 @@ export class Gateway {
   }
 
   /** The routing rules of the config, each with its destination: another Kinesis stream or a Firehose delivery stream. */
-  private async routes(kinesisPort: SdkKinesisPort, paced: boolean): Promise<SinkRoute[]> {
+  /**
+   * What every Kinesis destination (the default stream and routed ones) takes from kinesis.*: the limits,
+   * aggregation, and pacing (each stream its own pacer: `auto` paces anything but the bundled emulator).
+   */
+  private kinesisDestinationSettings() {
+    const { pacing, aggregation, batch, endpoint } = this.config.kinesis;
+    const paced = pacing.mode === 'on' || (pacing.mode === 'auto' && endpoint !== 'local');
+    return {
+      limits: { maxRecords: batch.maxRecords, maxBytes: batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
+      aggregation: (aggregation.mode === 'kpl' ? { mode: 'kpl', maxBytes: aggregation.maxBytes } : { mode: 'none' }) as Aggregation,
+      pacer: (): ShardPacer | null =>
+        paced ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share }) : null,
+      shardRefreshMs: pacing.shardRefreshMs,
+      learnRecordLimit: true,
+    };
+  }
+
+  private async routes(kinesisPort: SdkKinesisPort): Promise<SinkRoute[]> {
     const { config } = this;
     if (config.routes.length === 0) return [];
     let firehosePort: SdkFirehosePort | null = null;
@@ -331,21 +345,8 @@ export class Gateway {
       const match = compileRouteMatch(route.match);
       if (route.kinesis !== undefined) {
         if (this.localKinesis) await ensureStream(this.localKinesis, route.kinesis, config.kinesis.local.shards, AbortSignal.timeout(15_000));
-        const { pacing, aggregation, batch } = config.kinesis;
-        routes.push({
-          match,
-          destination: {
-            kind: 'kinesis',
-            name: route.kinesis,
-            port: kinesisPort,
-            stream: kinesisPort,
-            limits: { maxRecords: batch.maxRecords, maxBytes: batch.maxBytes, maxRecordBytes: KINESIS_MAX_RECORD_BYTES },
-            aggregation: aggregation.mode === 'kpl' ? { mode: 'kpl', maxBytes: aggregation.maxBytes } : { mode: 'none' },
-            pacer: paced ? new ShardPacer({ recordsPerSecond: pacing.recordsPerSecondPerShard, bytesPerSecond: pacing.bytesPerSecondPerShard, share: pacing.share }) : null,
-            shardRefreshMs: pacing.shardRefreshMs,
-            learnRecordLimit: true,
-          },
-        });
+        const stream = this.kinesisDestinationSettings();
+        routes.push({ match, destination: { kind: 'kinesis', name: route.kinesis, port: kinesisPort, stream: kinesisPort, ...stream, pacer: stream.pacer() } });
       } else {
         const firehose = config.firehose;
         if (!firehosePort) {

@@ -558,7 +558,6 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type KinesisConfig = z.infer<typeof kinesisSchema>;
-export type RouteConfig = z.infer<typeof routeSchema>;
 export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
 export type IotCredentialsConfig = z.infer<typeof iotCredentialsSchema>;
 export type AwsCredentialsConfig = z.infer<typeof credentialsSchema>;

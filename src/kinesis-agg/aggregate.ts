@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { KPL_MAGIC, MD5_BYTES } from './format.js';
 
 /**
  * KPL aggregated-record encoding (the format the Kinesis Producer Library writes and the KCL and
@@ -10,8 +11,6 @@ import { createHash } from 'node:crypto';
  * tidegate only aggregates sub-records that share one partition key: the KCL drops sub-records whose key
  * hashes outside the shard holding the aggregate (after a reshard), which cannot happen with one key.
  */
-export const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
-const MD5_BYTES = 16;
 
 export function varintLength(n: number): number {
   let len = 1;

@@ -2,12 +2,9 @@ import { createHash } from 'node:crypto';
 import { TidegateError } from '../core/errors.js';
 import { malformed, ProtobufReader, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './protobuf-reader.js';
 
-/**
- * KPL aggregation format (https://github.com/awslabs/amazon-kinesis-producer/blob/master/aggregation-format.md):
- * the magic bytes F3 89 9A C2, a protobuf `AggregatedRecord`, then the 16-byte MD5 of that protobuf.
- */
-export const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
-const MD5_BYTES = 16;
+import { KPL_MAGIC, MD5_BYTES } from './format.js';
+
+export { KPL_MAGIC };
 
 export interface SubRecord {
   partitionKey: string;

@@ -1,56 +1,28 @@
 import mqtt from 'mqtt';
-import { vi } from 'vitest';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { readAllShards } from '../../src/cli/verify/read-all-shards.js';
-import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
-import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
-import type { Gateway } from '../../src/gateway.js';
-import { startTestGateway, type ConfigDoc } from './gateway-harness.js';
+import type { ConfigDoc } from './gateway-harness.js';
 import { KinesisFaultProxy, type FaultSettings } from './kinesis-fault-proxy.js';
-import { emulatorClient } from './stream-reader.js';
+import { gatewayBehind, type GatewayBehind } from './proxied-kinesis.js';
 
-export interface FaultyKinesis {
-  emulator: LocalEmulator;
-  proxy: KinesisFaultProxy;
-  /** Straight to the emulator, around the proxy: how a test reads what really landed. */
-  kinesis: KinesisClient;
-  gateway: Gateway;
-  mqttUrl: string;
-  close(): Promise<void>;
-}
+export type FaultyKinesis = GatewayBehind<KinesisFaultProxy>;
 
-/** An in-process gateway → fault proxy → kinesalite. The endpoint is not `local`: credentials come from the environment. */
-export async function gatewayBehindFaultProxy(
+/** An in-process gateway → fault proxy → kinesalite. */
+export function gatewayBehindFaultProxy(
   dataDir: string,
   stream: string,
   opts: { shards?: number; seed?: number; faults?: Partial<FaultSettings>; config?: ConfigDoc } = {},
 ): Promise<FaultyKinesis> {
-  const emulator = await startLocalEmulator('127.0.0.1', 0);
-  const kinesis = emulatorClient(emulator.endpoint);
-  await ensureStream(kinesis, stream, opts.shards ?? 2, AbortSignal.timeout(10_000));
-  const proxy = new KinesisFaultProxy(emulator.port, { seed: opts.seed ?? 1, ...(opts.faults ? { faults: opts.faults } : {}) });
-  await proxy.start();
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-  const { kinesis: kinesisOverrides, ...rest } = opts.config ?? {};
-  const { gateway, mqttUrl } = await startTestGateway(dataDir, {
-    ...rest,
-    kinesis: { endpoint: proxy.url, streamName: stream, region: 'us-east-1', retry: { baseDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 5_000, ...(kinesisOverrides as object) },
-  });
-  return {
-    emulator,
-    proxy,
-    kinesis,
-    gateway,
-    mqttUrl,
-    close: async () => {
-      await gateway.stop(AbortSignal.timeout(10_000));
-      kinesis.destroy();
-      await proxy.close();
-      await emulator.close();
-      vi.unstubAllEnvs();
+  return gatewayBehind(
+    dataDir,
+    stream,
+    async (port) => {
+      const proxy = new KinesisFaultProxy(port, { seed: opts.seed ?? 1, ...(opts.faults ? { faults: opts.faults } : {}) });
+      await proxy.start();
+      return proxy;
     },
-  };
+    { requestTimeoutMs: 5_000, ...(opts.shards !== undefined ? { shards: opts.shards } : {}), ...(opts.config ? { config: opts.config } : {}) },
+  );
 }
 
 export interface Delivered {

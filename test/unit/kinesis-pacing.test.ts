@@ -8,7 +8,7 @@ import { planCall } from '../../src/sinks/kinesis/plan-call.js';
 import type { Pending } from '../../src/sinks/kinesis/readers.js';
 import { ShardMap } from '../../src/sinks/kinesis/shard-map.js';
 import { ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
-import { TokenBucket } from '../../src/sinks/kinesis/token-bucket.js';
+import { TokenBucket } from '../../src/core/token-bucket.js';
 
 const LIMITS: BatchLimits = { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxRecordBytes: 1024 * 1024 };
 const MAX_HASH = 2n ** 128n - 1n;

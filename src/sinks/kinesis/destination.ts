@@ -86,10 +86,10 @@ export class Destination {
     else this.metrics.inc(`route_${name}`, { destination: this.id, ...labels }, by);
   }
 
-  /** A record landed in `shardId`: the per-shard counters (and the pacing gauge the first time). */
-  countShard(shardId: string, readings: number, bytes: number): void {
+  /** What one call landed in `shardId`: the per-shard counters (and the pacing gauge the first time). */
+  countShard(shardId: string, records: number, readings: number, bytes: number): void {
     if (this.opts.kind !== 'kinesis') return;
-    this.count('shard_records_total', { shard: shardId });
+    this.count('shard_records_total', { shard: shardId }, records);
     this.count('shard_readings_total', { shard: shardId }, readings);
     this.count('shard_bytes_total', { shard: shardId }, bytes);
     const pacer = this.opts.pacer;

@@ -1,11 +1,8 @@
 import type { ShardMap } from './shard-map.js';
-import { TokenBucket } from './token-bucket.js';
-
-/** AWS per-shard write limits (Kinesis "Quotas and limits"): 1,000 records/s and 1 MiB/s. */
-export const SHARD_RECORDS_PER_SECOND = 1000;
-export const SHARD_BYTES_PER_SECOND = 1024 * 1024;
+import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface PacingOptions {
+  /** The shard's write limits: AWS's are 1,000 records/s and 1 MiB/s (Kinesis "Quotas and limits"). */
   recordsPerSecond: number;
   bytesPerSecond: number;
   /** Share of the shard limits tidegate aims at (other producers may write to the same stream). */
@@ -49,10 +46,6 @@ export class ShardPacer {
 
   constructor(private readonly opts: PacingOptions) {
     this.now = opts.now ?? (() => performance.now());
-  }
-
-  get knowsShards(): boolean {
-    return this.map !== null;
   }
 
   setMap(map: ShardMap): void {

@@ -316,15 +316,19 @@ export class KinesisSink implements Component {
     let delivered = 0;
     let firstError = '';
     const throttled = new Set<string>();
-    const accepted = new Set<string>();
+    // Per shard, what this call landed there: counted once per call, not per record.
+    const accepted = new Map<string, { records: number; readings: number; bytes: number }>();
     let reshardSigns = 0;
     results.forEach((result, i) => {
       const entry = entries[i]!;
       if (result.ok) {
         for (const p of entry.members) p.done = true;
         delivered += entry.members.length;
-        accepted.add(result.shardId);
-        destination.countShard(result.shardId || UNKNOWN_SHARD, entry.members.length, entry.size);
+        const shard = result.shardId || UNKNOWN_SHARD;
+        const landed = accepted.get(shard) ?? accepted.set(shard, { records: 0, readings: 0, bytes: 0 }).get(shard)!;
+        landed.records += 1;
+        landed.readings += entry.members.length;
+        landed.bytes += entry.size;
         // A record landing elsewhere than the map said: the stream was resharded.
         if (destination.hasShardMap && entry.shardId !== null && result.shardId && entry.shardId !== result.shardId) reshardSigns += 1;
       } else {
@@ -339,10 +343,11 @@ export class KinesisSink implements Component {
         }
       }
     });
+    for (const [shard, landed] of accepted) destination.countShard(shard, landed.records, landed.readings, landed.bytes);
     const pacer = destination.pacer;
     if (pacer) {
       for (const shard of throttled) pacer.onThrottled(shard);
-      for (const shard of accepted) if (!throttled.has(shard)) pacer.onAccepted(shard);
+      for (const shard of accepted.keys()) if (!throttled.has(shard)) pacer.onAccepted(shard);
       if (reshardSigns > 0) destination.refreshShards('records went to shards the map does not know', this.stopping.signal);
     }
     this.opts.onCall?.((performance.now() - started) / 1000, failed === 0 ? 'ok' : 'partial');

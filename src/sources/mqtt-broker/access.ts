@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { ClientRights, defaultDeviceRule, type AclRules } from './acl.js';
-import { PublishPacer } from './publish-pacer.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface BrokerAccessOptions {
   auth: MqttAuthConfig;
@@ -31,7 +31,13 @@ const NOT_AUTHORIZED = 5;
 interface Session {
   rights: ClientRights;
   username: string | null;
-  pacer: PublishPacer | null;
+  /**
+   * mqtt.limits.publishRate: over the rate a publish is not refused but its authorization is delayed. aedes
+   * reads nothing more from that socket until the callback (FACTS.md), so the delay becomes TCP backpressure
+   * on the device, which keeps its readings, instead of a disconnect that would make it reconnect and resend
+   * (MQTT 3.1.1 has no way to tell a client to slow down).
+   */
+  pacer: TokenBucket | null;
 }
 
 export interface PublishRefusal {
@@ -99,7 +105,7 @@ export class BrokerAccess {
           return refuse(NOT_AUTHORIZED, 'will_denied', `will topic "${will.topic.slice(0, 200)}" is outside what this client may publish`);
         }
         const rate = this.opts.limits.publishRate;
-        this.sessions.set(client, { rights, username: identity.username, pacer: rate ? new PublishPacer(rate.perSecond, rate.burst) : null });
+        this.sessions.set(client, { rights, username: identity.username, pacer: rate ? new TokenBucket(rate.perSecond, Date.now, () => rate.burst) : null });
         cb(null, true);
       },
       (err: unknown) => refuse(SERVER_UNAVAILABLE, 'auth_error', `authentication failed: ${describeError(err)}`),
@@ -123,7 +129,7 @@ export class BrokerAccess {
 
   /** How long this client's next publish must wait under mqtt.limits.publishRate (0: at once). */
   publishDelay(client: Client): number {
-    const wait = this.sessions.get(client)?.pacer?.take() ?? 0;
+    const wait = this.sessions.get(client)?.pacer?.reserve(1) ?? 0;
     if (wait > 0) this.opts.metrics.inc('mqtt_publish_delayed_total');
     return wait;
   }

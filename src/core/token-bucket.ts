@@ -39,6 +39,16 @@ export class TokenBucket {
     return false;
   }
 
+  /**
+   * Takes `n` tokens whatever the balance and returns how long the caller must wait for them (0: at once).
+   * Concurrent callers run into debt and each waits its turn.
+   */
+  reserve(n: number): number {
+    this.refill();
+    this.tokens -= n;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.rate);
+  }
+
   /** Gives back tokens taken for something that was not sent after all. */
   giveBack(n: number): void {
     this.tokens = Math.min(this.size, this.tokens + n);
