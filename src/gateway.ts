@@ -3,7 +3,7 @@ import { Admission } from './admission.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
-import type { Component, HealthReport } from './core/lifecycle.js';
+import type { Component } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { ensureStream } from './kinesis-local/ensure-stream.js';
@@ -272,7 +272,7 @@ export class Gateway {
     return {
       t: Date.now(),
       gatewayId: this.config.gatewayId,
-      health: { status: health.status, reasons: health.reasons },
+      health: { status: health.status, reasons: health.reasons, causes: health.causes },
       oldestUndeliveredAgeMs: health.oldestUndeliveredAgeMs,
       ledger,
       conservationGap: conservationGap(ledger),

@@ -9,7 +9,9 @@ import { Gateway } from '../../src/gateway.js';
 import { startLocalEmulator, type LocalEmulator } from '../../src/kinesis-local/emulator.js';
 import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
 import { testConfig } from '../helpers/gateway-harness.js';
-import { gatewayBehindProxy, type ProxiedKinesis } from '../helpers/proxied-kinesis.js';
+import { gatewayBehindFaultProxy } from '../helpers/faulty-kinesis.js';
+import type { KinesisFaultProxy } from '../helpers/kinesis-fault-proxy.js';
+import { gatewayBehindProxy, type GatewayBehind, type ProxiedKinesis } from '../helpers/proxied-kinesis.js';
 import { emulatorClient } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -33,7 +35,7 @@ async function healthz(gateway: Gateway): Promise<{ status: number; body: Health
 }
 
 describe('health', () => {
-  let rig: ProxiedKinesis | undefined;
+  let rig: ProxiedKinesis | GatewayBehind<KinesisFaultProxy> | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   let stopAlso: (() => Promise<void>) | undefined;
 
@@ -86,6 +88,41 @@ describe('health', () => {
     const recovered = await bothViews(gateway, temp.dir);
     expect(recovered.http).toMatchObject({ status: 'ok', reasons: [], causes: [] });
     expect(recovered.control).toMatchObject({ status: 'ok', reasons: [], causes: [] });
+    await client.endAsync();
+  }, 60_000);
+
+  it('calls timing out (every request held by the fault proxy) degrade /healthz, and delivery resumes within seconds once answers come back', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    const faulty = await gatewayBehindFaultProxy(temp.dir, 'health-silent', {
+      shards: 1,
+      config: { status: { failingAfterMs: 1_500 }, kinesis: { requestTimeoutMs: 500, retry: { baseDelayMs: 50, maxDelayMs: 30_000, probeIntervalMs: 1_000 } } },
+    });
+    rig = faulty;
+    const { gateway, proxy, mqttUrl } = faulty;
+    proxy.setFaults({ blackHole: true });
+    const silentFrom = Date.now();
+    const client = await mqtt.connectAsync(mqttUrl, { clientId: 'health-silent', reconnectPeriod: 0 });
+    for (let seq = 1; seq <= 5; seq++) await client.publishAsync('devices/s-1/t', JSON.stringify({ seq, v: seq }), { qos: 1 });
+
+    await expect.poll(async () => (await healthz(gateway)).status, { timeout: 8_000, interval: 50 }).toBe(503);
+    const degraded = await bothViews(gateway, temp.dir);
+    expect(degraded.http.causes).toEqual(['sink_failing:kinesis:health-silent']);
+    expect(degraded.http.reasons[0]).toMatch(/every call has failed for \d+ s .*Calls time out/);
+    expect(degraded.control.causes).toEqual(degraded.http.causes);
+
+    await expect.poll(() => gateway.metrics.get('kinesis_probes_total', { outcome: 'failed' }), { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(2);
+    const silentSeconds = (Date.now() - silentFrom) / 1000;
+    // Bounded: each PutRecords and each probe waited out its timeout; at most one probe per interval.
+    expect(proxy.putRecordsCallsBetween(silentFrom, Date.now())).toBeLessThan(25);
+    expect(gateway.metrics.get('kinesis_probes_total', { outcome: 'failed' })).toBeLessThanOrEqual(silentSeconds + 1);
+
+    proxy.setFaults({ blackHole: false });
+    const answeredAt = Date.now();
+    await expect.poll(() => gateway.metrics.get('readings_delivered_total'), { timeout: 10_000, interval: 20 }).toBe(5);
+    expect(Date.now() - answeredAt).toBeLessThan(5_000);
+    await expect.poll(async () => (await healthz(gateway)).status, { timeout: 5_000, interval: 50 }).toBe(200);
+    expect((await bothViews(gateway, temp.dir)).control).toMatchObject({ status: 'ok', causes: [] });
     await client.endAsync();
   }, 60_000);
 
