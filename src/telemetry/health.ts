@@ -64,7 +64,8 @@ export class HealthModel {
     const now = this.now();
     const { buffer } = inputs;
     const out: Cause[] = [];
-    let credentials = false;
+    let credentials: string | null = null;
+    let credentialsKind = '';
     for (const d of inputs.delivery) {
       const where = `${d.kind} ${d.name}`;
       if (d.operatorFailure) {
@@ -73,7 +74,9 @@ export class HealthModel {
         continue;
       }
       if (d.lastFailure?.credentials) {
-        credentials = true;
+        // The AWS IoT credentials provider's own message says what to fix; the standard chain's does not.
+        credentials = d.lastFailure.code === 'ERR_AWS_CREDENTIALS' ? `${d.kind} ${d.lastFailure.code}: ${d.lastFailure.message}` : `${CREDENTIALS_ACTION} (${d.lastFailure.message})`;
+        credentialsKind = d.kind;
         continue;
       }
       if (d.failingSince !== null && d.lastFailure && buffer.buffered > 0 && now - d.failingSince >= this.opts.failingAfterMs) {
@@ -84,7 +87,7 @@ export class HealthModel {
         });
       }
     }
-    if (credentials) out.push({ key: 'credentials', reason: `${CREDENTIALS_ACTION}; readings stay buffered until then` });
+    if (credentials !== null) out.push({ key: 'credentials', reason: `${credentials}; readings stay buffered until ${credentialsKind} calls can be signed` });
     if (buffer.degraded) out.push({ key: 'buffer_quarantined', reason: buffer.degraded });
     const full = this.bufferFull(inputs, now);
     if (full) out.push({ key: 'buffer_full', reason: full });

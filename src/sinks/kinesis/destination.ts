@@ -109,7 +109,9 @@ export class Destination {
   /** A call (started at `startedAt`, epoch ms) got nothing through. */
   noteFailed(startedAt: number, code: string, message: string, err?: unknown): void {
     this.failingSince ??= startedAt;
-    this.lastFailure = { code, message, credentials: err !== undefined && isCredentialsError(err) };
+    const credentials = err !== undefined && isCredentialsError(err);
+    // The IoT provider's failures are told by their stable code, whatever the error's class name.
+    this.lastFailure = { code: credentials ? ((err as { code?: string }).code ?? code) : code, message, credentials };
   }
 
   /**
@@ -140,7 +142,7 @@ export class Destination {
         this.count('probes_total', { outcome: 'failed' });
         const e = err as { name?: string; code?: string; message?: string };
         // A probe that fails for want of credentials says so in health (the backoff itself continues).
-        if (isCredentialsError(err)) this.noteFailed(startedAt, e.name ?? e.code ?? 'CredentialsProviderError', e.message ?? String(err), err);
+        if (isCredentialsError(err)) this.noteFailed(startedAt, e.code ?? e.name ?? 'CredentialsProviderError', e.message ?? String(err), err);
       }
     }
   }
@@ -224,7 +226,7 @@ export class Destination {
       }
     } catch (err) {
       // No credentials shows in health from the start, before any reading waits.
-      if (isCredentialsError(err)) this.noteFailed(Date.now(), (err as Error).name, (err as Error).message, err);
+      if (isCredentialsError(err)) this.noteFailed(Date.now(), (err as { code?: string }).code ?? (err as Error).name, (err as Error).message, err);
       this.logger.warn(
         { ...this.where, err: describeError(err), maxRecordBytes: this.limits.maxRecordBytes },
         'could not read the stream summary (DescribeStreamSummary); assuming the default record limit',
