@@ -3,7 +3,7 @@ import { Admission } from './admission.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
-import type { Component, HealthReport } from './core/lifecycle.js';
+import type { Component } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { ensureStream } from './kinesis-local/ensure-stream.js';
@@ -16,6 +16,7 @@ import { conservationGap } from './queue/conservation.js';
 import { DeviceActivity } from './telemetry/device-activity.js';
 import { PrometheusExporter } from './telemetry/prometheus.js';
 import { StatusServer } from './telemetry/status-server.js';
+import { HealthModel, type GatewayHealth } from './telemetry/health.js';
 import { listDeadLetters } from './queue/dead-letters.js';
 import { LevelQueue } from './queue/level-queue.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
@@ -56,6 +57,10 @@ export class Gateway {
   /** The credentials the AWS clients use when not the standard chain (the AWS IoT credentials provider). */
   private awsCredentials: Awaited<ReturnType<typeof credentialsFromConfig>> = undefined;
   private statsTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private healthModel!: HealthModel;
+  /** The age of the oldest undelivered reading as last read from the buffer (every health check reads it anew). */
+  private oldestUndeliveredAgeMs: number | null = null;
   private statusServer: StatusServer | null = null;
   private exporter!: PrometheusExporter;
   private readonly activity = new DeviceActivity();
@@ -101,12 +106,15 @@ export class Gateway {
     return this.queue;
   }
 
-  health(): HealthReport {
-    const reasons = [...(this.sink ? this.sink.health().reasons : [])];
-    const degraded = this.queue?.stats().degraded;
-    if (degraded) reasons.push(degraded);
-    for (const site of this.siteSources) reasons.push(...site.health().reasons);
-    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
+  /** Health as of the last read of the oldest undelivered reading (progressHealth reads it first). */
+  health(): GatewayHealth {
+    return this.healthModel.evaluate({
+      buffer: this.queue.stats(),
+      waitingForSpace: this.queue.waitingForSpace,
+      oldestUndeliveredAgeMs: this.oldestUndeliveredAgeMs,
+      delivery: this.sink ? this.sink.deliveryState() : [],
+      other: this.siteSources.flatMap((site) => site.health().reasons),
+    });
   }
 
   /** The one shutdown path, for signals and failed starts alike. Safe to call more than once. */
@@ -118,6 +126,7 @@ export class Gateway {
   private async startAll(): Promise<void> {
     const { config, logger, metrics } = this;
     const log = (id: string): Logger => logger.child({ component: id });
+    this.healthModel = new HealthModel({ failingAfterMs: config.status.failingAfterMs ?? 20_000, maxDeliveryLagMs: config.status.maxDeliveryLagMs, logger: log('health') });
 
     this.queue = new LevelQueue({
       dir: config.dataDir,
@@ -148,7 +157,7 @@ export class Gateway {
       dataDir: config.dataDir,
       decode,
       running: true,
-      health: () => this.health(),
+      health: () => this.progressHealth(),
       startedAt: Date.now(),
     });
     await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
@@ -228,23 +237,21 @@ export class Gateway {
       await this.startComponent(this.statusServer);
     }
     this.started = true;
-    this.statsTimer = setInterval(() => this.logStats(), 60_000).unref();
+    this.statsTimer = setInterval(() => void this.logStats(), 60_000).unref();
+    // Checked every second whoever asks, so a cause is logged when it begins, not when someone looks.
+    this.healthTimer = setInterval(() => void this.progressHealth().catch(() => undefined), 1_000).unref();
     logger.info({ gatewayId: config.gatewayId, stream: config.kinesis.streamName }, 'tidegate is running');
   }
 
   /**
-   * Health by progress: degraded when the sink needs an operator, the buffer was quarantined, or the oldest
-   * undelivered reading is older than status.maxDeliveryLagMs (readings are not getting through).
+   * Health by progress, the one answer of /healthz, `tidegate status`, the dashboard and the stats line
+   * (src/telemetry/health.ts): the oldest undelivered reading is read from the buffer first.
    */
-  private async progressHealth(): Promise<HealthReport & { oldestUndeliveredAgeMs: number | null }> {
-    const base = this.health();
+  async progressHealth(): Promise<GatewayHealth> {
+    if (!this.queue) return this.health();
     const oldest = await this.queue.oldestUndeliveredAt();
-    const age = oldest === null ? null : Math.max(0, Date.now() - oldest);
-    const reasons = [...base.reasons];
-    if (age !== null && age > this.config.status.maxDeliveryLagMs) {
-      reasons.push(`the oldest undelivered reading is ${Math.round(age / 1000)} s old (more than status.maxDeliveryLagMs): readings are not getting through to Kinesis`);
-    }
-    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, oldestUndeliveredAgeMs: age };
+    this.oldestUndeliveredAgeMs = oldest === null ? null : Math.max(0, Date.now() - oldest);
+    return this.health();
   }
 
   /** What the live dashboard shows (sent once a second over /events). */
@@ -265,7 +272,7 @@ export class Gateway {
     return {
       t: Date.now(),
       gatewayId: this.config.gatewayId,
-      health: { status: health.status, reasons: health.reasons },
+      health: { status: health.status, reasons: health.reasons, causes: health.causes },
       oldestUndeliveredAgeMs: health.oldestUndeliveredAgeMs,
       ledger,
       conservationGap: conservationGap(ledger),
@@ -409,7 +416,8 @@ export class Gateway {
     return client;
   }
 
-  private logStats(): void {
+  private async logStats(): Promise<void> {
+    const health = await this.progressHealth().catch(() => this.health());
     const s = this.queue.stats();
     this.logger.info(
       {
@@ -419,7 +427,8 @@ export class Gateway {
         bufferUse: `${((100 * s.bufferedBytes) / s.maxBytes).toFixed(1)}%`,
         deadLettered: s.deadLettered,
         dropped: s.dropped,
-        health: this.health().status,
+        health: health.status,
+        ...(health.causes.length > 0 ? { causes: health.causes } : {}),
       },
       'stats',
     );
@@ -427,6 +436,7 @@ export class Gateway {
 
   private async stopAll(deadline: AbortSignal): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
     for (const component of [...this.running].reverse()) {
       try {
         await component.stop(deadline);
@@ -435,6 +445,6 @@ export class Gateway {
       }
     }
     this.running.length = 0;
-    if (this.queue) this.logStats();
+    if (this.queue) await this.logStats();
   }
 }

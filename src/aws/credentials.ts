@@ -33,3 +33,17 @@ export async function credentialsFromConfig(
   logger.info({ endpoint: iot.endpoint, roleAlias: iot.roleAlias, thingName: iot.thingName, certificate: material.subject, validTo: material.validTo.toISOString() }, 'AWS credentials come from the AWS IoT credentials provider');
   return iotCredentialsProvider({ endpoint: iot.endpoint, roleAlias: iot.roleAlias, thingName: iot.thingName, tls: material, logger, signal });
 }
+
+/**
+ * Whether a call failed because no credentials could be had: the standard chain found none
+ * (CredentialsProviderError), or the AWS IoT credentials provider could not hand any out. Nothing can be
+ * signed until an operator fixes it, so health says so at once instead of after a run of retries.
+ */
+export function isCredentialsError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.name === 'CredentialsProviderError' || e?.code === 'ERR_AWS_CREDENTIALS';
+}
+
+/** What to tell the operator when credentials cannot be loaded. */
+export const CREDENTIALS_ACTION =
+  'AWS credentials cannot be loaded: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, attach an instance or task role, or configure kinesis.credentials (AWS IoT credentials provider)';

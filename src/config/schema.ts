@@ -227,6 +227,11 @@ export const kinesisSchema = z
       .object({
         baseDelayMs: positiveInt.default(100),
         maxDelayMs: positiveInt.default(30_000),
+        /**
+         * While a backoff after a failed call is longer than this, the stream is probed (DescribeStreamSummary)
+         * this often, so delivery resumes within seconds of the link returning (absent: 2,000).
+         */
+        probeIntervalMs: positiveInt.max(60_000).optional(),
       })
       .strict()
       .default({ baseDelayMs: 100, maxDelayMs: 30_000 }),
@@ -539,6 +544,8 @@ export const configSchema = z
         port: port.default(9464),
         /** /healthz reports degraded when the oldest undelivered reading is older than this. */
         maxDeliveryLagMs: positiveInt.default(300_000),
+        /** /healthz reports degraded when every delivery call has failed for this long while readings wait (absent: 20,000). */
+        failingAfterMs: positiveInt.optional(),
       })
       .strict()
       .default({ enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 }),

@@ -24,7 +24,8 @@ export interface ControlContext {
   dataDir: string;
   decode: DecodeOptions;
   running: boolean;
-  health?: () => HealthReport;
+  /** The gateway's health model (the same answer /healthz gives). */
+  health?: () => HealthReport | Promise<HealthReport>;
   startedAt?: number;
 }
 
@@ -42,7 +43,7 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
           conservationGap: conservationGap(buffer),
           ...(ctx.running ? { pid: process.pid } : {}),
           ...(ctx.startedAt ? { uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000) } : {}),
-          ...(ctx.health ? { health: ctx.health() } : {}),
+          ...(ctx.health ? { health: await ctx.health() } : {}),
         };
         return report;
       }

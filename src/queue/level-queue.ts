@@ -262,6 +262,11 @@ export class LevelQueue implements DurableQueue {
     return this.lastCommitted[lane];
   }
 
+  /** Appends waiting for space (whenFull: block): readings are held unacknowledged. */
+  get waitingForSpace(): number {
+    return this.spaceWaiters.size;
+  }
+
   waitForRecords(after: Readonly<Record<Lane, number>>, signal: AbortSignal): Promise<void> {
     return this.recordWaiters.until(() => this.closed || LANES.some((lane) => this.lastCommitted[lane] > after[lane]), signal);
   }

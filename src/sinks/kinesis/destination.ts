@@ -1,3 +1,5 @@
+import { isCredentialsError } from '../../aws/credentials.js';
+import { delay } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -27,7 +29,24 @@ export interface DestinationOptions {
   pacer: ShardPacer | null;
   shardRefreshMs: number;
   learnRecordLimit: boolean;
-  retry: { baseDelayMs: number; maxDelayMs: number };
+  retry: { baseDelayMs: number; maxDelayMs: number; probeIntervalMs?: number | undefined };
+}
+
+// A backoff up to this long is simply waited out; a longer one is cut short by a probe that succeeds.
+const PROBE_AFTER_MS = 3_000;
+const DEFAULT_PROBE_INTERVAL_MS = 2_000;
+
+/** What health needs to know about a destination's delivery: whether calls get through, and the last failure. */
+export interface DeliveryState {
+  id: string;
+  kind: DestinationKind;
+  name: string;
+  /** A destination a routing rule sends to (not kinesis.streamName). */
+  routed: boolean;
+  /** When the first call failed since the last call that got anything through (epoch ms); null when the last one did. */
+  failingSince: number | null;
+  lastFailure: { code: string; message: string; credentials: boolean } | null;
+  operatorFailure: CallFailure | null;
 }
 
 /**
@@ -42,6 +61,8 @@ export class Destination {
   readonly backoff: Backoff;
   operatorFailure: CallFailure | null = null;
   lastRetryLog = 0;
+  private failingSince: number | null = null;
+  private lastFailure: DeliveryState['lastFailure'] = null;
   private shardMap: ShardMap | null = null;
   private shardsReadAt = -Infinity;
   private shardRead: Promise<void> | null = null;
@@ -73,6 +94,57 @@ export class Destination {
   /** Log fields naming this destination. */
   get where(): Record<string, string> {
     return this.opts.kind === 'kinesis' ? { stream: this.opts.name } : { deliveryStream: this.opts.name };
+  }
+
+  get delivery(): DeliveryState {
+    return { id: this.id, kind: this.opts.kind, name: this.opts.name, routed: this.index !== 0, failingSince: this.failingSince, lastFailure: this.lastFailure, operatorFailure: this.operatorFailure };
+  }
+
+  /** A call got at least one record through: the destination is not failing. */
+  noteDelivered(): void {
+    this.failingSince = null;
+    this.lastFailure = null;
+  }
+
+  /** A call (started at `startedAt`, epoch ms) got nothing through. */
+  noteFailed(startedAt: number, code: string, message: string, err?: unknown): void {
+    this.failingSince ??= startedAt;
+    const credentials = err !== undefined && isCredentialsError(err);
+    // The IoT provider's failures are told by their stable code, whatever the error's class name.
+    this.lastFailure = { code: credentials ? ((err as { code?: string }).code ?? code) : code, message, credentials };
+  }
+
+  /**
+   * Waits out a retry backoff after a failed call. A long one is probed every probeIntervalMs with
+   * DescribeStreamSummary (cheap, and it goes the same way as PutRecords: endpoint, credentials), and ends as
+   * soon as a probe succeeds, so delivery resumes within seconds of the link returning however far the
+   * backoff has grown. A destination without a stream port (Firehose) waits; its next call is its probe.
+   */
+  async waitToRetry(waitMs: number, stopping: AbortSignal): Promise<void> {
+    const stream = this.opts.stream;
+    const every = this.opts.retry.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+    if (!stream || waitMs <= Math.max(PROBE_AFTER_MS, every)) {
+      await delay(waitMs, stopping).catch(() => undefined);
+      return;
+    }
+    const until = performance.now() + waitMs;
+    while (!stopping.aborted) {
+      const left = until - performance.now();
+      if (left <= 0) return;
+      await delay(Math.min(every, left), stopping).catch(() => undefined);
+      if (stopping.aborted || performance.now() >= until) return;
+      const startedAt = Date.now();
+      try {
+        await stream.describeStream(this.opts.name, AbortSignal.any([stopping, AbortSignal.timeout(Math.min(STREAM_READ_TIMEOUT_MS, every))]));
+        this.count('probes_total', { outcome: 'ok' });
+        return;
+      } catch (err) {
+        this.count('probes_total', { outcome: 'failed' });
+        const e = err as { name?: string; code?: string; message?: string };
+        // A probe that fails for want of credentials says so in health (the backoff itself continues).
+        if (isCredentialsError(err)) this.noteFailed(startedAt, e.code ?? e.name ?? 'CredentialsProviderError', e.message ?? String(err), err);
+      }
+    }
   }
 
   async start(stopping: AbortSignal): Promise<void> {
@@ -153,6 +225,8 @@ export class Destination {
         this.logger.info({ ...this.where, maxRecordBytes: this.limits.maxRecordBytes }, 'stream record limit read');
       }
     } catch (err) {
+      // No credentials shows in health from the start, before any reading waits.
+      if (isCredentialsError(err)) this.noteFailed(Date.now(), (err as { code?: string }).code ?? (err as Error).name, (err as Error).message, err);
       this.logger.warn(
         { ...this.where, err: describeError(err), maxRecordBytes: this.limits.maxRecordBytes },
         'could not read the stream summary (DescribeStreamSummary); assuming the default record limit',

@@ -7,7 +7,7 @@ import type { Metrics } from '../../core/metrics.js';
 import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
 import { entrySize } from './batcher.js';
 import { classifyCallError } from './classify.js';
-import { Destination, type DestinationOptions } from './destination.js';
+import { Destination, type DeliveryState, type DestinationOptions } from './destination.js';
 import type { BatchLimits } from './limits.js';
 import { planCall, type Aggregation, type OutEntry } from './plan-call.js';
 import type { KinesisPort, PutEntryResult } from './port.js';
@@ -26,7 +26,7 @@ export interface KinesisSinkOptions {
   limits: BatchLimits;
   /** How long a partly filled batch waits for more readings when the sink was idle. */
   maxAgeMs: number;
-  retry: { baseDelayMs: number; maxDelayMs: number };
+  retry: { baseDelayMs: number; maxDelayMs: number; probeIntervalMs?: number | undefined };
   requestTimeoutMs: number;
   /**
    * Calls in flight at once per destination. Records are split among them by a hash of their partition key,
@@ -161,6 +161,11 @@ export class KinesisSink implements Component {
     return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
+  /** Per destination: whether calls get through, and the last failure (what the health model judges). */
+  deliveryState(): DeliveryState[] {
+    return this.destinations.map((d) => d.delivery);
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping.signal.aborted) {
       try {
@@ -292,6 +297,7 @@ export class KinesisSink implements Component {
     const timer = setTimeout(() => call.abort(), this.opts.requestTimeoutMs);
     let results: PutEntryResult[];
     const started = performance.now();
+    const startedAt = Date.now();
     try {
       destination.count('calls_total');
       results = await destination.opts.port.putRecords(
@@ -301,7 +307,7 @@ export class KinesisSink implements Component {
       );
     } catch (err) {
       this.opts.onCall?.((performance.now() - started) / 1000, 'failed');
-      await this.onCallFailure(destination, err);
+      await this.onCallFailure(destination, err, startedAt);
       return;
     } finally {
       clearTimeout(timer);
@@ -343,6 +349,8 @@ export class KinesisSink implements Component {
         }
       }
     });
+    if (delivered > 0) destination.noteDelivered();
+    else if (failed > 0) destination.noteFailed(startedAt, firstError.slice(0, firstError.indexOf(':')), firstError);
     for (const [shard, landed] of accepted) destination.countShard(shard, landed.records, landed.readings, landed.bytes);
     const pacer = destination.pacer;
     if (pacer) {
@@ -366,10 +374,11 @@ export class KinesisSink implements Component {
     await delay(wait, this.stopping.signal).catch(() => undefined);
   }
 
-  private async onCallFailure(destination: Destination, err: unknown): Promise<void> {
+  private async onCallFailure(destination: Destination, err: unknown, startedAt: number): Promise<void> {
     const failure = classifyCallError(err, destination.opts.kind);
     destination.count('call_failures_total', { code: failure.code });
     if (this.stopping.signal.aborted && isAbort(err)) return;
+    destination.noteFailed(startedAt, failure.code, failure.message, err);
     const wait = failure.kind === 'operator' ? this.opts.retry.maxDelayMs : destination.backoff.next();
     if (failure.kind === 'operator') {
       if (destination.operatorFailure?.code !== failure.code) {
@@ -382,7 +391,7 @@ export class KinesisSink implements Component {
     } else {
       this.logRetry(destination, { code: failure.code, err: failure.message, retryInMs: wait }, `${destination.opts.kind} call failed; the whole call will be retried`);
     }
-    await delay(wait, this.stopping.signal).catch(() => undefined);
+    await destination.waitToRetry(wait, this.stopping.signal);
   }
 
   /** Warnings about retries at most every 10 s per destination: an outage must not flood the log. */

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Reading } from '../../src/normalize/reading.js';
+import { LevelQueue } from '../../src/queue/level-queue.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const T0 = 1_700_000_000_000;
+const reading = (seq: number): Reading => ({ deviceId: 'old-1', topic: 'devices/old-1/t', seq, receivedAt: T0 + seq * 1_000, values: { v: seq, pad: 'x'.repeat(200) } });
+
+function openQueue(dir: string): LevelQueue {
+  return new LevelQueue({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 1, maxCommitRecords: 1_000, maxBytes: 20_000, whenFull: 'drop_oldest', sinkIds: ['kinesis'] });
+}
+
+/** The receive time of the oldest record actually in the buffer, read the way the sink reads it. */
+async function oldestStored(q: LevelQueue): Promise<number> {
+  const [first] = await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 1);
+  return (JSON.parse(first!.data.toString('utf8')) as { receivedAt: number }).receivedAt;
+}
+
+/** What health reports as the oldest undelivered age is the age of a reading the buffer still holds. */
+describe('oldest undelivered reading', () => {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.reverse()) await close();
+    closers.length = 0;
+  });
+
+  it('is the oldest reading left after drop_oldest, after deliveries, and after a restart', async () => {
+    const temp = await makeTempDir();
+    closers.push(temp.cleanup);
+    const first = openQueue(temp.dir);
+    await first.open();
+    for (let seq = 1; seq <= 300; seq++) await first.append([reading(seq)]);
+    await expect.poll(() => first.stats().dropped.buffer_full_oldest ?? 0, { timeout: 10_000 }).toBeGreaterThan(100);
+    await expect.poll(() => first.stats().bufferedBytes <= 20_000, { timeout: 10_000 }).toBe(true);
+    const dropped = first.stats().dropped.buffer_full_oldest!;
+    // Readings 1..dropped were dropped oldest first: the oldest left is the next one.
+    expect(await first.oldestUndeliveredAt()).toBe(T0 + (dropped + 1) * 1_000);
+    expect(await first.oldestUndeliveredAt()).toBe(await oldestStored(first));
+
+    // Deliver the five oldest left: the next one is now the oldest.
+    const five = await first.read('telemetry', first.cursor('kinesis', 'telemetry'), 5);
+    await first.commitCursor('kinesis', 'telemetry', five[4]!.seq, { delivered: five, deadLettered: [] });
+    expect(await first.oldestUndeliveredAt()).toBe(T0 + (dropped + 6) * 1_000);
+    await first.close();
+
+    const second = openQueue(temp.dir);
+    await second.open();
+    closers.push(() => second.close());
+    expect(await second.oldestUndeliveredAt()).toBe(T0 + (dropped + 6) * 1_000);
+    expect(await second.oldestUndeliveredAt()).toBe(await oldestStored(second));
+  });
+});
