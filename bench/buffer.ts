@@ -23,6 +23,7 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 import { fillBacklog } from './backlog.js';
+import { requireMeasured } from './not-measured.js';
 
 const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, 'steady-seconds': { type: 'string', default: '20' } } });
 const BACKLOG = Number(args.backlog);
@@ -89,6 +90,8 @@ try {
     delivered = (await status(dataDir)).buffer.delivered;
   }
   const drainSeconds = (Date.now() - drainStart) / 1000;
+  // A stalled drain has no rate: dividing the backlog by the time given up after would report a made-up one.
+  requireMeasured(delivered >= BACKLOG, `the drain stalled: ${delivered} of ${BACKLOG} readings delivered after ${drainSeconds.toFixed(0)} s`);
   const drainRss = peakRssMiB(drain.gateway.proc.pid!);
   await drain.gateway.stop();
   kinesis.destroy();

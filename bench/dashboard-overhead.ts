@@ -14,6 +14,7 @@ import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { requireMeasured } from './not-measured.js';
 import { StreamWatch } from './stream-watch.js';
 
 const { values: args } = parseArgs({ options: { pairs: { type: 'string', default: '3' }, readings: { type: 'string', default: '40000' } } });
@@ -22,29 +23,35 @@ const READINGS = Number(args.readings);
 const DEVICES = 10;
 
 /** A dashboard in a browser, as far as the server can tell: one /events stream, read to the end. */
-function watchDashboard(port: number): { snapshots: () => number; close: () => void } {
+function watchDashboard(port: number): { snapshots: () => number; problem: () => string; close: () => void } {
   let snapshots = 0;
+  let problem = 'no answer';
   const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
+    problem = `HTTP ${res.statusCode}`;
     res.setEncoding('utf8');
-    res.on('data', (chunk: string) => (snapshots += chunk.split('\n\n').filter((e) => e.startsWith('data:')).length));
-    res.on('error', () => undefined);
+    // Only snapshots of a 200 stream count: an error page is not a dashboard being served.
+    if (res.statusCode === 200) res.on('data', (chunk: string) => (snapshots += chunk.split('\n\n').filter((e) => e.startsWith('data:')).length));
+    else res.resume();
+    res.on('error', (err) => (problem = err.message));
   });
-  req.on('error', () => undefined);
-  return { snapshots: () => snapshots, close: () => req.destroy() };
+  req.on('error', (err) => (problem = err.message));
+  return { snapshots: () => snapshots, problem: () => problem, close: () => req.destroy() };
 }
 
 /** A Prometheus scrape of /metrics every second. */
-function scrapeMetrics(port: number): { scrapes: () => number; close: () => void } {
+function scrapeMetrics(port: number): { scrapes: () => number; problem: () => string; close: () => void } {
   let scrapes = 0;
+  let problem = 'no scrape finished';
   const timer = setInterval(() => {
     http
       .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
         res.resume();
-        res.on('end', () => (scrapes += 1));
+        // A scrape counts when the whole 200 answer was read.
+        res.on('end', () => (res.statusCode === 200 ? (scrapes += 1) : (problem = `HTTP ${res.statusCode}`)));
       })
-      .on('error', () => undefined);
+      .on('error', (err) => (problem = err.message));
   }, 1000);
-  return { scrapes: () => scrapes, close: () => clearInterval(timer) };
+  return { scrapes: () => scrapes, problem: () => problem, close: () => clearInterval(timer) };
 }
 
 async function run(endpoint: string, watched: boolean, n: number): Promise<{ rate: number; snapshots: number; scrapes: number }> {
@@ -69,11 +76,14 @@ async function run(endpoint: string, watched: boolean, n: number): Promise<{ rat
     children.push(load);
     const visibleAt = await watch.until(READINGS, 300_000, 50);
     const summary = await load.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? o : undefined)), 60_000);
-    if (visibleAt === null) throw new Error(`${stream}: only ${watch.count} of ${READINGS} readings became visible`);
+    requireMeasured(visibleAt !== null, `${stream}: only ${watch.count} of ${READINGS} readings became visible`);
     const rate = READINGS / ((visibleAt - Date.parse(summary.startedAt as string)) / 1000);
     const result = { rate, snapshots: dashboard?.snapshots() ?? 0, scrapes: scraper?.scrapes() ?? 0 };
     dashboard?.close();
     scraper?.close();
+    // A watched run in which nothing was watched would compare two unwatched runs.
+    if (dashboard) requireMeasured(result.snapshots > 0, `${stream}: the dashboard client received no snapshot from /events (${dashboard.problem()})`);
+    if (scraper) requireMeasured(result.scrapes > 0, `${stream}: no /metrics scrape completed during the run (${scraper.problem()}); raise --readings so a run lasts more than a second`);
     process.stderr.write(`${stream}: ${JSON.stringify(result)}\n`);
     return result;
   } finally {

@@ -15,6 +15,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.j
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
+import { requireMeasured } from './not-measured.js';
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, readings: { type: 'string', default: '50000' }, 'latency-seconds': { type: 'string', default: '10' } },
@@ -75,7 +76,7 @@ async function round(n: number): Promise<Round> {
     const load = sim(`mqtt://127.0.0.1:${port}`, ['--count', String(READINGS), '--total-rate', '200000']);
     const visibleAt = await watch.until(READINGS, 300_000, 50);
     const e2eRun = await simSummary(load, 60_000);
-    if (visibleAt === null) throw new Error(`round ${n}: only ${watch.count} of ${READINGS} readings became visible`);
+    requireMeasured(visibleAt !== null, `round ${n}: only ${watch.count} of ${READINGS} readings became visible`);
     const e2e = READINGS / ((visibleAt - Date.parse(e2eRun.startedAt)) / 1000);
     const cpuUsPerReading = ((cpuMs(gateway.proc.pid!) - cpuBefore) * 1000) / READINGS;
 
@@ -85,11 +86,22 @@ async function round(n: number): Promise<Round> {
     const steadyRun = await simSummary(steady, (LATENCY_SECONDS + 60) * 1000);
     const latencyWatch = new StreamWatch(kinesis, 'e2e');
     await latencyWatch.init();
-    const before = READINGS + LATENCY_SECONDS * 1000;
-    await latencyWatch.until(before, 60_000, 10); // skip the earlier phases' records
+    // Skip the earlier phases' records: as many as were acknowledged, not as many as were asked for.
+    const before = READINGS + steadyRun.acked;
+    const skipped = await latencyWatch.until(before, 60_000, 10);
+    requireMeasured(skipped !== null, `round ${n}: only ${latencyWatch.count} of the ${before} earlier readings became visible, so the latency phase cannot tell its records apart`);
     latencyWatch.latencies.length = 0;
     const visible = sim(`mqtt://127.0.0.1:${port}`, ['--duration', String(LATENCY_SECONDS), '--total-rate', '1000']);
-    await Promise.all([simSummary(visible, (LATENCY_SECONDS + 60) * 1000), latencyWatch.until(before + LATENCY_SECONDS * 1000, (LATENCY_SECONDS + 60) * 1000, 20, true)]);
+    // The target is known when the simulator reports what was acknowledged; until then the watch keeps polling.
+    let visibleTarget = Infinity;
+    const [visibleRun, reached] = await Promise.all([
+      simSummary(visible, (LATENCY_SECONDS + 60) * 1000).then((r) => ((visibleTarget = before + r.acked), r)),
+      latencyWatch.until(() => visibleTarget, (LATENCY_SECONDS + 60) * 1000, 20, true),
+    ]);
+    requireMeasured(
+      reached !== null && latencyWatch.latencies.length > 0,
+      `round ${n}: publish→visible: ${latencyWatch.count - before} of ${visibleRun.acked} acknowledged readings became visible before the deadline (${latencyWatch.latencies.length} latencies)`,
+    );
     const peakRss = peakRssMiB(gateway.proc.pid!);
     await gateway.stop();
     kinesis.destroy();

@@ -23,8 +23,12 @@ export class StreamWatch {
     }
   }
 
-  /** Polls until `target` records were seen or the deadline passes; returns the time the target was reached. */
-  async until(target: number, deadlineMs: number, pollMs: number, keepLatency = false): Promise<number | null> {
+  /**
+   * Polls until `target` records were seen or the deadline passes; returns the time the target was reached,
+   * or null when it was not. `target` may be a function, read on every poll, for a count known only later.
+   */
+  async until(target: number | (() => number), deadlineMs: number, pollMs: number, keepLatency = false): Promise<number | null> {
+    const goal = typeof target === 'number' ? () => target : target;
     const end = Date.now() + deadlineMs;
     while (Date.now() < end) {
       for (const [shard, iterator] of this.iterators) {
@@ -39,7 +43,7 @@ export class StreamWatch {
         }
         if (page.NextShardIterator) this.iterators.set(shard, page.NextShardIterator);
       }
-      if (this.count >= target) return Date.now();
+      if (this.count >= goal()) return Date.now();
       await new Promise((r) => setTimeout(r, pollMs));
     }
     return null;

@@ -51,6 +51,7 @@ interface ParsedRecord {
   seq?: unknown;
   ts?: unknown;
   receivedAt?: unknown;
+  boot?: unknown;
   values?: { boot?: unknown };
 }
 
@@ -112,7 +113,10 @@ export function analyze(ledger: AuditLedger, records: readonly StreamRecord[], s
       ignored.withoutSeq++;
       continue;
     }
-    const bootId = typeof r.values?.boot === 'string' ? r.values.boot : '';
+    // A device's seq restarts with each boot, so (device, boot) is the sequence space. tidegate keeps the
+    // boot id among the values; a record that carries it at the top level is read the same way.
+    const bootRaw = r.values?.boot ?? r.boot;
+    const bootId = typeof bootRaw === 'string' ? bootRaw : '';
     const b = boots.get(bootId);
     if (!b) {
       ignored.unknownBoot++;

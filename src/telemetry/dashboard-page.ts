@@ -9,45 +9,67 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tidegate</title>
 <style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1b2733; background: #f6f8fa; }
+  /* Sized for 1,280 px screens and narrower: no fixed minimum wider than the viewport, tables that wrap instead of overflowing. */
+  * { box-sizing: border-box; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem; color: #1b2733; background: #f6f8fa; overflow-wrap: anywhere; }
   h1 { font-size: 1.3rem; margin: 0 0 1rem; } h2 { font-size: 1rem; margin: 0 0 .5rem; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem; }
-  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: 1rem; }
+  /* dense: a card too wide for the rest of a row waits for the next row, and smaller cards fill the gap it leaves. */
+  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 300px), 1fr)); grid-auto-flow: dense; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: 1rem; min-width: 0; }
+  .wide { grid-column: 1 / -1; }
+  /* Charts take two columns once there are two (a span on a one-column grid would add a column and overflow). */
+  @media (min-width: 680px) { .chart { grid-column: span 2; } }
   .big { font-size: 1.6rem; font-weight: 600; } .muted { color: #57606a; }
   .ok { color: #1a7f37; } .degraded { color: #cf222e; }
-  table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .15rem .4rem; border-bottom: 1px solid #eee; }
-  canvas { width: 100%; height: 140px; }
+  table { border-collapse: collapse; width: 100%; table-layout: fixed; font-variant-numeric: tabular-nums; }
+  td, th { text-align: left; padding: .15rem .4rem; border-bottom: 1px solid #eee; vertical-align: top; }
+  canvas { display: block; width: 100%; height: 140px; }
+  .axis { container-type: inline-size; position: relative; height: 1.2em; font-size: 12px; color: #57606a; font-variant-numeric: tabular-nums; }
+  .axis span { position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; }
+  .axis span:first-child { transform: none; } .axis span:last-child { transform: translateX(-100%); }
+  /* Five clock labels need about 360 px; on a narrower chart keep every other one so they never overlap. */
+  @container (max-width: 360px) { .axis span:nth-child(even) { display: none; } }
 </style>
 </head>
 <body>
 <h1>tidegate <span id="gateway" class="muted"></span> <span id="health"></span></h1>
 <div class="grid">
-  <div class="card"><h2>Readings per second</h2><div><span class="big" id="rateIn">–</span> in · <span class="big" id="rateOut">–</span> out</div><canvas id="rates" width="640" height="280"></canvas></div>
-  <div class="card"><h2>Buffer</h2><div><span class="big" id="buffered">–</span> readings, <span id="bufferUse">–</span> of the budget; oldest waiting <span id="oldest">–</span></div><canvas id="depth" width="640" height="280"></canvas></div>
+  <div class="card chart"><h2>Readings per second</h2><div><span class="big" id="rateIn">–</span> in · <span class="big" id="rateOut">–</span> out</div><canvas id="rates" width="640" height="280"></canvas><div class="axis" id="ratesAxis"></div></div>
+  <div class="card chart"><h2>Buffer</h2><div><span class="big" id="buffered">–</span> readings, <span id="bufferUse">–</span> of the budget; oldest waiting <span id="oldest">–</span></div><canvas id="depth" width="640" height="280"></canvas><div class="axis" id="depthAxis"></div></div>
   <div class="card"><h2>Kinesis</h2><table id="kinesis"></table></div>
-  <div class="card"><h2>Shards</h2><table id="shards"></table></div>
+  <div class="card wide"><h2>Shards</h2><table id="shards"></table></div>
   <div class="card"><h2>Dead letters and drops</h2><table id="rejects"></table></div>
   <div class="card"><h2>Ledger</h2><table id="ledger"></table></div>
   <div class="card"><h2>Devices <span id="deviceCount" class="muted"></span></h2><table id="devices"></table></div>
 </div>
 <script>
-const history = { t: [], in: [], out: [], depth: [] };
+// Samples are kept with their snapshot time: the x axis is time (the last two minutes), not sample index.
+const WINDOW_MS = 120000, TICKS = 5;
+const history = { in: [], out: [], depth: [] };
 let previous = null;
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => Number(n).toLocaleString('en-US', { maximumFractionDigits: 1 });
+const clock = (t) => new Date(t).toLocaleTimeString('en-GB', { hour12: false });
 function rows(table, pairs) {
   table.innerHTML = pairs.length ? pairs.map(([k, v]) => '<tr><td>' + k + '</td><td>' + v + '</td></tr>').join('') : '<tr><td class="muted">none</td></tr>';
 }
-function draw(canvas, series, colors) {
+function draw(canvas, axis, now, series, colors) {
+  // Match the drawing surface to the displayed size, so text and lines are not stretched as the card's width changes.
+  const box = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(box.width * dpr)); canvas.height = Math.max(1, Math.round(box.height * dpr));
   const ctx = canvas.getContext('2d'); const w = canvas.width, h = canvas.height;
-  ctx.clearRect(0, 0, w, h);
-  const max = Math.max(1, ...series.flat());
-  ctx.fillStyle = '#57606a'; ctx.font = '20px system-ui'; ctx.fillText(fmt(max), 4, 20);
-  series.forEach((values, i) => {
-    ctx.strokeStyle = colors[i]; ctx.lineWidth = 3; ctx.beginPath();
-    values.forEach((v, x) => { const px = (x / Math.max(1, values.length - 1)) * w, py = h - (v / max) * (h - 24); x ? ctx.lineTo(px, py) : ctx.moveTo(px, py); });
+  const start = now - WINDOW_MS, x = (t) => ((t - start) / WINDOW_MS) * w;
+  const max = Math.max(1, ...series.flat().map((p) => p.v));
+  // Vertical grid lines at the same instants the axis labels name.
+  ctx.strokeStyle = '#eaeef2'; ctx.lineWidth = dpr;
+  for (let i = 0; i < TICKS; i++) { const px = Math.round((i / (TICKS - 1)) * (w - 1)) + 0.5; ctx.beginPath(); ctx.moveTo(px, 0); ctx.lineTo(px, h); ctx.stroke(); }
+  ctx.fillStyle = '#57606a'; ctx.font = 12 * dpr + 'px system-ui'; ctx.fillText(fmt(max), 4 * dpr, 14 * dpr);
+  series.forEach((points, i) => {
+    ctx.strokeStyle = colors[i]; ctx.lineWidth = 2 * dpr; ctx.beginPath();
+    points.forEach((p, k) => { const px = x(p.t), py = h - (p.v / max) * (h - 20 * dpr); k ? ctx.lineTo(px, py) : ctx.moveTo(px, py); });
     ctx.stroke();
   });
+  axis.innerHTML = Array.from({ length: TICKS }, (_, i) => '<span style="left:' + (100 * i) / (TICKS - 1) + '%">' + clock(start + (i * WINDOW_MS) / (TICKS - 1)) + '</span>').join('');
 }
 function render(s) {
   $('gateway').textContent = s.gatewayId;
@@ -57,12 +79,12 @@ function render(s) {
     const dt = (s.t - previous.t) / 1000 || 1;
     const rateIn = Math.max(0, (s.ledger.received - previous.ledger.received) / dt), rateOut = Math.max(0, (s.ledger.delivered - previous.ledger.delivered) / dt);
     $('rateIn').textContent = fmt(rateIn); $('rateOut').textContent = fmt(rateOut);
-    history.in.push(rateIn); history.out.push(rateOut);
+    history.in.push({ t: s.t, v: rateIn }); history.out.push({ t: s.t, v: rateOut });
   }
-  history.depth.push(s.ledger.buffered);
-  for (const k of ['in', 'out', 'depth']) if (history[k].length > 120) history[k].shift();
-  draw($('rates'), [history.in, history.out], ['#0969da', '#1a7f37']);
-  draw($('depth'), [history.depth], ['#bf8700']);
+  history.depth.push({ t: s.t, v: s.ledger.buffered });
+  for (const k of ['in', 'out', 'depth']) while (history[k].length && history[k][0].t < s.t - WINDOW_MS) history[k].shift();
+  draw($('rates'), $('ratesAxis'), s.t, [history.in, history.out], ['#0969da', '#1a7f37']);
+  draw($('depth'), $('depthAxis'), s.t, [history.depth], ['#bf8700']);
   $('buffered').textContent = fmt(s.ledger.buffered);
   $('bufferUse').textContent = fmt((100 * s.ledger.bufferedBytes) / s.ledger.maxBytes) + '%';
   $('oldest').textContent = s.oldestUndeliveredAgeMs === null ? 'nothing' : fmt(s.oldestUndeliveredAgeMs / 1000) + ' s';

@@ -56,8 +56,30 @@ describe.skipIf(!existsSync(CHROMIUM))('live dashboard in a browser (needs Debia
       return false;
     });
     expect(drawn).toBe(true);
-    const shot = path.join(temp.dir, 'dashboard.png');
-    await page.screenshot({ path: shot });
+    // Both charts carry a time axis: clock-time labels (HH:MM:SS) under the canvas.
+    for (const axis of ['#ratesAxis', '#depthAxis']) {
+      const labels = await page.locator(`${axis} span`).allTextContents();
+      expect(labels.length).toBeGreaterThanOrEqual(2);
+      for (const label of labels) expect(label).toMatch(/^\d{2}:\d{2}:\d{2}$/);
+    }
+
+    // Fits a 1,280 px screen, and a narrow one: neither the page nor any card scrolls sideways.
+    type Box = { scrollWidth: number; clientWidth: number };
+    for (const width of [1280, 800, 400]) {
+      await page.setViewportSize({ width, height: 900 });
+      const fit = await page.evaluate(() => {
+        const g = globalThis as unknown as { innerWidth: number; document: { documentElement: Box; querySelectorAll(s: string): ArrayLike<Box> } };
+        const cards = Array.from(g.document.querySelectorAll('.card'));
+        return { page: g.document.documentElement.scrollWidth, viewport: g.innerWidth, cards: cards.length, overflowing: cards.filter((c) => c.scrollWidth > c.clientWidth).length };
+      });
+      expect(fit.cards).toBe(7);
+      expect(fit.page, `page width at ${width} px`).toBeLessThanOrEqual(fit.viewport);
+      expect(fit.overflowing, `cards overflowing at ${width} px`).toBe(0);
+    }
+
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const shot = process.env.DASHBOARD_SCREENSHOT ?? path.join(temp.dir, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
     expect(existsSync(shot)).toBe(true);
   });
 });

@@ -21,10 +21,12 @@ interface Reading {
   seq?: number;
   ts?: number;
   id?: string;
+  /** The device's boot id (device-sim sends one; tidegate keeps it in values). */
+  boot?: string;
 }
 const recordOf = (r: Reading, receivedAt: number): { id: string; json: string } => {
   const id = r.id ?? `gw-${nextId++}`;
-  return { id, json: JSON.stringify({ id, deviceId: r.deviceId, topic: `devices/${r.deviceId}/t`, ts: r.ts, seq: r.seq, receivedAt, values: { v: 1 } }) };
+  return { id, json: JSON.stringify({ id, deviceId: r.deviceId, topic: `devices/${r.deviceId}/t`, ts: r.ts, seq: r.seq, receivedAt, values: r.boot === undefined ? { v: 1 } : { v: 1, boot: r.boot } }) };
 };
 const plain = (r: Reading, receivedAt = Date.now()): PutRecordsRequestEntry => ({ PartitionKey: r.deviceId, Data: Buffer.from(recordOf(r, receivedAt).json) });
 const aggregated = (readings: Reading[]): PutRecordsRequestEntry => {
@@ -95,6 +97,23 @@ describe('tidegate tail --verify', () => {
     expect(dev('dev-e').latencyMs.p50).toBeGreaterThanOrEqual(999);
     expect(report.latencyMs.from).toBe('mixed');
     expect(report.latencyMs.count).toBe(72);
+    expect(verifyExitCode(report)).toBe(3);
+  });
+
+  it('treats (device, boot) as the sequence space: a reboot restarts seq without duplicates or gaps, a repeat within a boot still counts', async () => {
+    const ts = Date.now();
+    // dev-r ran twice (two boots), seq 1..30 each time, in one shard and interleaved: nothing is wrong.
+    const first = range(1, 30).map((seq) => plain({ deviceId: 'dev-r', seq, ts, boot: 'aaaa0001' }));
+    const second = range(1, 30).map((seq) => plain({ deviceId: 'dev-r', seq, ts, boot: 'bbbb0002' }));
+    await put([...first.slice(0, 20), ...second.slice(0, 10), ...first.slice(20), ...second.slice(10)]);
+    // dev-s: two boots too, and its second boot sends seq 4 twice and skips seq 8.
+    await put([...range(1, 10).map((seq) => plain({ deviceId: 'dev-s', seq, ts, boot: 'cccc0001' })), ...[1, 2, 3, 4, 4, 5, 6, 7, 9, 10].map((seq) => plain({ deviceId: 'dev-s', seq, ts, boot: 'dddd0002' }))]);
+
+    const report = await verify();
+    const dev = (id: string) => report.perDevice.find((p) => p.deviceId === id)!;
+    expect(dev('dev-r')).toMatchObject({ readings: 60, distinctSeqs: 60, boots: 2, firstSeq: 1, lastSeq: 30, gaps: 0, duplicateSeqs: 0, duplicateIds: 0, reordered: 0 });
+    expect(dev('dev-s')).toMatchObject({ readings: 20, distinctSeqs: 19, boots: 2, gaps: 1, gapRanges: [[8, 8]], duplicateSeqs: 1, duplicateIds: 0, reordered: 0 });
+    expect(report.totals).toEqual({ readings: 80, gaps: 1, duplicateSeqs: 1, duplicateIds: 0, reordered: 0 });
     expect(verifyExitCode(report)).toBe(3);
   });
 

@@ -3,6 +3,10 @@ import type { StreamRead } from './read-all-shards.js';
 /**
  * What `tidegate tail --verify` concludes from a stream: per device, readings, gaps and duplicates by the
  * device's own `seq`, duplicates by record `id`, reorderings, and publish-to-visible latency.
+ *
+ * A device's seq restarts when it reboots, so the sequence space is (device, boot): the boot id a device
+ * sends (device-sim's `boot` field, which tidegate keeps in `values.boot`) separates one boot's seq 1..n from
+ * the next one's. Readings without a boot id share one sequence space per device.
  */
 export interface LatencySummary {
   /** `ts`: ApproximateArrivalTimestamp − the device's ts; `receivedAt`: − the gateway's receive time (the device sent no ts); `mixed`: both occur. */
@@ -18,19 +22,22 @@ export interface DeviceReport {
   deviceId: string;
   /** Records of this device in the stream, duplicates included. */
   readings: number;
-  /** Distinct device seq values seen; readings without a seq are not counted here. */
+  /** Distinct (boot, seq) values seen; readings without a seq are not counted here. */
   distinctSeqs: number;
+  /** Distinct boot ids among readings with a seq (readings without a boot id count as one boot). */
+  boots: number;
+  /** Lowest and highest seq over all boots. */
   firstSeq: number | null;
   lastSeq: number | null;
-  /** Device seq values missing between the first and the last seen (readings lost, or not yet delivered). */
+  /** Device seq values missing between the first and the last seen of each boot (readings lost, or not yet delivered). */
   gaps: number;
-  /** The first few missing seq ranges, `[from, to]` inclusive. */
+  /** The first few missing seq ranges, `[from, to]` inclusive (boot by boot, in the order boots were first seen). */
   gapRanges: [number, number][];
-  /** Extra copies of a seq already seen. */
+  /** Extra copies of a seq already seen in the same boot. */
   duplicateSeqs: number;
   /** Extra copies of a record id already seen (the gateway's de-duplication key). */
   duplicateIds: number;
-  /** Records whose seq is lower than one already seen, counted once per seq (a duplicate is not a reordering). */
+  /** Records whose seq is lower than one already seen in the same boot, counted once per seq (a duplicate is not a reordering). */
   reordered: number;
   latencyMs: LatencySummary;
 }
@@ -55,15 +62,22 @@ interface ParsedRecord {
   id: string;
   deviceId: string;
   seq?: number;
+  /** '' when the device sent no boot id. */
+  boot: string;
   ts?: number;
   receivedAt?: number;
 }
 
-interface DeviceState {
-  readings: number;
+/** One boot of one device: a sequence space of its own. */
+interface BootState {
   seqs: Map<number, number>;
   maxSeq: number;
-  reorderedSeqs: Set<number>;
+  reordered: Set<number>;
+}
+
+interface DeviceState {
+  readings: number;
+  boots: Map<string, BootState>;
   duplicateIds: number;
   latencies: number[];
   fromTs: number;
@@ -84,15 +98,17 @@ export function analyzeStream(stream: string, read: StreamRead): VerifyReport {
         continue;
       }
       let d = devices.get(r.deviceId);
-      if (!d) devices.set(r.deviceId, (d = { readings: 0, seqs: new Map(), maxSeq: -Infinity, reorderedSeqs: new Set(), duplicateIds: 0, latencies: [], fromTs: 0, fromReceivedAt: 0 }));
+      if (!d) devices.set(r.deviceId, (d = { readings: 0, boots: new Map(), duplicateIds: 0, latencies: [], fromTs: 0, fromReceivedAt: 0 }));
       d.readings += 1;
       if (ids.has(r.id)) d.duplicateIds += 1;
       else ids.add(r.id);
       if (r.seq !== undefined) {
-        const copies = d.seqs.get(r.seq) ?? 0;
-        if (copies === 0 && r.seq < d.maxSeq) d.reorderedSeqs.add(r.seq);
-        d.seqs.set(r.seq, copies + 1);
-        d.maxSeq = Math.max(d.maxSeq, r.seq);
+        let b = d.boots.get(r.boot);
+        if (!b) d.boots.set(r.boot, (b = { seqs: new Map(), maxSeq: -Infinity, reordered: new Set() }));
+        const copies = b.seqs.get(r.seq) ?? 0;
+        if (copies === 0 && r.seq < b.maxSeq) b.reordered.add(r.seq);
+        b.seqs.set(r.seq, copies + 1);
+        b.maxSeq = Math.max(b.maxSeq, r.seq);
       }
       const origin = r.ts ?? r.receivedAt;
       if (origin !== undefined && Number.isFinite(entry.arrivedAt)) {
@@ -124,28 +140,41 @@ export function analyzeStream(stream: string, read: StreamRead): VerifyReport {
 }
 
 function deviceReport(deviceId: string, d: DeviceState): DeviceReport {
-  const sorted = [...d.seqs.keys()].sort((a, b) => a - b);
   const gapRanges: [number, number][] = [];
   let gaps = 0;
-  for (let i = 1; i < sorted.length; i++) {
-    const missing = sorted[i]! - sorted[i - 1]! - 1;
-    if (missing <= 0) continue;
-    gaps += missing;
-    if (gapRanges.length < MAX_GAP_RANGES) gapRanges.push([sorted[i - 1]! + 1, sorted[i]! - 1]);
-  }
   let duplicateSeqs = 0;
-  for (const copies of d.seqs.values()) duplicateSeqs += copies - 1;
+  let distinctSeqs = 0;
+  let reordered = 0;
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
+  for (const b of d.boots.values()) {
+    const sorted = [...b.seqs.keys()].sort((x, y) => x - y);
+    for (let i = 1; i < sorted.length; i++) {
+      const missing = sorted[i]! - sorted[i - 1]! - 1;
+      if (missing <= 0) continue;
+      gaps += missing;
+      if (gapRanges.length < MAX_GAP_RANGES) gapRanges.push([sorted[i - 1]! + 1, sorted[i]! - 1]);
+    }
+    for (const copies of b.seqs.values()) duplicateSeqs += copies - 1;
+    distinctSeqs += sorted.length;
+    reordered += b.reordered.size;
+    if (sorted.length > 0) {
+      firstSeq = Math.min(firstSeq ?? Infinity, sorted[0]!);
+      lastSeq = Math.max(lastSeq ?? -Infinity, sorted.at(-1)!);
+    }
+  }
   return {
     deviceId,
     readings: d.readings,
-    distinctSeqs: sorted.length,
-    firstSeq: sorted[0] ?? null,
-    lastSeq: sorted.at(-1) ?? null,
+    distinctSeqs,
+    boots: d.boots.size,
+    firstSeq,
+    lastSeq,
     gaps,
     gapRanges,
     duplicateSeqs,
     duplicateIds: d.duplicateIds,
-    reordered: d.reorderedSeqs.size,
+    reordered,
     latencyMs: summarize(d.latencies, d.fromTs, d.fromReceivedAt),
   };
 }
@@ -171,7 +200,7 @@ function parseRecord(data: Buffer): ParsedRecord | string {
   const o = v as Record<string, unknown>;
   if (typeof o.id !== 'string' || typeof o.deviceId !== 'string') return 'not_a_tidegate_record: no string "id" and "deviceId"';
   const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
-  const out: ParsedRecord = { id: o.id, deviceId: o.deviceId };
+  const out: ParsedRecord = { id: o.id, deviceId: o.deviceId, boot: bootOf(o) };
   const seq = num(o.seq);
   const ts = num(o.ts);
   const receivedAt = num(o.receivedAt);
@@ -179,4 +208,11 @@ function parseRecord(data: Buffer): ParsedRecord | string {
   if (ts !== undefined) out.ts = ts;
   if (receivedAt !== undefined) out.receivedAt = receivedAt;
   return out;
+}
+
+/** The device's boot id: in `values` (where tidegate keeps a device's other fields), or at the top level. */
+function bootOf(o: Record<string, unknown>): string {
+  const values = typeof o.values === 'object' && o.values !== null ? (o.values as Record<string, unknown>) : {};
+  const boot = values.boot ?? o.boot;
+  return typeof boot === 'string' || typeof boot === 'number' ? String(boot) : '';
 }

@@ -29,7 +29,7 @@ export function renderReport(r: VerifyReport): string {
   const table = shown.map((d) => [
     d.deviceId,
     String(d.readings),
-    d.firstSeq === null ? '-' : `${d.firstSeq}..${d.lastSeq}`,
+    d.firstSeq === null ? '-' : `${d.firstSeq}..${d.lastSeq}${d.boots > 1 ? ` (${d.boots} boots)` : ''}`,
     String(d.gaps),
     String(d.duplicateSeqs),
     String(d.duplicateIds),

@@ -81,6 +81,24 @@ describe('audit analysis', () => {
     expect(r.matched).toBe(19);
   });
 
+  it('treats (device, boot) as the sequence space: overlapping seqs of two boots are neither duplicates nor loss; a repeat within a boot is', () => {
+    const twoBoots = parseLedger(
+      { qos: 1, startedAt: new Date(T).toISOString(), devices: [{ deviceId: 'th-009', boots: [{ boot: 'e1', sent: 6, acked: [[1, 6]] }, { boot: 'e2', sent: 6, acked: [[1, 6]] }] }] },
+      'test',
+    );
+    const seqs = [1, 2, 3, 4, 5, 6];
+    // Both boots in one shard, interleaved; plus seq 1..6 of a boot of an earlier run (not in this ledger).
+    const clean = [...seqs.slice(0, 3).map((s) => rec('s0', 'th-009', 'e1', s)), ...seqs.map((s) => rec('s0', 'th-009', 'e2', s)), ...seqs.slice(3).map((s) => rec('s0', 'th-009', 'e1', s))];
+    const earlierRun = seqs.map((s) => rec('s0', 'th-009', 'old0', s));
+    const r = analyze(twoBoots, [...earlierRun, ...clean], 'st', 1);
+    expect(r).toMatchObject({ ok: true, matched: 12, reordered: 0, loss: { count: 0, byDevice: [] } });
+    expect(r.duplicates).toEqual({ copies: 0, keys: 0, injected: 0, unexpected: 0, byId: 0 });
+    expect(r.ignored.unknownBoot).toBe(6);
+
+    const repeated = analyze(twoBoots, [...clean, rec('s0', 'th-009', 'e2', 4)], 'st', 1);
+    expect(repeated.duplicates).toEqual({ copies: 1, keys: 1, injected: 0, unexpected: 1, byId: 0 });
+  });
+
   it('reports receivedAt - ts percentiles, negative with a fast device clock', () => {
     const records = Array.from({ length: 100 }, (_, i) => rec('s0', 'th-001', 'b1', (i % 10) + 1, { latency: i - 10 }));
     const r = analyze(ledger, records, 'st', 1);
