@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalEmulator } from '../../src/kinesis-local/emulator.js';
 import { ensureStream } from '../../src/kinesis-local/ensure-stream.js';
 import { emulatorClient } from './stream-reader.js';
+import { childEnv } from './child-env.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -40,7 +41,7 @@ export async function writeChildConfig(dir: string, dataDir: string, kinesisEndp
 export async function startChildGateway(configFile: string, timeoutMs = 30_000): Promise<ChildGateway> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'run', '--config', configFile], {
     cwd: repoRoot,
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: childEnv({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

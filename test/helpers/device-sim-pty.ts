@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { childEnv } from './child-env.js';
 
 export interface PtyPair {
   /** The end the simulator writes to. */
@@ -16,7 +17,7 @@ export interface PtyPair {
 export async function startPtyPair(dir: string, timeoutMs = 10_000): Promise<PtyPair> {
   const a = path.join(dir, 'ttyA');
   const b = path.join(dir, 'ttyB');
-  const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   let log = '';
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { AWS_SHARD_LIMITS, hashKeyOf, listOpenShards, shardFor, ShardRateLimiter, type ShardLimits, type ShardRange } from './kinesis-shard-limits.js';
+import { AWS_SHARD_LIMITS, hashKeyOf, listOpenShards, shardFor, ShardRateLimiter, type ShardLimits, type SecondTally, type ShardRange, type ShardSecond } from './kinesis-shard-limits.js';
 import { emulatorClient } from './stream-reader.js';
 import { entryError, mulberry32, readBody, reply, replyCallFault, userRecordCount, userRecordIds, type PutEntry, type PutResult } from './kinesis-json-wire.js';
 
@@ -63,8 +63,13 @@ export interface FaultProxyStats {
   /** The same counted in user records (a KPL aggregate holds many). */
   userRecordsInDroppedResponses: number;
   blackHoled: number;
-  /** The busiest second of any shard, as accepted. */
+  /**
+   * The busiest second of any shard, as accepted. The proxy refuses the excess, so this never exceeds the
+   * limits whatever the client does: it checks the proxy, not the client.
+   */
   peakShardSecond: { records: number; bytes: number };
+  /** The busiest second of any shard, as offered by the client (accepted or refused): what pacing bounds. */
+  peakOfferedShardSecond: { records: number; bytes: number };
 }
 
 // Bounds the call log of a long benchmark; tests are far below it.
@@ -154,9 +159,12 @@ export class KinesisFaultProxy {
     this.blackHoleTimer = setTimeout(() => this.setFaults({ blackHole: false }), ms);
   }
 
-  /** Per shard, per second, what was accepted: for a test or benchmark to check against the limits. */
-  ledger(): { shardId: string; second: number; records: number; bytes: number }[] {
-    return [...this.limiter.perSecond].flatMap(([shardId, seconds]) => [...seconds].map(([second, t]) => ({ shardId, second, ...t })));
+  /**
+   * Per shard, per second: every entry the client offered (accepted, refused by the limits, failed by an
+   * injected fault or upstream) and, as `records` and `bytes`, what was accepted.
+   */
+  ledger(): (ShardSecond & SecondTally)[] {
+    return this.limiter.ledger().map((t) => ({ ...t, ...t.accepted }));
   }
 
   /** Forgets the cached shard map (after a reshard). */
@@ -179,7 +187,8 @@ export class KinesisFaultProxy {
       clientTimeouts: c.clientTimeouts,
       entriesInDroppedResponses: c.entriesInDroppedResponses,
       blackHoled: c.blackHoled,
-      peakShardSecond: this.limiter.peak(),
+      peakShardSecond: this.limiter.peak('accepted'),
+      peakOfferedShardSecond: this.limiter.peak('offered'),
     };
   }
 
@@ -259,6 +268,7 @@ export class KinesisFaultProxy {
     for (const [i, e] of entries.entries()) {
       const bytes = Buffer.from(e.Data, 'base64').length + Buffer.byteLength(e.PartitionKey, 'utf8');
       const shardId = shardFor(ranges, hashKeyOf(e.PartitionKey, e.ExplicitHashKey)) ?? 'unknown';
+      this.limiter.offer(shardId, bytes, now);
       const injected = this.faults.entryFailures;
       if (injected && this.random() < injected.share) {
         results[i] = entryError(injected.code, shardId, stream);

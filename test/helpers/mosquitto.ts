@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { childEnv } from './child-env.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -77,7 +78,7 @@ export async function startMosquitto(dir: string, opts: { timeoutMs?: number; ex
   let exited: Promise<void> = Promise.resolve();
   const launch = async (): Promise<void> => {
     const logs: string[] = [];
-    const child = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     child.stdout!.on('data', (d: Buffer) => logs.push(d.toString()));
     child.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
     proc = child;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { childEnv } from './child-env.js';
 
 const run = promisify(execFile);
 
@@ -68,5 +69,5 @@ function slug(s: string): string {
 }
 
 async function openssl(args: string[]): Promise<void> {
-  await run('openssl', args, { timeout: 15_000 });
+  await run('openssl', args, { timeout: 15_000, env: childEnv() });
 }

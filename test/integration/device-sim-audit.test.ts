@@ -16,6 +16,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { startTestBroker, type ReceivedPublish } from '../helpers/device-sim-broker.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -134,7 +135,7 @@ describe('device-sim audit against a real Kinesis emulator', () => {
     await writeReport(report, summary);
     const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve) => {
-        execFile(process.execPath, ['--import', 'tsx', 'device-sim/main.ts', 'audit', ...args], { cwd: repoRoot, env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_PROFILE: '' } }, (err, stdout, stderr) =>
+        execFile(process.execPath, ['--import', 'tsx', 'device-sim/main.ts', 'audit', ...args], { cwd: repoRoot, env: childEnv({ AWS_ACCESS_KEY_ID: '', AWS_PROFILE: '' }) }, (err, stdout, stderr) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );
       });

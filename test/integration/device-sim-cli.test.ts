@@ -7,12 +7,13 @@ import { checkScenarioCommand } from '../../device-sim/cli/check-command.js';
 import { buildProgram } from '../../device-sim/cli/program.js';
 import { startTestBroker } from '../helpers/device-sim-broker.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 function sim(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'device-sim/main.ts', ...args], { cwd: repoRoot, timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', 'device-sim/main.ts', ...args], { cwd: repoRoot, timeout: 30_000, env: childEnv() }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

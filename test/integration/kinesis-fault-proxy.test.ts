@@ -136,7 +136,9 @@ describe('Kinesis fault proxy (in front of kinesalite, driven by the AWS SDK cli
     proxy.setFaults({ shardLimits: { recordsPerSecond: 100, bytesPerSecond: 1_048_576 } });
     const shards = await ranges();
     const shardId = shardFor(shards, hashKeyOf('hot'))!;
-    const out = await put(entries(250, () => 'hot'));
+    const hot = entries(250, () => 'hot');
+    const hotBytes = hot.reduce((n, e) => n + e.Data!.length + 'hot'.length, 0);
+    const out = await put(hot);
     const failed = out.Records!.filter((r) => r.ErrorCode);
     // One call is accounted to one second: 100 go through, 150 are throttled.
     expect(out.FailedRecordCount).toBe(150);
@@ -157,6 +159,11 @@ describe('Kinesis fault proxy (in front of kinesalite, driven by the AWS SDK cli
     expect(peak.records).toBeLessThanOrEqual(1_000);
     for (const t of proxy.ledger()) expect(t.bytes).toBeLessThanOrEqual(1_048_576);
     expect(proxy.ledger().reduce((n, t) => n + t.records, 0)).toBe(100 + fit);
+    // The ledger counts every entry offered, refused ones too: the client's rate, not the proxy's.
+    expect(proxy.ledger().reduce((n, t) => n + t.offered.records, 0)).toBe(250 + 10);
+    expect(proxy.ledger().reduce((n, t) => n + t.offered.bytes, 0)).toBe(big.length * entryBytes + hotBytes);
+    expect(proxy.stats().peakOfferedShardSecond.records).toBeGreaterThanOrEqual(250);
+    expect(proxy.stats().peakOfferedShardSecond.records).toBeGreaterThan(100);
     const stream = await readWholeStream(direct, STREAM);
     expect(stream).toHaveLength(100 + (10 - second.FailedRecordCount!));
   });

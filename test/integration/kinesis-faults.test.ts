@@ -2,6 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AWS_SHARD_LIMITS } from '../helpers/kinesis-shard-limits.js';
 import { gatewayBehindFaultProxy, publishReadings, waitUntilDrained, type FaultyKinesis } from '../helpers/faulty-kinesis.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { pacedBurst } from '../../src/sinks/kinesis/shard-pacer.js';
+
+// The defaults (kinesis.concurrency, kinesis.pacing.share), spelled out because the offered bound depends on them.
+const CONCURRENCY = 2;
+const SHARE = 0.9;
 
 /**
  * Delivery under the faults AWS produces and kinesalite does not, through the fault proxy. Every test
@@ -113,7 +118,7 @@ describe('Kinesis delivery under faults', () => {
   });
 
   it('a backlog on one shard drains within 1,000 records/s, and a mix of 50 B to 900 KiB readings within 1 MiB/s per shard', async () => {
-    const r = await setup('limits-stream', { shards: 1, config: { mqtt: { maxPayloadBytes: 1_048_576 } } });
+    const r = await setup('limits-stream', { shards: 1, config: { mqtt: { maxPayloadBytes: 1_048_576 }, kinesis: { concurrency: CONCURRENCY, pacing: { mode: 'on', share: SHARE } } } });
     // 3,000 small readings published while Kinesis throttles: at least 3 s at the shard's record limit.
     r.proxy.setFaults({ blackHole: true });
     const expected = await publishReadings(r.mqttUrl, { prefix: 'lr-', devices: 3, perDevice: 1_000, inFlight: 100 });
@@ -131,10 +136,28 @@ describe('Kinesis delivery under faults', () => {
     const peak = r.proxy.stats().peakShardSecond;
     expect(peak.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond);
     expect(peak.bytes).toBeLessThanOrEqual(AWS_SHARD_LIMITS.bytesPerSecond);
+    // What the gateway offered (accepted or refused) in any shard-second: within the limit plus what the
+    // calls in flight at the second's start took before it, each at most the pacer's burst.
+    const offered = r.proxy.stats().peakOfferedShardSecond;
+    expect(offered.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond + CONCURRENCY * pacedBurst(AWS_SHARD_LIMITS.recordsPerSecond * SHARE, SHARE));
+    const largest = 900 * 1024 + 64;
+    expect(offered.bytes).toBeLessThanOrEqual(AWS_SHARD_LIMITS.bytesPerSecond + CONCURRENCY * Math.max(largest, pacedBurst(AWS_SHARD_LIMITS.bytesPerSecond * SHARE, SHARE)));
     // What the proxy let through, in readings: each once, plus at most the copies of lost responses.
     const { userRecordsAccepted, userRecordsInDroppedResponses } = r.proxy.stats();
     expect(userRecordsAccepted).toBeGreaterThanOrEqual(expected.size);
     expect(userRecordsAccepted).toBeLessThanOrEqual(expected.size + userRecordsInDroppedResponses);
+  });
+
+  it('negative control: unpaced, the same backlog offers the shard more than its limit in some second', async () => {
+    const r = await setup('unpaced-limits-stream', { shards: 1, config: { kinesis: { pacing: { mode: 'off' } } } });
+    r.proxy.setFaults({ blackHole: true });
+    const expected = await publishReadings(r.mqttUrl, { prefix: 'un-', devices: 3, perDevice: 1_000, inFlight: 100 });
+    r.proxy.setFaults({ blackHole: false });
+    const { audit } = await waitUntilDrained(r, 'unpaced-limits-stream', expected, 45_000);
+    expect(audit.lost).toEqual([]);
+    // The check above is not vacuous: without pacing the offered ledger goes over the limit.
+    expect(r.proxy.stats().peakOfferedShardSecond.records).toBeGreaterThan(AWS_SHARD_LIMITS.recordsPerSecond);
+    expect(r.proxy.stats().peakShardSecond.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond);
   });
 });
 

@@ -35,6 +35,9 @@ describe('pacing adapts to throttling replies', () => {
       expect(run.duplicates).toBe(0);
       expect(run.rig.proxy.stats().peakShardSecond.records).toBeLessThanOrEqual(300);
     }
+    // Negative control: what the proxy accepted is capped by the proxy itself; what the client offered is not,
+    // and unpaced sending offers far more than the shard takes in its busiest second.
+    expect(unpaced.rig.proxy.stats().peakOfferedShardSecond.records).toBeGreaterThan(300);
     // The throttling replies named the shard, and pacing cut its share of the configured 1,000 records/s.
     const share = paced.rig.gateway.metrics.snapshot()['kinesis_shard_pacing_share{shard="shardId-000000000000"}'];
     expect(share).toBeLessThan(0.7);

@@ -10,13 +10,14 @@ import { startTestGateway, type ConfigDoc } from '../helpers/gateway-harness.js'
 import { closesWithin, connectPacket, rawConnack, rawConnect } from '../helpers/raw-mqtt.js';
 import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Runs `tidegate passwd ...` from source with the given stdin; returns status and output. */
 function passwd(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'passwd', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'passwd', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -13,6 +13,7 @@ import { MemoryQueue } from '../../src/queue/memory-queue.js';
 import { MqttClientSource } from '../../src/sources/mqtt-client/source.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const PASSWORD = 's3cret-site-pw';
 
@@ -27,7 +28,7 @@ describe('mqtt_client source: credentials', () => {
     const temp = await makeTempDir();
     closers.push(temp.cleanup);
     const passwordFile = path.join(temp.dir, 'passwd');
-    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', passwordFile, 'tidegate', PASSWORD]);
+    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', passwordFile, 'tidegate', PASSWORD], { env: childEnv() });
     await mkdir(path.join(temp.dir, 'broker'));
     const broker = await startMosquitto(path.join(temp.dir, 'broker'), { passwordFile });
     closers.push(() => broker.stop());

@@ -7,7 +7,7 @@ import type { BatchLimits } from '../../src/sinks/kinesis/limits.js';
 import { planCall } from '../../src/sinks/kinesis/plan-call.js';
 import type { Pending } from '../../src/sinks/kinesis/readers.js';
 import { ShardMap } from '../../src/sinks/kinesis/shard-map.js';
-import { ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
+import { pacedBurst, ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
 import { TokenBucket } from '../../src/core/token-bucket.js';
 
 const LIMITS: BatchLimits = { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxRecordBytes: 1024 * 1024 };
@@ -22,6 +22,30 @@ function pending(seq: number, key: string, bytes = 200): Pending {
 function manualClock(): { now: () => number; advance: (ms: number) => void } {
   let t = 0;
   return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+/** Takes greedily from `take` every millisecond for `ms` of virtual time; returns how many went at each millisecond. */
+function drainGreedily(clock: { advance: (ms: number) => void }, ms: number, take: () => boolean): number[] {
+  const perMs: number[] = [];
+  for (let t = 0; t < ms; t++) {
+    let n = 0;
+    while (n < 100_000 && take()) n += 1;
+    perMs.push(n);
+    clock.advance(1);
+  }
+  return perMs;
+}
+
+/** The most taken in any sliding window of `windowMs` milliseconds. */
+function busiestWindow(perMs: number[], windowMs: number): number {
+  let sum = 0;
+  let peak = 0;
+  for (let t = 0; t < perMs.length; t++) {
+    sum += perMs[t]!;
+    if (t >= windowMs) sum -= perMs[t - windowMs]!;
+    peak = Math.max(peak, sum);
+  }
+  return peak;
 }
 
 /** Two shards splitting the hash key space in half, like a fresh two-shard stream. */
@@ -124,6 +148,44 @@ describe('ShardPacer', () => {
     // 100 in the bucket at the start, then 900/s: at most the limit in the second.
     expect(taken).toBeLessThanOrEqual(1000);
     expect(taken).toBeGreaterThanOrEqual(990);
+  });
+
+  it('at share 1 drains at the limit exactly: never more than the limit in any sliding second, no take above the declared burst', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 1, now: clock.now });
+    pacer.setMap(twoShards());
+    const burst = pacer.burst('shardId-000000000000').records;
+    expect(burst).toBeCloseTo(pacedBurst(1000, 1), 9);
+    expect(burst).toBeCloseTo(100, 9);
+    const perMs = drainGreedily(clock, 10_000, () => pacer.tryTake('shardId-000000000000', 10));
+    expect(busiestWindow(perMs, 1000)).toBeLessThanOrEqual(1000);
+    expect(Math.max(...perMs)).toBeLessThanOrEqual(burst);
+    // The long-run rate is the limit itself, not a share below it: 10 s of backlog move 10 s of the limit.
+    const total = perMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(9_990);
+    expect(total).toBeLessThanOrEqual(10_000);
+  });
+
+  it('negative control: a token bucket alone at the limit, holding the same burst, lets more than the limit through in a second', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket(1000, clock.now, (r) => pacedBurst(r, 1));
+    const perMs = drainGreedily(clock, 10_000, () => bucket.tryTake(1));
+    // What the sliding-second check catches: the burst on top of a full second of refill.
+    expect(busiestWindow(perMs, 1000)).toBeGreaterThan(1000);
+  });
+
+  it('keeps a throttled shard within its cut limit in every sliding second, and lets one oversize record through alone', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1_000_000, share: 1, now: clock.now });
+    pacer.setMap(twoShards());
+    pacer.onThrottled('shardId-000000000000');
+    const perMs = drainGreedily(clock, 5_000, () => pacer.tryTake('shardId-000000000000', 10));
+    expect(busiestWindow(perMs, 1000)).toBeLessThanOrEqual(700);
+    // 900 kB against a byte bucket of 100 kB: goes when bucket and window are empty, then nothing for a while.
+    clock.advance(2_000);
+    expect(pacer.tryTake('shardId-000000000001', 900_000)).toBe(true);
+    expect(pacer.tryTake('shardId-000000000001', 10)).toBe(false);
+    expect(pacer.msUntil('shardId-000000000001', 10)).toBeGreaterThan(0);
   });
 
   it('cuts a throttled shard multiplicatively, once per second, and raises it back after accepted calls', () => {

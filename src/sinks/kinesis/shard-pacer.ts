@@ -1,4 +1,5 @@
 import type { ShardMap } from './shard-map.js';
+import { SecondWindow } from '../../core/second-window.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface PacingOptions {
@@ -23,10 +24,24 @@ const CUT_EVERY_MS = 1000;
 // A saturated shard is written in chunks of this much of its rate, not a record at a time as tokens trickle
 // in: calls stay few and full (the KPL's RecordMaxBufferedTime plays the same part), at ≤ 50 ms of latency.
 const CHUNK_MS = 50;
+// The least a bucket may hold, as a share of its rate: two chunks.
+const MIN_BURST = 0.1;
+
+/**
+ * The burst a shard's bucket may hold at a paced `rate` with `share` of the limit: what the limit leaves above
+ * the rate, at least MIN_BURST of it. This is the most one call takes from a shard at once, so what lands
+ * in any second is at most the limit plus this for each call in flight at its start.
+ */
+export function pacedBurst(rate: number, share: number): number {
+  return rate * Math.max(1 / share - 1, MIN_BURST);
+}
 
 interface ShardState {
   records: TokenBucket;
   bytes: TokenBucket;
+  /** The last second's takes, capped at the shard limit (scaled by `factor`): the bucket alone would let its burst over it. */
+  recordWindow: SecondWindow;
+  byteWindow: SecondWindow;
   /** Fraction of the configured rate in use: lowered by throttling replies, raised back by successes. */
   factor: number;
   lastCut: number;
@@ -63,10 +78,15 @@ export class ShardPacer {
   /** Takes one record of `bytes` from the shard's allowance, or says it must wait. */
   tryTake(shardId: string, bytes: number): boolean {
     const s = this.state(shardId);
+    if (!s.recordWindow.fits(1) || !s.byteWindow.fits(bytes)) return false;
     if (!s.records.tryTake(1)) return false;
-    if (s.bytes.tryTake(bytes)) return true;
-    s.records.giveBack(1);
-    return false;
+    if (!s.bytes.tryTake(bytes)) {
+      s.records.giveBack(1);
+      return false;
+    }
+    s.recordWindow.add(1);
+    s.byteWindow.add(bytes);
+    return true;
   }
 
   /** Records worth waiting for before writing to a saturated shard: CHUNK_MS of its current rate. */
@@ -76,13 +96,14 @@ export class ShardPacer {
 
   /** Milliseconds until the shard's records bucket holds `n` tokens (0: now). */
   msUntilRecords(shardId: string, n: number): number {
-    return this.state(shardId).records.msUntil(n);
+    const s = this.state(shardId);
+    return Math.max(s.records.msUntil(n), s.recordWindow.msUntil(n));
   }
 
   /** Milliseconds until the shard can take one record of `bytes`. */
   msUntil(shardId: string, bytes: number): number {
     const s = this.state(shardId);
-    return Math.max(s.records.msUntil(1), s.bytes.msUntil(bytes));
+    return Math.max(s.records.msUntil(1), s.bytes.msUntil(bytes), s.recordWindow.msUntil(1), s.byteWindow.msUntil(bytes));
   }
 
   /** The shard refused entries with ProvisionedThroughputExceededException. */
@@ -106,6 +127,12 @@ export class ShardPacer {
     this.setFactor(s, Math.min(1, s.factor + RAISE));
   }
 
+  /** The burst a shard's buckets may hold now: the most one call takes from it at once (oversize records aside). */
+  burst(shardId: string): { records: number; bytes: number } {
+    const s = this.state(shardId);
+    return { records: pacedBurst(s.records.perSecond, this.opts.share), bytes: pacedBurst(s.bytes.perSecond, this.opts.share) };
+  }
+
   /** Per shard: the rates in use now, for metrics and the dashboard. */
   snapshot(): Array<{ shardId: string; factor: number; recordsPerSecond: number; bytesPerSecond: number }> {
     return [...this.shards.entries()].map(([shardId, s]) => ({ shardId, factor: s.factor, recordsPerSecond: s.records.perSecond, bytesPerSecond: s.bytes.perSecond }));
@@ -115,17 +142,21 @@ export class ShardPacer {
     s.factor = factor;
     s.records.setRate(this.opts.recordsPerSecond * this.opts.share * factor);
     s.bytes.setRate(this.opts.bytesPerSecond * this.opts.share * factor);
+    s.recordWindow.setLimit(this.opts.recordsPerSecond * factor);
+    s.byteWindow.setLimit(this.opts.bytesPerSecond * factor);
   }
 
   private state(shardId: string): ShardState {
     let s = this.shards.get(shardId);
     if (!s) {
-      // The burst a bucket may hold is what the shard's limit leaves above the paced rate, so no one-second
-      // window ever carries more than the limit (AWS counts per second); at least a tenth of a second.
-      const burst = (limit: number) => (rate: number) => Math.max(limit - rate, rate * 0.1);
+      // Bucket and window together: a burst of at most pacedBurst at once, the paced rate in the long run
+      // (share 1: the limit itself), and never more than the limit in any sliding second, as AWS counts.
+      const burst = (rate: number) => pacedBurst(rate, this.opts.share);
       s = {
-        records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now, burst(this.opts.recordsPerSecond)),
-        bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now, burst(this.opts.bytesPerSecond)),
+        records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now, burst),
+        bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now, burst),
+        recordWindow: new SecondWindow(this.opts.recordsPerSecond, this.now),
+        byteWindow: new SecondWindow(this.opts.bytesPerSecond, this.now),
         factor: 1,
         lastCut: -Infinity,
         lastRaise: -Infinity,

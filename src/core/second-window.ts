@@ -1,0 +1,78 @@
+/**
+ * What was taken in the last second, to the millisecond: a cap on any sliding one-second window, which a token
+ * bucket alone cannot give (it lets its capacity plus one second of refill through in a second). A request
+ * larger than the whole cap goes when the window is empty, so one oversize record still goes (alone).
+ */
+export class SecondWindow {
+  private readonly times: number[] = [];
+  private readonly amounts: number[] = [];
+  private head = 0;
+  private sum = 0;
+
+  constructor(
+    private cap: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get limit(): number {
+    return this.cap;
+  }
+
+  setLimit(cap: number): void {
+    this.cap = cap;
+  }
+
+  /** Whether `n` more would keep the last second within the cap. */
+  fits(n: number): boolean {
+    this.prune(this.now());
+    return this.admits(this.sum, n);
+  }
+
+  /** Counts `n` taken now. */
+  add(n: number): void {
+    const t = this.now();
+    this.prune(t);
+    const last = this.times.length - 1;
+    // Takes in the same millisecond share one slot: a backlog at 1,000 records/s stays at most 1,000 slots.
+    if (last >= this.head && this.times[last] === t) this.amounts[last]! += n;
+    else {
+      this.times.push(t);
+      this.amounts.push(n);
+    }
+    this.sum += n;
+  }
+
+  /** Milliseconds until `n` more fit (0: now). */
+  msUntil(n: number): number {
+    const t = this.now();
+    this.prune(t);
+    let sum = this.sum;
+    for (let i = this.head; i < this.times.length; i++) {
+      if (this.admits(sum, n)) return i === this.head ? 0 : Math.max(0, this.times[i - 1]! + 1000 - t);
+      sum -= this.amounts[i]!;
+    }
+    return this.times.length > this.head ? Math.max(0, this.times[this.times.length - 1]! + 1000 - t) : 0;
+  }
+
+  private admits(sum: number, n: number): boolean {
+    // Allows for floating-point sums of byte counts.
+    return sum + n <= this.cap * (1 + 1e-9) || (sum === 0 && n > this.cap);
+  }
+
+  private prune(t: number): void {
+    while (this.head < this.times.length && this.times[this.head]! <= t - 1000) {
+      this.sum -= this.amounts[this.head]!;
+      this.head += 1;
+    }
+    if (this.head === this.times.length) {
+      this.times.length = 0;
+      this.amounts.length = 0;
+      this.head = 0;
+      this.sum = 0;
+    } else if (this.head > 1024) {
+      this.times.splice(0, this.head);
+      this.amounts.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
