@@ -103,8 +103,11 @@ describe('per-shard pacing and KPL aggregation, end to end', () => {
     const tookMs = Date.now() - started;
     expect(lost).toEqual([]);
     // What lands in a second was taken in it (at most the limit, in any sliding second) but for the one call in
-    // flight at its start, which took at most the burst.
-    expect(peakPerWindow(records, 1000)).toBeLessThanOrEqual(100 + pacedBurst(100, 1));
+    // flight at its start, which took at most the burst. Arrival times are stamped by the emulator after each
+    // call's transit, so up to 150 ms of transit variance (a loaded 2-core machine) can shift 0.15 s of the rate
+    // into one window; the pacer's exact bound is proved on virtual time in test/unit/kinesis-pacing.test.ts.
+    const transitAllowance = Math.ceil(100 * 0.15);
+    expect(peakPerWindow(records, 1000)).toBeLessThanOrEqual(100 + pacedBurst(100, 1) + transitAllowance);
     // 600 readings over 2 shards at 100/s each, after a burst of 10: about 3 s (it cannot be faster than 2).
     expect(tookMs).toBeGreaterThanOrEqual(1_800);
     expect(rig.gateway.metrics.get('kinesis_shard_records_total')).toBeGreaterThanOrEqual(600);
