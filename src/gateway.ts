@@ -3,6 +3,7 @@ import { Admission } from './admission.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
+import { systemClock } from './core/clock.js';
 import type { Component, HealthReport } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
@@ -61,6 +62,8 @@ export class Gateway {
   private readonly activity = new DeviceActivity();
   private started = false;
   private stopped: Promise<void> | null = null;
+  /** Aborted when shutdown begins: components' background loops end on it. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     readonly config: Config,
@@ -315,7 +318,7 @@ export class Gateway {
   private async startComponent(component: Component): Promise<void> {
     // Registered before start, so a half-started component (a listener that bound) is stopped too.
     this.running.push(component);
-    await component.start();
+    await component.start({ logger: this.logger.child({ component: component.id }), metrics: this.metrics, clock: systemClock, signal: this.stopping.signal });
   }
 
   /** The routing rules of the config, each with its destination: another Kinesis stream or a Firehose delivery stream. */
@@ -427,6 +430,7 @@ export class Gateway {
 
   private async stopAll(deadline: AbortSignal): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.stopping.abort();
     for (const component of [...this.running].reverse()) {
       try {
         await component.stop(deadline);
