@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
+import { TransformChain } from './pipeline/transform-chain.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
@@ -188,7 +189,8 @@ export class Gateway {
     });
     await this.startComponent(this.sink);
 
-    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity);
+    const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
+    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx));
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,

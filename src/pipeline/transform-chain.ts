@@ -1,0 +1,87 @@
+import type { LedgerDelta } from '../queue/conservation.js';
+import type { PendingReading } from '../queue/types.js';
+import { TidegateError } from '../core/errors.js';
+import { transformDefinition, type TransformEntry } from './registry.js';
+import type { ProducedRecord, Transform, TransformContext } from './transform.js';
+
+/** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
+export interface ChainOutcome {
+  /** Readings that passed every transform, and records transforms produced, in order. */
+  readonly readings: PendingReading[];
+  readonly filtered: number;
+  readonly consumed: number;
+  readonly produced: number;
+  /** Filter reasons, counted (for metrics). */
+  readonly filteredBy: Readonly<Record<string, number>>;
+}
+
+/**
+ * The configured transforms in order. A reading goes through each in turn until one filters or consumes it;
+ * records a transform produces go through the transforms after it, like readings.
+ */
+export class TransformChain {
+  constructor(
+    readonly transforms: readonly Transform[],
+    private readonly ctx: TransformContext,
+  ) {}
+
+  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext): TransformChain {
+    return new TransformChain(
+      entries.map((entry, i) => {
+        const definition = transformDefinition(entry.type);
+        if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `transforms[${i}]: unknown transform type "${entry.type}"`);
+        const { type: _type, ...slice } = entry;
+        return definition.create(definition.schema.parse(slice), `${entry.type}#${i}`);
+      }),
+      ctx,
+    );
+  }
+
+  get empty(): boolean {
+    return this.transforms.length === 0;
+  }
+
+  run(batch: readonly PendingReading[]): ChainOutcome {
+    let current: PendingReading[] = [...batch];
+    let filtered = 0;
+    let consumed = 0;
+    let produced = 0;
+    const filteredBy: Record<string, number> = {};
+    for (const transform of this.transforms) {
+      const next: PendingReading[] = [];
+      for (const reading of current) {
+        const result = transform.process(reading, this.ctx);
+        if (result.fate === 'pass') next.push(result.reading);
+        else if (result.fate === 'filter') {
+          filtered += 1;
+          filteredBy[`${transform.id}:${result.reason}`] = (filteredBy[`${transform.id}:${result.reason}`] ?? 0) + 1;
+        } else consumed += 1;
+        for (const record of result.produced ?? []) {
+          next.push(asReading(record));
+          produced += 1;
+        }
+      }
+      current = next;
+    }
+    return { readings: current, filtered, consumed, produced, filteredBy };
+  }
+
+  /**
+   * The ledger change for an outcome appended as one batch: the queue counts every reading it stores as
+   * received, so produced records are taken back out of `received`, and the inputs that were filtered or
+   * consumed (not stored) are put in.
+   */
+  static ledgerDelta(outcome: ChainOutcome): LedgerDelta | undefined {
+    if (outcome.filtered === 0 && outcome.consumed === 0 && outcome.produced === 0) return undefined;
+    return {
+      received: outcome.filtered + outcome.consumed - outcome.produced,
+      filtered: outcome.filtered,
+      consumed: outcome.consumed,
+      produced: outcome.produced,
+    };
+  }
+}
+
+function asReading(record: ProducedRecord): PendingReading {
+  return { ...record.reading, lane: record.lane };
+}
