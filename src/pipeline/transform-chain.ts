@@ -63,6 +63,8 @@ export class TransformChain {
       }
       current = next;
     }
+    // A batch holding a produced alarm must not carry the device's readings into the alarm lane with it.
+    if (produced > 0) current = current.map((r) => (r.lane ? r : { ...r, lane: 'telemetry' }));
     return { readings: current, filtered, consumed, produced, filteredBy };
   }
 
