@@ -67,7 +67,7 @@ const LOW_WATERMARK = 0.95;
  * Writes go through the same group commit as on LevelDB (a batch per `setImmediate`), and only what a
  * commit wrote is "durable": `crash()` returns a new queue holding exactly that, which is what a process
  * crash leaves behind. Between commits, readers see only committed records, sequences are never reused,
- * and the ledger in `stats()` balances: received = delivered + buffered + deadLettered + dropped + filtered.
+ * and the ledger in `stats()` balances: received + produced = delivered + buffered + deadLettered + dropped + filtered + consumed.
  * Budget bytes are counted like on disk (key plus stored value, with the record codec's encoding).
  *
  * It keeps no age limit (`maxAgeMs`). Where the contract tests found LevelQueue wanting, it does what the

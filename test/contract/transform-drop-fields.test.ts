@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Transform } from '../../src/pipeline/transform.js';
 import { DropFields } from '../../src/pipeline/transforms/drop-fields.js';
 import { describeTransform, sampleReadings, transformContext } from './transform.contract.js';
 
@@ -8,19 +9,19 @@ describeTransform('drop_fields (some devices)', () => new DropFields('drop_field
 
 describe('drop_fields', () => {
   it('removes the named values and keeps everything else', () => {
-    const t = new DropFields('drop_fields#0', { fields: ['debug', 'absent'] });
+    const t: Transform = new DropFields('drop_fields#0', { fields: ['debug', 'absent'] });
     const [r] = sampleReadings(1);
     expect(t.process(r!, transformContext())).toEqual({ fate: 'pass', reading: { ...r!, values: { temp: 20, hum: 40, ok: true } } });
   });
 
   it('filters a reading left without values, with a reason', () => {
-    const t = new DropFields('drop_fields#0', { fields: ['a'] });
+    const t: Transform = new DropFields('drop_fields#0', { fields: ['a'] });
     const r = { ...sampleReadings(1)[0]!, values: { a: 1 } };
     expect(t.process(r, transformContext())).toEqual({ fate: 'filter', reason: 'no_values_left' });
   });
 
   it('touches only devices matching its globs, with glob characters only as wildcards', () => {
-    const t = new DropFields('drop_fields#0', { fields: ['debug'], devices: ['dev-1', 'site.?-*'] });
+    const t: Transform = new DropFields('drop_fields#0', { fields: ['debug'], devices: ['dev-1', 'site.?-*'] });
     const ctx = transformContext();
     const base = sampleReadings(1)[0]!;
     const fateOf = (deviceId: string) => {
