@@ -6,7 +6,7 @@ import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
 import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading } from './queue/types.js';
 import { abortError } from './core/abort.js';
-import { TransformChain } from './pipeline/transform-chain.js';
+import { TransformChain, type ChainOutcome } from './pipeline/transform-chain.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
 /**
@@ -72,9 +72,25 @@ export class Admission {
     return { ...appended, rejected: rejects.length };
   }
 
+  /**
+   * Tells the stateful transforms the time (`flush` on stop) and stores what they produce (closed windows,
+   * timed-out detectors), counted as produced in the same commit.
+   */
+  async onTime(now: number): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    return this.appendOutcome(this.chain.tick(now));
+  }
+
+  async flushTransforms(): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    return this.appendOutcome(this.chain.flush());
+  }
+
   private async appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
     if (readings.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
-    const outcome = this.chain.empty ? null : this.chain.run(readings);
+    return this.appendOutcome(this.chain.empty ? null : this.chain.run(readings), readings);
+  }
+
+  private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (outcome && outcome.readings.length === 0 && !TransformChain.ledgerDelta(outcome)) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
     const stored = outcome ? outcome.readings : readings;
     const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
     const result = await this.queue.append(stored, ledger ? { ledger } : {});

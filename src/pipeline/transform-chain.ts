@@ -42,12 +42,44 @@ export class TransformChain {
   }
 
   run(batch: readonly PendingReading[]): ChainOutcome {
-    let current: PendingReading[] = [...batch];
+    return this.runFrom(0, [...batch], 0);
+  }
+
+  /**
+   * Tells every stateful transform the time; what each produces goes through the transforms after it.
+   * `flush` does the same on stop, with each transform's flush instead.
+   */
+  tick(now: number): ChainOutcome {
+    return this.emitted((t) => t.onTime?.(now, this.ctx) ?? []);
+  }
+
+  flush(): ChainOutcome {
+    return this.emitted((t) => t.flush?.(this.ctx) ?? []);
+  }
+
+  private emitted(emit: (t: Transform) => readonly ProducedRecord[]): ChainOutcome {
+    const outcomes: ChainOutcome[] = this.transforms.map((t, i) => {
+      const records = emit(t).map(asReading);
+      return this.runFrom(i + 1, records, records.length);
+    });
+    const filteredBy: Record<string, number> = {};
+    for (const o of outcomes) for (const [k, v] of Object.entries(o.filteredBy)) filteredBy[k] = (filteredBy[k] ?? 0) + v;
+    return {
+      readings: outcomes.flatMap((o) => o.readings),
+      filtered: outcomes.reduce((n, o) => n + o.filtered, 0),
+      consumed: outcomes.reduce((n, o) => n + o.consumed, 0),
+      produced: outcomes.reduce((n, o) => n + o.produced, 0),
+      filteredBy,
+    };
+  }
+
+  private runFrom(first: number, batch: PendingReading[], alreadyProduced: number): ChainOutcome {
+    let current = batch;
     let filtered = 0;
     let consumed = 0;
-    let produced = 0;
+    let produced = alreadyProduced;
     const filteredBy: Record<string, number> = {};
-    for (const transform of this.transforms) {
+    for (const transform of this.transforms.slice(first)) {
       const next: PendingReading[] = [];
       for (const reading of current) {
         const result = transform.process(reading, this.ctx);
