@@ -1,15 +1,20 @@
+import { systemClock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
 import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
 import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading } from './queue/types.js';
+import { abortError } from './core/abort.js';
+import { TransformChain, type ChainOutcome } from './pipeline/transform-chain.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
 /**
  * The one way into the buffer for every source: decode, validate, append. `admit` resolves only after the
  * reading (or its dead letter) is durably committed, so a source acknowledges only what is on disk.
  * Invalid messages are dead-lettered and still acknowledged: a poison message must not loop forever.
+ * Decoded readings go through the transform chain first; what it filters or consumes is counted in the
+ * same commit as what it lets through, so an acknowledged batch is always fully accounted for.
  */
 export class Admission {
   private readonly warnings: RateLimitedLog;
@@ -22,6 +27,7 @@ export class Admission {
     private readonly metrics: Metrics,
     logger: Logger,
     private readonly activity?: DeviceActivity,
+    private readonly chain: TransformChain = new TransformChain([], { clock: systemClock, logger, metrics }),
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.buffered = metrics.counter('readings_buffered_total');
@@ -38,15 +44,63 @@ export class Admission {
    * the gateway's topic template and size limit for sources that have their own (a site broker's topics).
    */
   async admit(raw: RawMessage, decode: DecodeOptions = this.decode): Promise<void> {
-    this.countReceived(raw.source);
-    const result = decodeMessage(raw, decode);
-    if (result.ok) {
-      this.activity?.seen(result.reading.deviceId, raw.receivedAt);
-      if ((await this.queue.append([result.reading])) === 'stored') this.buffered.inc();
-      else this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' });
-      return;
+    await this.admitBatch([raw], undefined, decode);
+  }
+
+  /**
+   * The pipeline's entry for MQTT-style messages: decode each, dead-letter the rejects, run the transform
+   * chain over the rest and append what it leaves in one group commit. Resolves once all of it (including
+   * the filtered and consumed counts) is durable; only then may the messages be acknowledged.
+   */
+  async admitBatch(raws: readonly RawMessage[], signal?: AbortSignal, decode: DecodeOptions = this.decode): Promise<AdmitOutcome> {
+    const decoded: PendingReading[] = [];
+    const rejects: Promise<void>[] = [];
+    for (const raw of raws) {
+      this.countReceived(raw.source);
+      const result = decodeMessage(raw, decode);
+      if (result.ok) {
+        this.activity?.seen(result.reading.deviceId, raw.receivedAt);
+        decoded.push(result.reading);
+      } else rejects.push(this.reject(raw, result.rejection));
     }
-    await this.reject(raw, result.rejection);
+    if (signal?.aborted) {
+      // The rejects already went to the dead letters; the rest is left unacknowledged for the device to resend.
+      await Promise.all(rejects);
+      throw abortError(signal);
+    }
+    const [appended] = await Promise.all([this.appendThroughChain(decoded), ...rejects]);
+    return { ...appended, rejected: rejects.length };
+  }
+
+  /**
+   * Tells the stateful transforms the time (`flush` on stop) and stores what they produce (closed windows,
+   * timed-out detectors), counted as produced in the same commit.
+   */
+  async onTime(now: number): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    return this.appendOutcome(this.chain.tick(now));
+  }
+
+  async flushTransforms(): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    return this.appendOutcome(this.chain.flush());
+  }
+
+  private async appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (readings.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    return this.appendOutcome(this.chain.empty ? null : this.chain.run(readings), readings);
+  }
+
+  private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (outcome && outcome.readings.length === 0 && !TransformChain.ledgerDelta(outcome)) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    const stored = outcome ? outcome.readings : readings;
+    const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
+    const result = await this.queue.append(stored, ledger ? { ledger } : {});
+    for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
+    if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);
+    if (outcome?.produced) this.metrics.inc('records_produced_total', undefined, outcome.produced);
+    if (result === 'stored') this.buffered.inc(stored.length);
+    else if (stored.length > 0) this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, stored.length);
+    const counts = { filtered: outcome?.filtered ?? 0, consumed: outcome?.consumed ?? 0, produced: outcome?.produced ?? 0 };
+    return result === 'stored' ? { accepted: stored.length, dropped: 0, ...counts } : { accepted: 0, dropped: stored.length, ...counts };
   }
 
   /**
@@ -59,10 +113,7 @@ export class Admission {
       this.countReceived(source);
       this.activity?.seen(reading.deviceId, reading.receivedAt);
     }
-    const outcome = await this.queue.append(readings);
-    if (outcome === 'stored') this.buffered.inc(readings.length);
-    else this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, readings.length);
-    return outcome;
+    return (await this.appendThroughChain(readings)).dropped > 0 ? 'dropped' : 'stored';
   }
 
   /**
@@ -101,4 +152,20 @@ export class Admission {
       'message rejected and kept in the dead letters',
     );
   }
+}
+
+/** What became of a batch of messages; the counts add up to the messages plus the produced records. */
+export interface AdmitOutcome {
+  /** Stored in the buffer (readings that passed and produced records). */
+  accepted: number;
+  /** Discarded by a transform, counted as filtered. */
+  filtered: number;
+  /** Folded into a transform's state, counted as consumed. */
+  consumed: number;
+  /** Records transforms made; included in `accepted` when stored. */
+  produced: number;
+  /** Could not be decoded: dead-lettered. */
+  rejected: number;
+  /** Dropped by the full-buffer policy (counted). */
+  dropped: number;
 }

@@ -1,8 +1,10 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
+import { TransformChain } from './pipeline/transform-chain.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
+import { systemClock } from './core/clock.js';
 import type { Component } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
@@ -66,6 +68,8 @@ export class Gateway {
   private readonly activity = new DeviceActivity();
   private started = false;
   private stopped: Promise<void> | null = null;
+  /** Aborted when shutdown begins: components' background loops end on it. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     readonly config: Config,
@@ -194,7 +198,8 @@ export class Gateway {
     });
     await this.startComponent(this.sink);
 
-    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity);
+    const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
+    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx));
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
@@ -322,7 +327,7 @@ export class Gateway {
   private async startComponent(component: Component): Promise<void> {
     // Registered before start, so a half-started component (a listener that bound) is stopped too.
     this.running.push(component);
-    await component.start();
+    await component.start({ logger: this.logger.child({ component: component.id }), metrics: this.metrics, clock: systemClock, signal: this.stopping.signal });
   }
 
   /** The routing rules of the config, each with its destination: another Kinesis stream or a Firehose delivery stream. */
@@ -437,6 +442,7 @@ export class Gateway {
   private async stopAll(deadline: AbortSignal): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
+    this.stopping.abort();
     for (const component of [...this.running].reverse()) {
       try {
         await component.stop(deadline);

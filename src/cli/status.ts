@@ -27,7 +27,9 @@ export function formatStatus(s: StatusReport): string {
     ['dead-lettered', `${n(sumReasons(b.deadLettered))} (${reasons(b.deadLettered)}); ${n(b.deadLettersStored)} kept`],
     ['dropped', `${n(sumReasons(b.dropped))} (${reasons(b.dropped)})`],
     ['filtered', n(b.filtered)],
-    ['conservation', s.conservationGap === 0 ? 'balanced (received = delivered + buffered + dead-lettered + dropped + filtered)' : `OFF BY ${n(s.conservationGap)}`],
+    ['consumed', n(b.consumed)],
+    ['produced', n(b.produced)],
+    ['conservation', s.conservationGap === 0 ? 'balanced (received + produced = delivered + buffered + dead-lettered + dropped + filtered + consumed)' : `OFF BY ${n(s.conservationGap)}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

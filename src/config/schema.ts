@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { transformEntrySchema } from '../pipeline/registry.js';
+import '../pipeline/transforms/index.js';
 
 /**
  * The single source of truth for tidegate's configuration: types, defaults and validation come from here.
@@ -536,6 +538,8 @@ export const configSchema = z
      * destination per reading). For example alarms to their own stream, or a device group to Firehose.
      */
     routes: z.array(routeSchema).max(32).default([]),
+    /** Transforms between decode and the buffer, in order; each entry's keys are its type's own schema slice. */
+    transforms: z.array(transformEntrySchema).max(64).default([]),
     firehose: firehoseSchema.default(() => firehoseSchema.parse({})),
     status: z
       .object({

@@ -14,7 +14,7 @@ export interface StatusReport {
   uptimeS?: number;
   health?: HealthReport;
   buffer: QueueStats;
-  /** received − (delivered + buffered + dead-lettered + dropped + filtered); 0 when every reading is accounted for. */
+  /** received + produced − (delivered + buffered + dead-lettered + dropped + filtered + consumed); 0 when every reading is accounted for. */
   conservationGap: number;
 }
 

@@ -5,7 +5,7 @@ import { Backoff } from '../core/backoff.js';
 import { TidegateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import { applyDelta, emptyConservation, parseConservation, type LedgerDelta } from './conservation.js';
+import { applyDelta, emptyConservation, mergeDelta, parseConservation, type LedgerDelta } from './conservation.js';
 import { GroupCommit } from './group-commit.js';
 import { Waiters } from './waiters.js';
 import { openForInspection, openStore } from './open-store.js';
@@ -34,6 +34,7 @@ import {
 import { Pruner } from './pruner.js';
 import {
   LANES,
+  type AppendOptions,
   type AppendOutcome,
   type Conservation,
   type DeadLetter,
@@ -164,15 +165,20 @@ export class LevelQueue implements DurableQueue {
     return new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
   }
 
-  async append(readings: readonly PendingReading[]): Promise<AppendOutcome> {
+  async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
-    if (readings.length === 0) return 'stored';
+    const extra = appendOpts.ledger;
+    if (readings.length === 0) {
+      // Nothing to store, but the counts (readings a transform filtered) are durable before anyone acks.
+      if (extra) await this.submit([], extra);
+      return 'stored';
+    }
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
     const bodies = readings.map(encodeRecordBody);
     const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
-      if ((await this.onFull(readings.length, estimate, lane)) === 'dropped') return 'dropped';
+      if ((await this.onFull(readings.length, estimate, lane, extra)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
     const lastByLane: Partial<Record<Lane, number>> = {};
@@ -187,7 +193,7 @@ export class LevelQueue implements DurableQueue {
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
     }
-    const committed = this.submit(ops, { received: readings.length, buffered: readings.length, bufferedBytes: bytes });
+    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra));
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
     await committed;
@@ -402,10 +408,10 @@ export class LevelQueue implements DurableQueue {
    * `drop_oldest` stores them and has the pruner drop the oldest unsent telemetry. Alarms are never the
    * ones dropped while telemetry is left.
    */
-  private async onFull(count: number, bytes: number, lane: Lane): Promise<AppendOutcome> {
+  private async onFull(count: number, bytes: number, lane: Lane, extra?: LedgerDelta): Promise<AppendOutcome> {
     if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
       this.warnings.warn('drop_newest', { dropped: count, bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: drop_newest): new readings dropped and counted');
-      await this.submit([], { received: count, dropped: { buffer_full: count } });
+      await this.submit([], mergeDelta({ received: count, dropped: { buffer_full: count } }, extra));
       return 'dropped';
     }
     if (this.whenFull === 'block') {

@@ -1,13 +1,14 @@
 // The DurableQueue in memory, for unit tests of sinks and for the queue's contract and model tests
 // (test/contract, test/unit/queue-model.test.ts): LevelQueue's semantics without a disk, plus crash().
 import { TidegateError } from '../core/errors.js';
-import { addReason, emptyConservation } from './conservation.js';
+import { addReason, applyDelta, emptyConservation } from './conservation.js';
 import type { StoredDeadLetter } from './dead-letters.js';
 import { GroupCommit } from './group-commit.js';
 import { Waiters } from './waiters.js';
 import { encodeRecordBody, encodeRecordJson, encodeStoredValue, estimateStoredBytes, recordKey, storedBytes } from './record-codec.js';
 import {
   LANES,
+  type AppendOptions,
   type AppendOutcome,
   type Conservation,
   type DeadLetter,
@@ -66,7 +67,7 @@ const LOW_WATERMARK = 0.95;
  * Writes go through the same group commit as on LevelDB (a batch per `setImmediate`), and only what a
  * commit wrote is "durable": `crash()` returns a new queue holding exactly that, which is what a process
  * crash leaves behind. Between commits, readers see only committed records, sequences are never reused,
- * and the ledger in `stats()` balances: received = delivered + buffered + deadLettered + dropped + filtered.
+ * and the ledger in `stats()` balances: received + produced = delivered + buffered + deadLettered + dropped + filtered + consumed.
  * Budget bytes are counted like on disk (key plus stored value, with the record codec's encoding).
  *
  * It keeps no age limit (`maxAgeMs`). Where the contract tests found LevelQueue wanting, it does what the
@@ -104,9 +105,15 @@ export class MemoryQueue implements DurableQueue {
     if (this.closed) throw closedError();
   }
 
-  async append(readings: readonly PendingReading[]): Promise<AppendOutcome> {
+  async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
-    if (readings.length === 0) return 'stored';
+    const extra = appendOpts.ledger;
+    if (readings.length === 0) {
+      if (!extra) return 'stored';
+      applyDelta(this.live.ledger, extra);
+      await this.submit([{ type: 'ledger' }]);
+      return 'stored';
+    }
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
     // The same estimate as LevelQueue, so the budget trips at the same point.
     const estimate = readings.reduce((n, r) => n + estimateStoredBytes(encodeRecordBody(r), r.deviceId, this.opts.gatewayId), 0);
@@ -114,6 +121,7 @@ export class MemoryQueue implements DurableQueue {
       if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
         this.live.ledger.received += readings.length;
         addReason(this.live.ledger.dropped, 'buffer_full', readings.length);
+        if (extra) applyDelta(this.live.ledger, extra);
         await this.submit([{ type: 'ledger' }]);
         return 'dropped';
       }
@@ -138,6 +146,7 @@ export class MemoryQueue implements DurableQueue {
     }
     this.live.ledger.received += readings.length;
     this.live.ledger.buffered += readings.length;
+    if (extra) applyDelta(this.live.ledger, extra);
     await this.submit(ops);
     for (const l of LANES) if (last[l] !== undefined) this.markCommitted(l, last[l]);
     if (this.whenFull === 'drop_oldest' && !this.closed) this.dropOldest();

@@ -1,4 +1,5 @@
 import type { Reading } from '../normalize/reading.js';
+import type { LedgerDelta } from './conservation.js';
 
 /**
  * Lanes, in drain order. Alarms go first and are the last ever dropped when the buffer is full; transforms
@@ -34,7 +35,8 @@ export interface DeadLetter {
 
 /**
  * The conservation ledger, persisted atomically with the data it describes, so that at all times
- * `received = delivered + buffered + deadLettered + dropped + filtered` (each map summed over its reasons).
+ * `received + produced = delivered + buffered + deadLettered + dropped + filtered + consumed` (each map summed
+ * over its reasons).
  */
 export interface Conservation {
   received: number;
@@ -43,7 +45,12 @@ export interface Conservation {
   bufferedBytes: number;
   deadLettered: Record<string, number>;
   dropped: Record<string, number>;
+  /** Readings a transform deliberately discarded. */
   filtered: number;
+  /** Readings a stateful transform folded into its state (a window, a detector). */
+  consumed: number;
+  /** Records transforms made (aggregates, alarms); they are buffered and delivered like readings. */
+  produced: number;
 }
 
 export interface QueueStats extends Conservation {
@@ -67,6 +74,16 @@ export interface PendingReading extends Reading {
   lane?: Lane;
 }
 
+/** What travels with an append besides its readings. */
+export interface AppendOptions {
+  /**
+   * Ledger counts the readings account for (filtered, consumed, produced by transforms), written in the same
+   * commit as the readings, or alone when none are left to store. The queue counts each reading it is given
+   * as received; the delta adjusts that (a produced record was not received).
+   */
+  ledger?: LedgerDelta;
+}
+
 export interface ReadOptions {
   upTo?: number;
   reader?: 'default' | 'live';
@@ -75,7 +92,7 @@ export interface ReadOptions {
 export interface DurableQueue {
   open(): Promise<void>;
   /** Resolves once the readings are durably committed, or dropped by policy (the acknowledgement boundary). */
-  append(readings: readonly PendingReading[]): Promise<AppendOutcome>;
+  append(readings: readonly PendingReading[], opts?: AppendOptions): Promise<AppendOutcome>;
   /** Keeps a message that could not become a reading, with its reason; counted as received and dead-lettered. */
   appendDeadLetter(entry: DeadLetter): Promise<void>;
   /** Moves a stored record that can never be delivered to the dead letters; it is no longer buffered. */

@@ -17,7 +17,7 @@ function capture(): { logger: pino.Logger; lines: Array<{ level: number; msg: st
 }
 
 const buffer = (over: Partial<QueueStats> = {}): QueueStats => ({
-  received: 10, delivered: 0, buffered: 10, bufferedBytes: 1_000, deadLettered: {}, dropped: {}, filtered: 0,
+  received: 10, delivered: 0, buffered: 10, bufferedBytes: 1_000, deadLettered: {}, dropped: {}, filtered: 0, consumed: 0, produced: 0,
   lastSeq: 10, deadLettersStored: 0, commits: 1, maxBytes: 1_000_000, whenFull: 'block', degraded: null, ...over,
 });
 

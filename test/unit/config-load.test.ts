@@ -50,6 +50,7 @@ describe('validateConfig: defaults', () => {
       siteBrokers: [],
       serial: [],
       modbus: [],
+      transforms: [],
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });

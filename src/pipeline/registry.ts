@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { TidegateError } from '../core/errors.js';
+import type { Transform } from './transform.js';
+
+/** What a transform type contributes: the config slice it accepts and how to build it from that slice. */
+export interface TransformDefinition<S extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  /** The slice of `transforms[i]` besides `type`; validated before the factory runs. */
+  readonly schema: S;
+  create(config: z.infer<S>, id: string): Transform;
+}
+
+const definitions = new Map<string, TransformDefinition>();
+
+/**
+ * Makes a transform type configurable. A new transform lives in its own file with its schema slice and
+ * factory, and needs only this call to work in `transforms:`.
+ */
+export function registerTransform<S extends z.ZodType>(definition: TransformDefinition<S>): void {
+  if (definitions.has(definition.type)) throw new TidegateError('ERR_CONFIG_INVALID', `transform type "${definition.type}" is registered twice`);
+  definitions.set(definition.type, definition as unknown as TransformDefinition);
+}
+
+export function transformDefinition(type: string): TransformDefinition | undefined {
+  return definitions.get(type);
+}
+
+export function transformTypes(): string[] {
+  return [...definitions.keys()].sort();
+}
+
+/**
+ * The config entry of one transform: a `type` the registry knows plus that type's own keys. Checked against
+ * the registry when the config is validated, so a later registration is honoured without editing this schema.
+ */
+export const transformEntrySchema = z.looseObject({ type: z.string().min(1) }).superRefine((entry, ctx) => {
+  const definition = definitions.get(entry.type);
+  if (!definition) {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown transform type "${entry.type}" (known: ${transformTypes().join(', ') || 'none'})` });
+    return;
+  }
+  const { type: _type, ...rest } = entry;
+  const parsed = definition.schema.safeParse(rest);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+});
+
+export type TransformEntry = z.infer<typeof transformEntrySchema>;

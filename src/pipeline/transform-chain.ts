@@ -1,0 +1,121 @@
+import type { LedgerDelta } from '../queue/conservation.js';
+import type { PendingReading } from '../queue/types.js';
+import { TidegateError } from '../core/errors.js';
+import { transformDefinition, type TransformEntry } from './registry.js';
+import type { ProducedRecord, Transform, TransformContext } from './transform.js';
+
+/** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
+export interface ChainOutcome {
+  /** Readings that passed every transform, and records transforms produced, in order. */
+  readonly readings: PendingReading[];
+  readonly filtered: number;
+  readonly consumed: number;
+  readonly produced: number;
+  /** Filter reasons, counted (for metrics). */
+  readonly filteredBy: Readonly<Record<string, number>>;
+}
+
+/**
+ * The configured transforms in order. A reading goes through each in turn until one filters or consumes it;
+ * records a transform produces go through the transforms after it, like readings.
+ */
+export class TransformChain {
+  constructor(
+    readonly transforms: readonly Transform[],
+    private readonly ctx: TransformContext,
+  ) {}
+
+  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext): TransformChain {
+    return new TransformChain(
+      entries.map((entry, i) => {
+        const definition = transformDefinition(entry.type);
+        if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `transforms[${i}]: unknown transform type "${entry.type}"`);
+        const { type: _type, ...slice } = entry;
+        return definition.create(definition.schema.parse(slice), `${entry.type}#${i}`);
+      }),
+      ctx,
+    );
+  }
+
+  get empty(): boolean {
+    return this.transforms.length === 0;
+  }
+
+  run(batch: readonly PendingReading[]): ChainOutcome {
+    return this.runFrom(0, [...batch], 0);
+  }
+
+  /**
+   * Tells every stateful transform the time; what each produces goes through the transforms after it.
+   * `flush` does the same on stop, with each transform's flush instead.
+   */
+  tick(now: number): ChainOutcome {
+    return this.emitted((t) => t.onTime?.(now, this.ctx) ?? []);
+  }
+
+  flush(): ChainOutcome {
+    return this.emitted((t) => t.flush?.(this.ctx) ?? []);
+  }
+
+  private emitted(emit: (t: Transform) => readonly ProducedRecord[]): ChainOutcome {
+    const outcomes: ChainOutcome[] = this.transforms.map((t, i) => {
+      const records = emit(t).map(asReading);
+      return this.runFrom(i + 1, records, records.length);
+    });
+    const filteredBy: Record<string, number> = {};
+    for (const o of outcomes) for (const [k, v] of Object.entries(o.filteredBy)) filteredBy[k] = (filteredBy[k] ?? 0) + v;
+    return {
+      readings: outcomes.flatMap((o) => o.readings),
+      filtered: outcomes.reduce((n, o) => n + o.filtered, 0),
+      consumed: outcomes.reduce((n, o) => n + o.consumed, 0),
+      produced: outcomes.reduce((n, o) => n + o.produced, 0),
+      filteredBy,
+    };
+  }
+
+  private runFrom(first: number, batch: PendingReading[], alreadyProduced: number): ChainOutcome {
+    let current = batch;
+    let filtered = 0;
+    let consumed = 0;
+    let produced = alreadyProduced;
+    const filteredBy: Record<string, number> = {};
+    for (const transform of this.transforms.slice(first)) {
+      const next: PendingReading[] = [];
+      for (const reading of current) {
+        const result = transform.process(reading, this.ctx);
+        if (result.fate === 'pass') next.push(result.reading);
+        else if (result.fate === 'filter') {
+          filtered += 1;
+          filteredBy[`${transform.id}:${result.reason}`] = (filteredBy[`${transform.id}:${result.reason}`] ?? 0) + 1;
+        } else consumed += 1;
+        for (const record of result.produced ?? []) {
+          next.push(asReading(record));
+          produced += 1;
+        }
+      }
+      current = next;
+    }
+    // A batch holding a produced alarm must not carry the device's readings into the alarm lane with it.
+    if (produced > 0) current = current.map((r) => (r.lane ? r : { ...r, lane: 'telemetry' }));
+    return { readings: current, filtered, consumed, produced, filteredBy };
+  }
+
+  /**
+   * The ledger change for an outcome appended as one batch: the queue counts every reading it stores as
+   * received, so produced records are taken back out of `received`, and the inputs that were filtered or
+   * consumed (not stored) are put in.
+   */
+  static ledgerDelta(outcome: ChainOutcome): LedgerDelta | undefined {
+    if (outcome.filtered === 0 && outcome.consumed === 0 && outcome.produced === 0) return undefined;
+    return {
+      received: outcome.filtered + outcome.consumed - outcome.produced,
+      filtered: outcome.filtered,
+      consumed: outcome.consumed,
+      produced: outcome.produced,
+    };
+  }
+}
+
+function asReading(record: ProducedRecord): PendingReading {
+  return { ...record.reading, lane: record.lane };
+}

@@ -1,0 +1,2 @@
+// The transforms shipped with tidegate: importing this module registers each of them.
+import './drop-fields.js';

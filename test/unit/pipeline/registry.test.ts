@@ -1,0 +1,82 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Admission } from '../../../src/admission.js';
+import { validateConfig } from '../../../src/config/load.js';
+import { ManualClock } from '../../../src/core/clock.js';
+import { Metrics } from '../../../src/core/metrics.js';
+import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
+import { registerTransform } from '../../../src/pipeline/registry.js';
+import { consume, pass, type Transform } from '../../../src/pipeline/transform.js';
+import { TransformChain } from '../../../src/pipeline/transform-chain.js';
+import { conservationGap } from '../../../src/queue/conservation.js';
+import { MemoryQueue } from '../../../src/queue/memory-queue.js';
+import type { PendingReading } from '../../../src/queue/types.js';
+
+// A transform defined here, in one place, with its schema slice: the registration call is all it takes.
+// It folds every `every`-th reading of a device into a count and emits that count as an alarm.
+const countEverySchema = z.strictObject({ every: z.number().int().min(2) });
+class CountEvery implements Transform {
+  private readonly seen = new Map<string, number>();
+  constructor(
+    readonly id: string,
+    private readonly every: number,
+  ) {}
+  process(reading: PendingReading) {
+    const n = (this.seen.get(reading.deviceId) ?? 0) + 1;
+    this.seen.set(reading.deviceId, n);
+    if (n % this.every !== 0) return pass(reading);
+    return consume([{ kind: 'alarm' as const, lane: 'alarm' as const, reading: { deviceId: reading.deviceId, topic: reading.topic, receivedAt: reading.receivedAt, values: { count: n } } }]);
+  }
+}
+registerTransform({ type: 'test_count_every', schema: countEverySchema, create: (c, id) => new CountEvery(id, c.every) });
+
+const baseDoc = { gatewayId: 'gw', dataDir: '/tmp/unused', kinesis: { endpoint: 'local' } };
+const ctx = () => ({ clock: new ManualClock(), logger: pino({ level: 'silent' }), metrics: new Metrics() });
+
+describe('transform registry', () => {
+  it('validates a registered type against its own slice, and names unknown types', () => {
+    expect(validateConfig({ ...baseDoc }, 'test').transforms).toEqual([]);
+    expect(validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 3 }] }, 'test').transforms).toEqual([{ type: 'test_count_every', every: 3 }]);
+    expect(() => validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 1 }] }, 'test')).toThrow(/every/);
+    expect(() => validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 3, extra: true }] }, 'test')).toThrow(/extra/);
+    expect(() => validateConfig({ ...baseDoc, transforms: [{ type: 'no_such' }] }, 'test')).toThrow(/unknown transform type "no_such".*drop_fields/);
+  });
+
+  it('refuses to register a type twice', () => {
+    expect(() => registerTransform({ type: 'drop_fields', schema: z.object({}), create: () => new CountEvery('x', 2) })).toThrow(/twice/);
+  });
+
+  it('runs a registered transform from config through admission, and the ledger balances with consumed and produced', async () => {
+    const config = validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 2 }, { type: 'drop_fields', fields: ['debug'] }] }, 'test');
+    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    await queue.open();
+    const metrics = new Metrics();
+    const chain = TransformChain.fromConfig(config.transforms, ctx());
+    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, metrics, pino({ level: 'silent' }), undefined, chain);
+    const raw = (i: number, payload: object) => ({ source: 'mqtt', topic: 'devices/d1/telemetry', payload: Buffer.from(JSON.stringify(payload)), origin: 'c', receivedAt: 1_000 + i });
+    const outcome = await admission.admitBatch([raw(0, { t: 1, debug: 'x' }), raw(1, { t: 2 }), raw(2, { debug: 'only' }), raw(3, 'garbage' as unknown as object), raw(4, { t: 5 })]);
+    // d1: #1 passes, #2 consumed (alarm count=2), #3 passes but loses its only field, #4 is consumed (alarm count=4)
+    expect(outcome).toEqual({ accepted: 3, filtered: 1, consumed: 2, produced: 2, rejected: 1, dropped: 0 });
+    const stats = queue.stats();
+    expect(stats).toMatchObject({ received: 5, buffered: 3, filtered: 1, consumed: 2, produced: 2, deadLettered: { not_an_object: 1 } });
+    expect(conservationGap(stats)).toBe(0);
+    const alarms = await queue.read('alarm', 0, 10);
+    expect(alarms.map((r) => JSON.parse(r.data.toString()).values)).toEqual([{ count: 2 }, { count: 4 }]);
+    const telemetry = await queue.read('telemetry', 0, 10);
+    expect(telemetry.map((r) => JSON.parse(r.data.toString()).values)).toEqual([{ t: 1 }]);
+    expect(metrics.get('readings_filtered_total', { reason: 'drop_fields#1:no_values_left' })).toBe(1);
+    await queue.close();
+  });
+
+  it('counts a batch the chain filters entirely, with nothing left to store', async () => {
+    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    await queue.open();
+    const chain = TransformChain.fromConfig([{ type: 'drop_fields', fields: ['a'] }], ctx());
+    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), pino({ level: 'silent' }), undefined, chain);
+    expect(await admission.admitReadings('serial:x', [{ deviceId: 'd', topic: 't', receivedAt: 1, values: { a: 1 } }])).toBe('stored');
+    const durable = queue.crash().stats();
+    expect(durable).toMatchObject({ received: 1, filtered: 1, buffered: 0 });
+    expect(conservationGap(durable)).toBe(0);
+  });
+});
