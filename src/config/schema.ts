@@ -133,7 +133,7 @@ export const bufferSchema = z
     commitTimeoutMs: positiveInt.max(600_000).default(30_000),
     /**
      * Budget for buffered readings, in bytes as stored (key plus value, ~330 B for a 200 B reading). 2 GiB holds
-     * about 7 days of 10 readings/s (see the README).
+     * about 7 days of 10 readings/s (see docs/concepts/buffer.md).
      */
     maxBytes: positiveInt.min(1024 * 1024).default(2 * 1024 * 1024 * 1024),
     /** When the budget is reached: `block` stops acknowledging (devices keep their data), or drop the oldest or the newest readings, counted. */
@@ -557,7 +557,7 @@ export const configSchema = z
       .object({ deadlineMs: positiveInt.max(600_000).default(10_000) })
       .strict()
       .default({ deadlineMs: 10_000 }),
-    /** Site brokers tidegate subscribes to as an MQTT client, each its own source (see the README). */
+    /** Site brokers tidegate subscribes to as an MQTT client, each its own source (see docs/guides/site-brokers.md). */
     siteBrokers: siteBrokersSchema,
     /** Serial ports carrying lines of readings (UART, RS-485 concentrators, USB adapters). */
     serial: z.array(serialPortSchema).default([]).refine(uniqueLabels, { message: 'two serial ports have the same name (set serial[].name)' }),
