@@ -130,7 +130,7 @@ export class LevelQueue implements DurableQueue {
   }
 
   async open(): Promise<void> {
-    if (!this.opts.inspectOnly) {
+    if (!this.opts.inspectOnly && !this.opts.makeStore) {
       const { mode } = await ensurePrivateDir(this.opts.dir);
       if ((mode & 0o077) !== 0) {
         this.logger.warn({ dataDir: this.opts.dir, mode: mode.toString(8) }, 'the buffer directory is open to other users; `chmod 700` it so only tidegate\'s user can read the buffered readings');
