@@ -1,4 +1,5 @@
 import { Level } from 'level';
+import type { QueueStore } from './open-store.js';
 import { pino } from 'pino';
 import { delay } from '../core/abort.js';
 import { Backoff } from '../core/backoff.js';
@@ -51,6 +52,11 @@ export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del
 
 export interface LevelQueueOptions {
   dir: string;
+  /**
+   * Makes the store (an unopened abstract-level database with utf8 values); absent means classic-level in
+   * `dir`. Called again on each reopen, so a factory over one in-memory store keeps the data across reopens.
+   */
+  makeStore?: () => QueueStore;
   gatewayId: string;
   durability: 'fsync' | 'os';
   commitIntervalMs: number;
@@ -83,7 +89,7 @@ const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetr
  * Startup reads metadata and seeks to the newest keys: it never scans the backlog.
  */
 export class LevelQueue implements DurableQueue {
-  db!: Level<string, string>;
+  db!: QueueStore;
   private readonly commit: GroupCommit<BatchOp>;
   private readonly logger: Logger;
   private readonly warnings: RateLimitedLog;
@@ -125,13 +131,13 @@ export class LevelQueue implements DurableQueue {
   }
 
   async open(): Promise<void> {
-    if (!this.opts.inspectOnly) {
+    if (!this.opts.inspectOnly && !this.opts.makeStore) {
       const { mode } = await ensurePrivateDir(this.opts.dir);
       if ((mode & 0o077) !== 0) {
         this.logger.warn({ dataDir: this.opts.dir, mode: mode.toString(8) }, 'the buffer directory is open to other users; `chmod 700` it so only tidegate\'s user can read the buffered readings');
       }
     }
-    const make = (): Level<string, string> => this.makeDb();
+    const make = (): QueueStore => this.makeDb();
     const store = this.opts.inspectOnly ? await openForInspection(this.opts.dir, make) : await openStore(this.opts.dir, make);
     this.db = store.db;
     if (store.quarantinedTo) {
@@ -161,7 +167,8 @@ export class LevelQueue implements DurableQueue {
   }
 
   // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
-  private makeDb(): Level<string, string> {
+  private makeDb(): QueueStore {
+    if (this.opts.makeStore) return this.opts.makeStore();
     return new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
   }
 
@@ -393,7 +400,8 @@ export class LevelQueue implements DurableQueue {
         this.db = this.makeDb();
         await this.db.open();
         // Probe with a real synced write: the disk may still be full.
-        await this.db.put(META_NEXT_SEQ, String(this.nextSeq), { sync: true });
+        // `sync` is classic-level's option; abstract-level passes it through to the store.
+        await this.db.put(META_NEXT_SEQ, String(this.nextSeq), { sync: true } as Parameters<QueueStore['put']>[2]);
         this.logger.info('the buffer is writable again; acknowledging readings');
         return;
       } catch (err) {

@@ -9,7 +9,7 @@ import { Admission } from '../../src/admission.js';
 import { applyEnvOverrides, validateConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { MemoryQueue } from '../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../src/queue/memory-buffer.js';
 import { MqttClientSource } from '../../src/sources/mqtt-client/source.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -35,19 +35,19 @@ describe('mqtt_client source: credentials', () => {
 
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(chunk.toString()), cb()) }));
-    const sourceFor = (name: string, env: NodeJS.ProcessEnv) => {
+    const sourceFor = async (name: string, env: NodeJS.ProcessEnv) => {
       const doc = { siteBrokers: [{ name, url: broker.url, clientId: `tidegate-${name}`, username: 'tidegate', subscriptions: [{ topic: 'devices/#', qos: 1 }], reconnect: { minDelayMs: 50, maxDelayMs: 200 } }] };
       const config = validateConfig(applyEnvOverrides(doc, env), 'test config').siteBrokers[0]!;
       const metrics = new Metrics();
-      const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['kinesis'] });
+      const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'] }); await queue.open();
       const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
       const source = new MqttClientSource({ config, admission, logger, metrics });
       closers.push(() => source.stop(AbortSignal.timeout(2_000)));
       return { source, queue };
     };
 
-    const good = sourceFor('good', { TIDEGATE_SITE_BROKER_GOOD_PASSWORD: PASSWORD });
-    const bad = sourceFor('bad', { TIDEGATE_SITE_BROKER_BAD_PASSWORD: 'wrong-password' });
+    const good = await sourceFor('good', { TIDEGATE_SITE_BROKER_GOOD_PASSWORD: PASSWORD });
+    const bad = await sourceFor('bad', { TIDEGATE_SITE_BROKER_BAD_PASSWORD: 'wrong-password' });
     await good.source.start();
     await bad.source.start();
     await expect.poll(() => good.source.health().status, { timeout: 10_000 }).toBe('ok');

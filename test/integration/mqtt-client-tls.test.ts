@@ -7,7 +7,7 @@ import { Admission } from '../../src/admission.js';
 import { validateConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { MemoryQueue } from '../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../src/queue/memory-buffer.js';
 import { MqttClientSource } from '../../src/sources/mqtt-client/source.js';
 import { caCert, clientCert, clientKey, serverCert, serverKey } from '../helpers/device-sim-tls.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -43,20 +43,20 @@ describe('mqtt_client source: TLS', () => {
     closers.push(() => broker.stop());
     const url = `mqtts://127.0.0.1:${broker.port}`;
 
-    const sourceFor = (name: string, tls: Record<string, unknown>) => {
+    const sourceFor = async (name: string, tls: Record<string, unknown>) => {
       const config = validateConfig(
         { siteBrokers: [{ name, url, clientId: `tidegate-${name}`, tls, subscriptions: [{ topic: 'devices/#', qos: 1 }], reconnect: { minDelayMs: 50, maxDelayMs: 200 } }] },
         'test config',
       ).siteBrokers[0]!;
       const metrics = new Metrics();
-      const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['kinesis'] });
+      const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'] }); await queue.open();
       const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
       const source = new MqttClientSource({ config, admission, logger, metrics });
       closers.push(() => source.stop(AbortSignal.timeout(2_000)));
       return { source, queue, metrics };
     };
-    const withCert = sourceFor('cert', { caFile: ca, certFile: cert, keyFile: key });
-    const withoutCert = sourceFor('nocert', { caFile: ca });
+    const withCert = await sourceFor('cert', { caFile: ca, certFile: cert, keyFile: key });
+    const withoutCert = await sourceFor('nocert', { caFile: ca });
     await withCert.source.start();
     await withoutCert.source.start();
     await expect.poll(() => withCert.source.health().status, { timeout: 10_000 }).toBe('ok');
@@ -77,7 +77,7 @@ describe('mqtt_client source: TLS', () => {
       'test config',
     ).siteBrokers[0]!;
     const metrics = new Metrics();
-    const admission = new Admission(new MemoryQueue({ gatewayId: 'gw', sinkIds: ['kinesis'] }), { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+    const admission = new Admission(createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'] }), { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
     const source = new MqttClientSource({ config, admission, logger, metrics });
     await expect(source.start()).rejects.toMatchObject({ code: 'ERR_CONFIG_READ', message: expect.stringContaining('siteBrokers "site": cannot read tls.caFile /nonexistent/ca.pem') });
   });

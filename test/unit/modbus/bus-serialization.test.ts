@@ -4,7 +4,7 @@ import { Admission } from '../../../src/admission.js';
 import { modbusBusSchema } from '../../../src/config/schema.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
-import { MemoryQueue } from '../../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
 import { ModbusRequestError, type ModbusLink } from '../../../src/sources/modbus/modbus-link.js';
 import { ModbusBusSource } from '../../../src/sources/modbus/source.js';
 
@@ -29,7 +29,7 @@ function slowBus() {
 
 describe('Modbus bus scheduling', () => {
   it('never has two requests on one bus at once, and a failing unit backs off without holding up the others', async () => {
-    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await queue.open();
     const metrics = new Metrics();
     const logger = pino({ level: 'silent' });
     const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);

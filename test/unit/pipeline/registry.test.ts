@@ -10,7 +10,8 @@ import { registerTransform } from '../../../src/pipeline/registry.js';
 import { consume, pass, type Transform } from '../../../src/pipeline/transform.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import { conservationGap } from '../../../src/queue/conservation.js';
-import { MemoryQueue } from '../../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { CrashableStore } from '../../helpers/crashable-store.js';
 import type { PendingReading } from '../../../src/queue/types.js';
 
 // A transform defined here, in one place, with its schema slice: the registration call is all it takes.
@@ -49,7 +50,8 @@ describe('transform registry', () => {
 
   it('runs a registered transform from config through admission, and the ledger balances with consumed and produced', async () => {
     const config = validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 2 }, { type: 'drop_fields', fields: ['debug'] }] }, 'test');
-    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    const store = new CrashableStore();
+    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
     await queue.open();
     const metrics = new Metrics();
     const chain = TransformChain.fromConfig(config.transforms, ctx());
@@ -70,12 +72,16 @@ describe('transform registry', () => {
   });
 
   it('counts a batch the chain filters entirely, with nothing left to store', async () => {
-    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    const store = new CrashableStore();
+    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
     await queue.open();
     const chain = TransformChain.fromConfig([{ type: 'drop_fields', fields: ['a'] }], ctx());
     const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), pino({ level: 'silent' }), undefined, chain);
     expect(await admission.admitReadings('serial:x', [{ deviceId: 'd', topic: 't', receivedAt: 1, values: { a: 1 } }])).toBe('stored');
-    const durable = queue.crash().stats();
+    // Only what was committed survives: reopen the buffer on what the crashed store kept.
+    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asQueueStore());
+    await survivor.open();
+    const durable = survivor.stats();
     expect(durable).toMatchObject({ received: 1, filtered: 1, buffered: 0 });
     expect(conservationGap(durable)).toBe(0);
   });

@@ -8,7 +8,8 @@ import { consume, type ProducedRecord, type Transform } from '../../../src/pipel
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import { DropFields } from '../../../src/pipeline/transforms/drop-fields.js';
 import { conservationGap } from '../../../src/queue/conservation.js';
-import { MemoryQueue } from '../../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { CrashableStore } from '../../helpers/crashable-store.js';
 import type { PendingReading } from '../../../src/queue/types.js';
 
 /** A tumbling window of `windowMs` summing `t` per device, closed by time (onTime) or on stop (flush). */
@@ -38,7 +39,8 @@ describe('a stateful transform in the chain', () => {
     const clock = new ManualClock(0);
     const ctx = { clock, logger: pino({ level: 'silent' }), metrics: new Metrics() };
     const chain = new TransformChain([new SumWindow(1_000), new DropFields('drop_fields#1', { fields: ['debug'] })], ctx);
-    const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+    const store = new CrashableStore();
+    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
     await queue.open();
     const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), ctx.logger, undefined, chain);
     const reading = (deviceId: string, t: number) => ({ deviceId, topic: `devices/${deviceId}/telemetry`, receivedAt: clock.now(), values: { t } });
@@ -56,7 +58,10 @@ describe('a stateful transform in the chain', () => {
 
     await admission.admitReadings('serial:a', [reading('c', 7)]);
     expect(await admission.flushTransforms()).toMatchObject({ accepted: 1, produced: 1 });
-    const durable = queue.crash().stats();
+    // Only what was committed survives: reopen the buffer on what the crashed store kept.
+    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asQueueStore());
+    await survivor.open();
+    const durable = survivor.stats();
     expect(durable).toMatchObject({ received: 5, consumed: 5, produced: 3, buffered: 3 });
     expect(conservationGap(durable)).toBe(0);
   });

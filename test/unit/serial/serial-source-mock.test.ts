@@ -5,7 +5,8 @@ import { Admission } from '../../../src/admission.js';
 import { serialPortSchema } from '../../../src/config/schema.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
-import { MemoryQueue } from '../../../src/queue/memory-queue.js';
+import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { listDeadLetters } from '../../../src/queue/dead-letters.js';
 import { serialportOpener, type OpenSerialLink, type SerialportLink } from '../../../src/sources/serial/serialport-link.js';
 import { SerialPortSource } from '../../../src/sources/serial/source.js';
 
@@ -23,8 +24,8 @@ async function until(done: () => boolean, what: string, timeoutMs = 5_000): Prom
   }
 }
 
-function rig(portDoc: Record<string, unknown>) {
-  const queue = new MemoryQueue({ gatewayId: 'gw', sinkIds: ['k'] });
+async function rig(portDoc: Record<string, unknown>) {
+  const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await queue.open();
   const metrics = new Metrics();
   const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
   const links: SerialportLink[] = [];
@@ -46,15 +47,15 @@ afterEach(() => MockBinding.reset());
 
 describe('serial source on the mock binding', () => {
   it('kv lines split across chunks become readings in few commits; junk and over-cap lines are dead-lettered and counted', async () => {
-    const r = rig({ framing: 'kv', maxFrameBytes: 64 });
+    const r = await rig({ framing: 'kv', maxFrameBytes: 64 });
     await r.source.start();
     try {
       r.emit('deviceId=a seq=1 t=1\r\ndeviceId=a se');
       r.emit('q=2 t=2\n\u0000\u0000garbage\n' + 'x'.repeat(200) + '\ndeviceId=b seq=1 t=3\n');
       await until(() => r.queue.stats().received >= 5, 'five messages');
       expect((await r.readings()).map((x) => `${x.deviceId}#${x.seq}`)).toEqual(['a#1', 'a#2', 'b#1']);
-      expect(r.queue.deadLetters().map((d) => d.entry.reason)).toEqual(['invalid_frame', 'frame_too_large']);
-      const big = r.queue.deadLetters()[1]!.entry;
+      expect((await listDeadLetters(r.queue)).map((d) => d.entry.reason)).toEqual(['invalid_frame', 'frame_too_large']);
+      const big = (await listDeadLetters(r.queue))[1]!.entry;
       expect(big.message).toMatch(/line of 200 bytes exceeds serial\[\]\.maxFrameBytes \(64\)/);
       expect(Buffer.from(big.payloadBase64!, 'base64').length).toBeLessThanOrEqual(256);
       expect(r.metrics.get('serial_frames_total', { port: 'ttyMOCK0' })).toBe(5);
@@ -66,7 +67,7 @@ describe('serial source on the mock binding', () => {
   });
 
   it('jsonl with a fixed device id, and csv with configured columns', async () => {
-    const j = rig({ framing: 'jsonl', deviceId: 'pump-1' });
+    const j = await rig({ framing: 'jsonl', deviceId: 'pump-1' });
     await j.source.start();
     j.emit('{"seq":1,"flow":2.5}\n{"seq":2,"flow":2.6}\n');
     await until(() => j.queue.stats().buffered === 2, 'two readings');
@@ -74,7 +75,7 @@ describe('serial source on the mock binding', () => {
     await j.source.stop(AbortSignal.timeout(2_000));
     MockBinding.reset();
     MockBinding.createPort('/dev/ttyMOCK0', { echo: false, record: false });
-    const c = rig({ framing: 'csv', columns: ['deviceId', 'seq', 'temp'] });
+    const c = await rig({ framing: 'csv', columns: ['deviceId', 'seq', 'temp'] });
     await c.source.start();
     c.emit('th-1,1,20.5\nth-2,1,19\n');
     await until(() => c.queue.stats().buffered === 2, 'two csv readings');
@@ -83,7 +84,7 @@ describe('serial source on the mock binding', () => {
   });
 
   it('reopens after the port closes and after it errors, counted by reason, and reads again', async () => {
-    const r = rig({ framing: 'kv' });
+    const r = await rig({ framing: 'kv' });
     await r.source.start();
     try {
       r.emit('deviceId=a seq=1 t=1\n');
@@ -99,7 +100,7 @@ describe('serial source on the mock binding', () => {
       expect(r.metrics.get('serial_reopens_total', { port: 'ttyMOCK0', reason: 'closed' })).toBe(1);
       expect(r.metrics.get('serial_reopens_total', { port: 'ttyMOCK0', reason: 'error' })).toBe(1);
       // The half line that was on the wire when the port failed is kept as a dead letter, not guessed at.
-      expect(r.queue.deadLetters().map((d) => d.entry.message)).toEqual([expect.stringMatching(/cut off when the port closed/)]);
+      expect((await listDeadLetters(r.queue)).map((d) => d.entry.message)).toEqual([expect.stringMatching(/cut off when the port closed/)]);
     } finally {
       await r.source.stop(AbortSignal.timeout(2_000));
     }
@@ -107,7 +108,7 @@ describe('serial source on the mock binding', () => {
 
   it('a port missing at start is retried until it appears; a silent port is reopened by the watchdog', async () => {
     MockBinding.reset();
-    const r = rig({ framing: 'kv', silenceTimeoutMs: 40 });
+    const r = await rig({ framing: 'kv', silenceTimeoutMs: 40 });
     await r.source.start();
     try {
       expect(r.source.isOpen).toBe(false);
