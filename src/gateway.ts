@@ -245,7 +245,10 @@ export class Gateway {
     this.statsTimer = setInterval(() => void this.logStats(), 60_000).unref();
     // Checked every second whoever asks, so a cause is logged when it begins, not when someone looks.
     this.healthTimer = setInterval(() => void this.progressHealth().catch(() => undefined), 1_000).unref();
-    logger.info({ gatewayId: config.gatewayId, stream: config.kinesis.streamName }, 'tidegate is running');
+    const status = this.statusServer?.address;
+    // The dashboard is the first thing a newcomer should open, so the line that says tidegate runs names it.
+    const dashboard = status ? `http://${status.host.includes(':') ? `[${status.host}]` : status.host}:${status.port}/` : null;
+    logger.info({ gatewayId: config.gatewayId, stream: config.kinesis.streamName, ...(dashboard ? { dashboard } : {}) }, dashboard ? `tidegate is running; dashboard at ${dashboard}` : 'tidegate is running');
   }
 
   /**

@@ -7,6 +7,8 @@ import { installServiceCommand } from './cli/install-service.js';
 import { passwdAdd, passwdList, passwdRemove, type PasswdOptions } from './cli/passwd.js';
 import { statusCommand } from './cli/status.js';
 import { tailCommand } from './cli/tail.js';
+import { unknownCommand } from './cli/unknown-command.js';
+import { packageVersion } from './cli/version.js';
 import { parseDurationSeconds, parseSince } from './cli/verify/options.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError } from './config/load.js';
@@ -41,6 +43,7 @@ async function exitWith(work: Promise<number>): Promise<void> {
 
 const program = new Command('tidegate')
   .description('IoT telemetry gateway: MQTT in, a durable LevelDB buffer, Amazon Kinesis out')
+  .version(packageVersion(), '-V, --version', 'print the version of tidegate')
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
@@ -162,4 +165,9 @@ program
   .option('--print', 'print the effective configuration, defaults filled in')
   .action((file: string, o: { print?: boolean }) => exitWith(checkConfigCommand(file, o.print === true)));
 
+const unknown = unknownCommand(process.argv.slice(2), program.commands.map((c) => c.name()));
+if (unknown) {
+  process.stderr.write(`tidegate: unknown command '${unknown.word}'${unknown.nearest ? ` (did you mean '${unknown.nearest}'?)` : ''}; 'tidegate --help' lists the commands\n`);
+  process.exit(2);
+}
 await program.parseAsync(process.argv);

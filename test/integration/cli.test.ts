@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tidegate } from '../helpers/cli.js';
@@ -63,5 +63,25 @@ describe('tidegate CLI', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Usage: tidegate ${command}`);
     }
+  });
+
+  it('prints its version with --version and -V', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await tidegate(flag);
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(version);
+    }
+  });
+
+  it('refuses an unknown command with status 2, with --help too, and names the nearest one', async () => {
+    const typo = await tidegate('sttaus', '--help');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown command 'sttaus' (did you mean 'status'?)");
+    expect(typo.stdout).not.toContain('Usage: tidegate');
+    const far = await tidegate('frobnicate');
+    expect(far.code).toBe(2);
+    expect(far.stderr).toContain("unknown command 'frobnicate';");
+    expect(far.stderr).not.toContain('did you mean');
   });
 });
