@@ -149,7 +149,11 @@ export class Admission {
     this.warnings.warn(
       `${entry.source}:${entry.reason}`,
       { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message },
-      'message rejected and kept in the dead letters',
+      // A packet refused before it was read (oversize) leaves only its refusal in the dead letters: say so,
+      // since an operator looking for the payload there would not find it.
+      entry.payloadBase64 === undefined
+        ? 'message refused before its payload was read; the refusal (not the payload) is kept in the dead letters'
+        : 'message rejected and kept in the dead letters',
     );
   }
 }
