@@ -90,9 +90,9 @@ export class Admission {
   }
 
   private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    if (outcome && outcome.readings.length === 0 && !TransformChain.ledgerDelta(outcome)) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
-    const stored = outcome ? outcome.readings : readings;
     const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
+    if (outcome && outcome.readings.length === 0 && !ledger) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    const stored = outcome ? outcome.readings : readings;
     const result = await this.queue.append(stored, ledger ? { ledger } : {});
     for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
     if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);

@@ -22,15 +22,17 @@ export class SecondWindow {
     this.cap = cap;
   }
 
-  /** Whether `n` more would keep the last second within the cap. */
-  fits(n: number): boolean {
-    this.prune(this.now());
+  /**
+   * Whether `n` more would keep the last second within the cap. `t` lets a caller that checks several windows
+   * for one record read the clock once (this runs per record when paced).
+   */
+  fits(n: number, t = this.now()): boolean {
+    this.prune(t);
     return this.admits(this.sum, n);
   }
 
-  /** Counts `n` taken now. */
-  add(n: number): void {
-    const t = this.now();
+  /** Counts `n` taken at `t` (now by default). */
+  add(n: number, t = this.now()): void {
     this.prune(t);
     const last = this.times.length - 1;
     // Takes in the same millisecond share one slot: a backlog at 1,000 records/s stays at most 1,000 slots.
