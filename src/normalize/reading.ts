@@ -15,6 +15,17 @@ export interface RawMessage {
 
 export type ReadingValue = number | boolean | string;
 
+/**
+ * What a record in the stream is, so a consumer can tell readings from what rules made of them:
+ * `reading` (from a device, possibly enriched), `aggregate` (a window's result), `alarm` (a detector's
+ * state transition), `derived` (a record a rule computed from one reading).
+ */
+export type RecordKind = 'reading' | 'aggregate' | 'alarm' | 'derived';
+export const RECORD_KINDS: readonly RecordKind[] = ['reading', 'aggregate', 'alarm', 'derived'];
+
+/** A JSON value, for the details a rule attaches to the records it makes. */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
 /** A normalized reading before it has been given its id by the queue. */
 export interface Reading {
   deviceId: string;
@@ -25,6 +36,15 @@ export interface Reading {
   seq?: number;
   receivedAt: number;
   values: Record<string, ReadingValue>;
+  /** Absent means `reading`. */
+  kind?: RecordKind;
+  /** Descriptive fields an enrichment added (site, building, room...), kept apart from the measured values. */
+  tags?: Record<string, ReadingValue>;
+  /**
+   * What a rule says about a record it made: the rule name, a window's start and end, the group key, the
+   * count and the readings it came from; an alarm's transition and threshold. Absent on device readings.
+   */
+  result?: { readonly [key: string]: JsonValue };
 }
 
 /** Stable reasons for rejecting a message; they label counters and dead letters. */

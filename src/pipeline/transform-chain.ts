@@ -117,5 +117,6 @@ export class TransformChain {
 }
 
 function asReading(record: ProducedRecord): PendingReading {
-  return { ...record.reading, lane: record.lane };
+  // The record's kind travels in the stream, so consumers tell aggregates and alarms from readings.
+  return { ...record.reading, kind: record.kind, lane: record.lane };
 }

@@ -36,12 +36,15 @@ export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): st
  */
 export function encodeRecordBody(r: Reading): string {
   return JSON.stringify({
+    kind: r.kind ?? 'reading',
     deviceId: r.deviceId,
     topic: r.topic,
     ts: r.ts,
     seq: r.seq,
     receivedAt: r.receivedAt,
     values: r.values,
+    tags: r.tags,
+    result: r.result,
   });
 }
 
