@@ -4,7 +4,8 @@ import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
-import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading } from './queue/types.js';
+import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, StateWrite } from './queue/types.js';
+import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
 import { TransformChain, type ChainOutcome } from './pipeline/transform-chain.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
@@ -20,12 +21,16 @@ export class Admission {
   private readonly warnings: RateLimitedLog;
   private readonly received = new Map<string, Counter>();
   private readonly buffered: Counter;
+  /** Stateful chains: the turn of the batch whose writes are the next to join a commit. */
+  private turn: Promise<void> = Promise.resolve();
+  /** A submitted append failed: the next turn re-reads the state from the disk before it runs. */
+  private stateSuspect = false;
 
   constructor(
     private readonly queue: DurableQueue,
     private readonly decode: DecodeOptions,
     private readonly metrics: Metrics,
-    logger: Logger,
+    private readonly logger: Logger,
     private readonly activity?: DeviceActivity,
     private readonly chain: TransformChain = new TransformChain([], { clock: systemClock, logger, metrics }),
   ) {
@@ -77,23 +82,80 @@ export class Admission {
    * timed-out detectors), counted as produced in the same commit.
    */
   async onTime(now: number): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    return this.appendOutcome(this.chain.tick(now));
+    return this.inTurn(() => this.chain.tick(now));
   }
 
   async flushTransforms(): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    return this.appendOutcome(this.chain.flush());
+    return this.inTurn(() => this.chain.flush());
+  }
+
+  /**
+   * Gives the stateful transforms what they checkpointed before the last stop or crash. Called once at start,
+   * before any source runs: the state on disk accounts exactly for the readings that were acknowledged.
+   */
+  async restoreTransformState(): Promise<{ restored: number; orphaned: number }> {
+    if (!this.chain.stateful) return { restored: 0, orphaned: 0 };
+    return this.chain.restore(await this.queue.readState());
   }
 
   private async appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
     if (readings.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
-    return this.appendOutcome(this.chain.empty ? null : this.chain.run(readings), readings);
+    if (this.chain.empty) return this.appendOutcome(null, readings);
+    return this.inTurn(() => this.chain.run(readings), readings);
   }
 
-  private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
+  /**
+   * Runs the chain and appends its outcome. With stateful transforms, batches take turns from running the
+   * chain until their writes have joined a commit, so the state changes reach the disk in the order they were
+   * made (each checkpoint holds whole values: a later one must win). The turn is released before the fsync,
+   * so concurrent batches still share one commit.
+   *
+   * If an append fails, the in-memory state counts readings that were not acknowledged (their devices will
+   * send them again): it is rebuilt from the disk, which holds exactly the committed state, once the writes
+   * in flight have settled.
+   */
+  private async inTurn(run: () => ChainOutcome, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (!this.chain.stateful) return this.appendOutcome(run(), readings);
+    const previous = this.turn;
+    let release!: () => void;
+    this.turn = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    let submitted = false;
+    try {
+      if (this.stateSuspect) await this.rebuildState();
+      const outcome = run();
+      const state = this.chain.checkpoint();
+      return await this.appendOutcome(outcome, readings, state, () => {
+        submitted = true;
+        release();
+      });
+    } catch (err) {
+      // Not submitted: nothing of it was written, and no later batch has run yet, so rebuild now. Submitted:
+      // later batches may already be under way; the next turn rebuilds first.
+      if (submitted) this.stateSuspect = true;
+      else await this.rebuildState().catch((rebuildErr: unknown) => this.logger.error({ err: describeError(rebuildErr) }, 'transform state could not be re-read after a failed append'));
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  private async rebuildState(): Promise<void> {
+    await this.queue.settled();
+    const { restored } = this.chain.restore(await this.queue.readState());
+    this.stateSuspect = false;
+    this.logger.warn({ entries: restored }, 'an append failed: transform state was re-read from the buffer, which holds the committed state');
+  }
+
+  private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = [], state?: readonly StateWrite[], onSubmitted?: () => void): Promise<Omit<AdmitOutcome, 'rejected'>> {
     const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
-    if (outcome && outcome.readings.length === 0 && !ledger) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    const hasState = state !== undefined && state.length > 0;
+    if (outcome && outcome.readings.length === 0 && !ledger && !hasState) {
+      onSubmitted?.();
+      return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    }
     const stored = outcome ? outcome.readings : readings;
-    const result = await this.queue.append(stored, ledger ? { ledger } : {});
+    const result = await this.queue.append(stored, { ...(ledger ? { ledger } : {}), ...(hasState ? { state } : {}), ...(onSubmitted ? { onSubmitted } : {}) });
     for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
     if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);
     if (outcome?.produced) this.metrics.inc('records_produced_total', undefined, outcome.produced);

@@ -1,6 +1,7 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
 import { TransformChain } from './pipeline/transform-chain.js';
+import { TransformTicker } from './pipeline/transform-ticker.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
@@ -200,6 +201,10 @@ export class Gateway {
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
     const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx));
+    const state = await admission.restoreTransformState();
+    if (state.restored > 0 || state.orphaned > 0) log('transforms').info(state, 'transform state restored from the buffer');
+    if (state.orphaned > 0) log('transforms').warn({ orphaned: state.orphaned }, 'the buffer holds state of transforms that are no longer configured; it is kept but unused');
+    await this.startComponent(new TransformTicker(admission, config.pipeline));
     this.source = new MqttBrokerSource({
       listeners: config.mqtt.listeners,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,

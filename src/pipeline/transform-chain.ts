@@ -1,5 +1,5 @@
 import type { LedgerDelta } from '../queue/conservation.js';
-import type { PendingReading } from '../queue/types.js';
+import type { PendingReading, StateWrite } from '../queue/types.js';
 import { TidegateError } from '../core/errors.js';
 import { transformDefinition, type TransformEntry } from './registry.js';
 import type { ProducedRecord, Transform, TransformContext } from './transform.js';
@@ -39,6 +39,46 @@ export class TransformChain {
 
   get empty(): boolean {
     return this.transforms.length === 0;
+  }
+
+  /** Whether any transform keeps state that must be persisted with the readings it accounts for. */
+  get stateful(): boolean {
+    return this.transforms.some((t) => t.checkpoint !== undefined);
+  }
+
+  /**
+   * What every stateful transform changed since the last call, each key namespaced `<transform id>!<key>`,
+   * for the append that carries the readings those changes account for.
+   */
+  checkpoint(): StateWrite[] {
+    const out: StateWrite[] = [];
+    for (const t of this.transforms) {
+      if (!t.checkpoint) continue;
+      const prefix = `${t.id}!`;
+      for (const op of t.checkpoint()) out.push(op.type === 'put' ? { type: 'put', key: prefix + op.key, value: op.value } : { type: 'del', key: prefix + op.key });
+    }
+    return out;
+  }
+
+  /**
+   * Hands each stateful transform the entries it wrote (namespace removed), before any reading. Entries of a
+   * transform that is no longer configured are returned, so the caller can say so (they are left on disk).
+   */
+  restore(state: ReadonlyMap<string, string>): { restored: number; orphaned: number } {
+    const byTransform = new Map<Transform, Map<string, string>>();
+    let orphaned = 0;
+    for (const [key, value] of state) {
+      const owner = this.transforms.find((t) => t.restore && key.startsWith(`${t.id}!`));
+      if (!owner) {
+        orphaned += 1;
+        continue;
+      }
+      let entries = byTransform.get(owner);
+      if (!entries) byTransform.set(owner, (entries = new Map()));
+      entries.set(key.slice(owner.id.length + 1), value);
+    }
+    for (const t of this.transforms) t.restore?.(byTransform.get(t) ?? new Map());
+    return { restored: state.size - orphaned, orphaned };
   }
 
   run(batch: readonly PendingReading[]): ChainOutcome {

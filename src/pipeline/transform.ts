@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Reading } from '../normalize/reading.js';
-import type { Lane, PendingReading } from '../queue/types.js';
+import type { Lane, PendingReading, StateWrite } from '../queue/types.js';
 
 /**
  * The transform contract: a stage that runs between decode and the buffer, on readings that decoded
@@ -37,9 +37,16 @@ export interface Transform {
   /**
    * Stateful transforms only: the state changes since the last checkpoint, to be written in the same atomic
    * batch as the readings they account for, so after a crash the state matches what was acknowledged.
+   * Called after every `process` batch, `onTime` and `flush`; each put holds a key's whole value (a later
+   * checkpoint of a key replaces an earlier one). Keys are the transform's own: the chain namespaces them.
+   * A transform with `checkpoint` must have `restore`.
    */
   checkpoint?(): readonly StateOp[];
-  /** Stateful transforms only: rebuilds state from what its checkpoints wrote (key → value), before any reading. */
+  /**
+   * Stateful transforms only: replaces the whole state with what its checkpoints wrote (key → value). Called
+   * at start before any reading, and again whenever an append failed (the state in memory then counted
+   * readings that were not acknowledged and will be sent again): it must forget everything it held first.
+   */
   restore?(state: ReadonlyMap<string, string>): void;
   /** On stop: emits what the state holds that should not be lost (a partial window), then forgets it. */
   flush?(ctx: TransformContext): readonly ProducedRecord[];
@@ -72,7 +79,7 @@ export interface ProducedRecord {
 }
 
 /** A change to a transform's persisted state, namespaced to the transform by the chain. */
-export type StateOp = { readonly type: 'put'; readonly key: string; readonly value: string } | { readonly type: 'del'; readonly key: string };
+export type StateOp = StateWrite;
 
 /** Shorthands a transform returns, so results read as sentences. */
 export const pass = (reading: PendingReading, produced?: readonly ProducedRecord[]): TransformResult => (produced ? { fate: 'pass', reading, produced } : { fate: 'pass', reading });

@@ -29,6 +29,8 @@ import {
   recordEnd,
   recordKey,
   recordPrefix,
+  STATE_END,
+  STATE_PREFIX,
   storedBytes,
   withRecordId,
 } from './record-codec.js';
@@ -44,6 +46,7 @@ import {
   type PendingReading,
   type QueueStats,
   type ReadOptions,
+  type StateWrite,
   type StoredRecord,
   type WhenFull,
 } from './types.js';
@@ -175,9 +178,13 @@ export class LevelQueue implements DurableQueue {
   async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
     const extra = appendOpts.ledger;
+    const stateOps = toStateOps(appendOpts.state);
     if (readings.length === 0) {
-      // Nothing to store, but the counts (readings a transform filtered) are durable before anyone acks.
-      if (extra) await this.submit([], extra);
+      // Nothing to store, but the counts (readings a transform filtered or consumed) and the state that
+      // accounts for them are durable before anyone acks.
+      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra) : Promise.resolve();
+      appendOpts.onSubmitted?.();
+      await committed;
       return 'stored';
     }
     const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
@@ -185,7 +192,7 @@ export class LevelQueue implements DurableQueue {
     const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
-      if ((await this.onFull(readings.length, estimate, lane, extra)) === 'dropped') return 'dropped';
+      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
     const lastByLane: Partial<Record<Lane, number>> = {};
@@ -200,7 +207,9 @@ export class LevelQueue implements DurableQueue {
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
     }
+    for (const op of stateOps) ops.push(op);
     const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra));
+    appendOpts.onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
     await committed;
@@ -271,6 +280,12 @@ export class LevelQueue implements DurableQueue {
     return oldest;
   }
 
+  async readState(): Promise<Map<string, string>> {
+    const state = new Map<string, string>();
+    for await (const [key, value] of this.db.iterator({ gt: STATE_PREFIX, lt: STATE_END })) state.set(key.slice(STATE_PREFIX.length), value);
+    return state;
+  }
+
   head(lane: Lane): number {
     return this.lastCommitted[lane];
   }
@@ -324,6 +339,11 @@ export class LevelQueue implements DurableQueue {
       whenFull: this.whenFull,
       degraded: this.degraded,
     };
+  }
+
+  /** Resolves once every write submitted so far has landed or failed (used to re-read state after a failure). */
+  async settled(): Promise<void> {
+    await this.commit.drain();
   }
 
   async close(): Promise<void> {
@@ -416,10 +436,13 @@ export class LevelQueue implements DurableQueue {
    * `drop_oldest` stores them and has the pruner drop the oldest unsent telemetry. Alarms are never the
    * ones dropped while telemetry is left.
    */
-  private async onFull(count: number, bytes: number, lane: Lane, extra?: LedgerDelta): Promise<AppendOutcome> {
+  private async onFull(count: number, bytes: number, lane: Lane, extra: LedgerDelta | undefined, stateOps: BatchOp[], onSubmitted?: () => void): Promise<AppendOutcome> {
     if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
       this.warnings.warn('drop_newest', { dropped: count, bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: drop_newest): new readings dropped and counted');
-      await this.submit([], mergeDelta({ received: count, dropped: { buffer_full: count } }, extra));
+      // The readings are dropped, but what the transforms consumed on the way is kept, with its state.
+      const committed = this.submit(stateOps, mergeDelta({ received: count, dropped: { buffer_full: count } }, extra));
+      onSubmitted?.();
+      await committed;
       return 'dropped';
     }
     if (this.whenFull === 'block') {
@@ -579,4 +602,10 @@ function closedError(): TidegateError {
 function writeError(err: unknown): TidegateError {
   if (err instanceof TidegateError) return err;
   return new TidegateError('ERR_QUEUE_WRITE', `writing to the buffer failed: ${(err as Error).message}`, { cause: err, retryable: true });
+}
+
+/** Transform state lives under its own prefix, beside records (r!), dead letters (d!) and metadata (m!). */
+function toStateOps(state: readonly StateWrite[] | undefined): BatchOp[] {
+  if (!state || state.length === 0) return [];
+  return state.map((op) => (op.type === 'put' ? { type: 'put', key: STATE_PREFIX + op.key, value: op.value } : { type: 'del', key: STATE_PREFIX + op.key }));
 }

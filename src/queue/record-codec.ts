@@ -11,6 +11,8 @@ export const recordPrefix = (lane: Lane): string => LANE_PREFIX[lane];
 export const recordEnd = (lane: Lane): string => `${LANE_PREFIX[lane].slice(0, -1)}~`;
 export const DEAD_LETTER_PREFIX = 'd!';
 export const DEAD_LETTER_END = 'd~';
+export const STATE_PREFIX = 's!';
+export const STATE_END = 's~';
 export const META_NEXT_SEQ = 'm!next-seq';
 export const META_NEXT_DEAD_LETTER = 'm!next-dead-letter';
 export const META_CONSERVATION = 'm!conservation';

@@ -82,7 +82,22 @@ export interface AppendOptions {
    * as received; the delta adjusts that (a produced record was not received).
    */
   ledger?: LedgerDelta;
+  /**
+   * Changes to the transforms' persisted state (window contents, last reported values) that account for
+   * these readings, written in the same atomic batch: after a crash the state on disk matches exactly the
+   * readings that were acknowledged. Later appends' changes to a key win (batches keep submission order).
+   */
+  state?: readonly StateWrite[];
+  /**
+   * Called once the append's writes have joined a commit batch (before that batch is written); never when
+   * the append fails before that. Lets a caller keep state changes in submission order without holding its
+   * lock through the fsync.
+   */
+  onSubmitted?: () => void;
 }
+
+/** One change to persisted transform state; keys are namespaced by the transform chain. */
+export type StateWrite = { readonly type: 'put'; readonly key: string; readonly value: string } | { readonly type: 'del'; readonly key: string };
 
 export interface ReadOptions {
   upTo?: number;
@@ -115,6 +130,10 @@ export interface DurableQueue {
   commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void>;
   /** Removes records a live reader handled ahead of the cursor, counted like commitCursor's, the cursor unmoved. */
   removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void>;
+  /** Every persisted transform-state entry (key as written by `append`'s `state`), read once at start. */
+  readState(): Promise<Map<string, string>>;
+  /** Resolves once every write submitted so far has landed or failed. */
+  settled(): Promise<void>;
   stats(): QueueStats;
   close(): Promise<void>;
 }

@@ -51,6 +51,7 @@ describe('validateConfig: defaults', () => {
       serial: [],
       modbus: [],
       transforms: [],
+      pipeline: { tickMs: 1_000, onStop: 'checkpoint' },
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });
