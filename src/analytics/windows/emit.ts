@@ -38,7 +38,7 @@ export function aggregateRecord(shape: AggregateShape, state: KeyState, window: 
     result: {
       rule: shape.name,
       window: { kind: config.kind, start, end, ...(byCount ? { index: window.start / (config.slide ?? config.count!) } : {}) },
-      key: state.key,
+      key: { ...state.key },
       count: acc.count,
       sources,
       closedBy,
@@ -55,11 +55,11 @@ export function groupLabel(state: KeyState): string {
 }
 
 /** A late reading, kept in the stream marked as such instead of being dropped. */
-export function lateCopy(shape: AggregateShape, reading: PendingReading, t: number, watermark: number): ProducedRecord {
+export function lateCopy(shape: AggregateShape, reading: PendingReading, t: number, watermark: number, tags: Record<string, boolean>): ProducedRecord {
   const { lane, ...rest } = reading;
   return {
     kind: 'derived',
     lane: lane ?? 'telemetry',
-    reading: { ...rest, tags: { ...reading.tags, late: true }, result: { rule: shape.name, late: { window: shape.config.kind, eventTime: t, watermark } } },
+    reading: { ...rest, tags: { ...reading.tags, ...tags }, result: { rule: shape.name, late: { window: shape.config.kind, eventTime: t, watermark } } },
   };
 }

@@ -35,6 +35,7 @@ export const windowSchema = z
     slide: z.number().int().positive().optional().describe('Count only: a new window starts every `slide` readings (default `count`: tumbling)'),
     time: z.enum(['event', 'processing']).default('event').describe('event: the device ts (receivedAt when absent); processing: receivedAt, windows closed by the gateway clock'),
     allowedLatenessMs: z.number().int().min(0).max(86_400_000).default(5_000).describe('How far behind the newest reading of its key a reading may be and still count; later ones go to the late side output'),
+    maxFutureMs: z.number().int().positive().default(300_000).describe('A reading whose ts is further ahead of its receivedAt is not taken (it would carry its key\'s watermark into the future): it goes to the late side output with tags.future, counted'),
     idleTimeoutMs: z.number().int().positive().optional().describe('A key silent this long (gateway clock) has its open windows closed; default: the window length plus allowedLatenessMs'),
     keyRetentionMs: z.number().int().positive().default(86_400_000).describe('How long a key with no open window keeps its watermark, so a reading for an already emitted window stays late'),
     groupBy: z.array(z.string().min(1)).min(1).max(8).default(['deviceId']).describe('Key fields: deviceId, or tag names (reading.tags, e.g. room, floor, site), or value names'),

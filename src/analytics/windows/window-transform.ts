@@ -62,6 +62,8 @@ export class WindowTransform implements Transform {
     if (!values) return this.skip(ctx, 'no_fields', reading);
 
     const t = this.config.time === 'processing' ? reading.receivedAt : (reading.ts ?? reading.receivedAt);
+    // A device clock far ahead would carry its key's watermark with it and make every later reading late.
+    if (this.kind.byTime && t - reading.receivedAt > this.config.maxFutureMs) return this.late(ctx, reading, t, reading.receivedAt, [], 'future');
     const id = encodeKey(key);
     let state = this.keys.get(id);
     if (!state) this.keys.set(id, (state = newKeyState(id, key, reading.receivedAt)));
@@ -89,9 +91,8 @@ export class WindowTransform implements Transform {
     const produced: ProducedRecord[] = [];
     for (const state of [...this.keys.values()]) {
       if (this.config.time === 'processing' && this.kind.byTime) {
-        // Processing time: the gateway clock is the watermark, for every key, whether or not it sends.
-        const target = now - this.config.allowedLatenessMs;
-        if (state.watermark === null || target > state.watermark) this.raise(state, target, 'watermark', now, produced);
+        // Processing time: the gateway clock is the watermark of every key that holds windows.
+        if (holdsData(state)) this.raise(state, now - this.config.allowedLatenessMs, 'watermark', now, produced);
       } else if (holdsData(state) && now - state.lastArrival >= this.idleTimeoutMs) {
         this.closeAll(state, 'idle', now, produced, ctx);
       }
@@ -150,11 +151,13 @@ export class WindowTransform implements Transform {
     return pass(reading);
   }
 
-  private late(ctx: TransformContext, reading: PendingReading, t: number, watermark: number, produced: ProducedRecord[]): TransformResult {
-    ctx.metrics.inc('window_late_total', { window: this.shape.name });
-    if (this.config.late === 'pass') return pass({ ...reading, tags: { ...reading.tags, late: true } }, produced.length > 0 ? produced : undefined);
-    produced.push(lateCopy(this.shape, reading, t, watermark));
-    return filter('late', produced);
+  /** A reading no window may take: `late` (its windows closed) or `future` (ts too far ahead of the gateway). */
+  private late(ctx: TransformContext, reading: PendingReading, t: number, watermark: number, produced: ProducedRecord[], reason: 'late' | 'future' = 'late'): TransformResult {
+    ctx.metrics.inc(reason === 'late' ? 'window_late_total' : 'window_future_total', { window: this.shape.name });
+    const tags: Record<string, boolean> = reason === 'late' ? { late: true } : { late: true, future: true };
+    if (this.config.late === 'pass') return pass({ ...reading, tags: { ...reading.tags, ...tags } }, produced.length > 0 ? produced : undefined);
+    produced.push(lateCopy(this.shape, reading, t, watermark, tags));
+    return filter(reason, produced);
   }
 
   private readonly openWindow = (state: KeyState, start: number, end: number): OpenWindow => {
@@ -187,8 +190,12 @@ export class WindowTransform implements Transform {
   private raise(state: KeyState, to: number, closedBy: ClosedBy, now: number, produced: ProducedRecord[]): void {
     if (state.watermark !== null && to <= state.watermark) return;
     state.watermark = to;
-    this.dirty.add(state.id);
+    // Only a raise that closed or pruned something is written: otherwise a processing-time tick would rewrite
+    // every key each second. A restored, lower watermark is raised again by the next tick, and closed ranges
+    // stay closed because the raise that closed them was written.
+    const held = state.windows.length + (state.log?.length ?? 0);
     this.closeUpTo(state, to, closedBy, now, produced);
+    if (state.windows.length + (state.log?.length ?? 0) !== held) this.dirty.add(state.id);
   }
 
   private closeAll(state: KeyState, closedBy: ClosedBy, now: number, produced: ProducedRecord[], ctx: TransformContext): void {

@@ -32,6 +32,19 @@ describe('late readings', () => {
   });
 });
 
+describe('device clocks far ahead', () => {
+  it('a reading more than maxFutureMs ahead of the gateway goes to the side output and does not move its key on', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], aggregates: ['count'], maxFutureMs: 60_000 });
+    const ahead = reading('d1', 1_000 + 61_000, { x: 1 }, { receivedAt: 1_000 });
+    const result = t.process(ahead, ctx);
+    expect(result).toMatchObject({ fate: 'filter', reason: 'future' });
+    expect(producedOf(result)[0]!.reading.tags).toEqual({ late: true, future: true });
+    expect(ctx.metrics.get('window_future_total')).toBe(1);
+    expect(t.process(reading('d1', 2_000, { x: 1 }, { receivedAt: 2_000 }), ctx)).toEqual({ fate: 'consume' });
+  });
+});
+
 describe('watermarks per key', () => {
   it('close the windows of a key that never goes silent, one by one, as its readings move on', () => {
     const ctx = ctxAt(0);
@@ -159,6 +172,17 @@ describe('stop and state', () => {
       ['del', 'k:["a"]'],
       ['put', 'k:["b"]'],
     ]);
+  });
+
+  it('processing-time ticks rewrite only the keys whose windows they close', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'tumbling', sizeMs: 1_000, time: 'processing', allowedLatenessMs: 0, fields: ['x'] });
+    for (let i = 0; i < 100; i++) t.process(reading(`d${i}`, undefined, { x: 1 }, { receivedAt: i < 50 ? 100 : 1_500 }), ctx);
+    t.checkpoint();
+    expect(t.onTime(1_200, ctx)).toHaveLength(50);
+    expect(t.checkpoint()).toHaveLength(50);
+    expect(t.onTime(1_300, ctx)).toEqual([]);
+    expect(t.checkpoint()).toEqual([]);
   });
 
   it('refuses state it cannot read with ERR_TRANSFORM_STATE, naming the key', () => {

@@ -204,8 +204,8 @@ describe('checkpoint and restore', () => {
 
   it('a transform restored from its checkpoints at any point produces exactly what an uninterrupted one does', async () => {
     await fc.assert(
-      fc.asyncProperty(shapes, fc.constantFrom(0, 10), fc.integer({ min: 1, max: 8 }), ops, async (shape, lateness, maxOpen, script) => {
-        const config = { ...configOf(shape, lateness), maxOpenWindows: maxOpen, maxValuesPerWindow: 3, idleTimeoutMs: 100 };
+      fc.asyncProperty(shapes, fc.constantFrom(0, 10), fc.integer({ min: 1, max: 8 }), fc.constantFrom('event', 'processing'), ops, async (shape, lateness, maxOpen, time, script) => {
+        const config = { ...configOf(shape, lateness), maxOpenWindows: maxOpen, maxValuesPerWindow: 3, idleTimeoutMs: 100, time };
         const steady = makeWindow(config);
         let crashing = makeWindow(config);
         const stored = new Map<string, string>();
