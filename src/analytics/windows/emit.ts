@@ -44,6 +44,7 @@ export function aggregateRecord(shape: AggregateShape, state: KeyState, window: 
       closedBy,
       ...(closedBy === 'idle' || closedBy === 'bound' || closedBy === 'stop' ? { early: true } : {}),
       ...(approximate ? { approximate: true } : {}),
+      ...(state.droppedUpTo !== undefined && window.start <= state.droppedUpTo && !byCount ? { incomplete: true } : {}),
     },
   };
   return { kind: 'aggregate', lane: 'telemetry', reading };

@@ -32,6 +32,8 @@ export interface KeyState {
   windows: OpenWindow[];
   /** Sliding windows only: the readings any open or future window of the key may still contain. */
   log?: FoldInput[];
+  /** Sliding windows only: the newest event time of a reading the bound dropped; windows starting at or before it lack it. */
+  droppedUpTo?: number;
   /** Count windows only: readings since the windows last restarted (after an early close). */
   taken?: number;
 }

@@ -54,11 +54,13 @@ export function windowKind(config: WindowConfig): WindowKind {
       return {
         byTime: true,
         lengthMs: size,
-        isLate: (s, t) => t + size <= wm(s),
+        // Late once its own window has closed: a reading only later windows could hold would be consumed
+        // and then appear in no aggregate when no later reading comes.
+        isLate: (s, t) => t + 1 <= wm(s),
         place(state, input, open) {
           (state.log ??= []).push(input);
           const end = input.t + 1;
-          if (end > wm(state) && !state.windows.some((w) => w.end === end)) open(state, end - size, end);
+          if (!state.windows.some((w) => w.end === end)) open(state, end - size, end);
           return [];
         },
         contents(state, w) {
@@ -112,6 +114,9 @@ export function windowKind(config: WindowConfig): WindowKind {
         lengthMs: 60_000,
         isLate: () => false,
         place(state, input, open) {
+          // Windows close oldest first, so a key with none left has lost its newest too (closed early by the
+          // bound): its count starts afresh, or the reading would belong to no window.
+          if (state.windows.length === 0 && (state.taken ?? 0) % slide !== 0) state.taken = 0;
           const i = state.taken ?? 0;
           const full: OpenWindow[] = [];
           for (let k = Math.floor(i / slide); k >= 0 && k * slide + size > i; k--) {

@@ -205,8 +205,11 @@ export class WindowTransform implements Transform {
       state.taken = 0; // the next reading starts a fresh count window
       return;
     }
-    const ends = state.windows.map((w) => w.end).concat((state.log ?? []).map((e) => e.t + (this.config.sizeMs ?? 0)));
-    this.raise(state, Math.max(...ends), closedBy, now, produced);
+    // Loops, not Math.max(...): a sliding log may hold more entries than a call takes arguments.
+    let to = -Infinity;
+    for (const w of state.windows) to = Math.max(to, w.end);
+    for (const e of state.log ?? []) to = Math.max(to, e.t + this.config.sizeMs!);
+    this.raise(state, to, closedBy, now, produced);
   }
 
   /**
@@ -221,10 +224,27 @@ export class WindowTransform implements Transform {
       else this.close(oldest.state, oldest.window, 'bound', now, produced);
     }
     const log = state.log;
-    if (log && log.length > this.config.maxValuesPerWindow) {
-      ctx.metrics.inc('window_closed_early_total', { window: this.shape.name, reason: 'bound' });
-      this.raise(state, Math.min(...log.map((e) => e.t)) + this.config.sizeMs!, 'bound', now, produced);
-    }
+    if (log && log.length > this.config.maxValuesPerWindow) this.dropOldestLogged(state, log, now, produced, ctx);
+  }
+
+  /**
+   * A sliding key past maxValuesPerWindow: the windows holding its oldest reading close early (so that reading
+   * is in an aggregate), the watermark rises to the newest of their ends (so none opens twice), and the reading
+   * is dropped. Windows of the key that start before it from then on lack it, and say `incomplete`.
+   */
+  private dropOldestLogged(state: KeyState, log: NonNullable<KeyState['log']>, now: number, produced: ProducedRecord[], ctx: TransformContext): void {
+    let oldest = 0;
+    for (let i = 1; i < log.length; i++) if (log[i]!.t < log[oldest]!.t) oldest = i;
+    const t = log[oldest]!.t;
+    const holding = state.windows.filter((w) => w.start <= t && t < w.end);
+    ctx.metrics.inc('window_closed_early_total', { window: this.shape.name, reason: 'bound' }, holding.length);
+    for (const w of holding.sort((a, b) => a.end - b.end)) this.close(state, w, 'bound', now, produced);
+    const newestEnd = holding.reduce((end, w) => Math.max(end, w.end), -Infinity);
+    if (state.watermark === null || newestEnd > state.watermark) state.watermark = newestEnd;
+    log.splice(oldest, 1);
+    state.droppedUpTo = Math.max(state.droppedUpTo ?? -Infinity, t);
+    this.kind.prune(state);
+    this.dirty.add(state.id);
   }
 }
 

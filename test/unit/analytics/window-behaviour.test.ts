@@ -87,6 +87,23 @@ describe('bounds', () => {
     expect(t.process(reading('a', 2_000, { x: 1 }), ctx)).toMatchObject({ fate: 'filter', reason: 'late' });
   });
 
+  it('a sliding window keeps at most maxValuesPerWindow readings per key: past it the oldest falls out, closing what it ends', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'sliding', sizeMs: 1_000_000, fields: ['x'], aggregates: ['count'], maxValuesPerWindow: 4 });
+    const out = [1, 2, 3, 4, 5, 6].flatMap((ts) => producedOf(t.process(reading('d', ts, { x: 1 }), ctx)));
+    // The 5th reading makes 5: reading 1 falls out once the windows holding it (all five, here) have closed.
+    // Reading 6 makes 5 again: reading 2 falls out, closing the one window holding it, which lacks reading 1.
+    expect(out.map((r) => [summary(r).end, summary(r).count, summary(r).closedBy, (r.reading.result as { incomplete?: boolean }).incomplete ?? false])).toEqual([
+      ...[2, 3, 4, 5, 6].map((end, i) => [end, i + 1, 'bound', false]),
+      [7, 5, 'bound', true],
+    ]);
+    expect(ctx.metrics.get('window_closed_early_total', { window: 'window#0', reason: 'bound' })).toBe(6);
+    expect(t.process(reading('d', 6, { x: 1 }), ctx)).toMatchObject({ fate: 'filter', reason: 'late' }); // closed stays closed
+    const next = t.process(reading('d', 8, { x: 1 }), ctx); // five kept again: reading 3 falls out with its window
+    expect(next.fate).toBe('consume');
+    expect(producedOf(next).map((r) => [summary(r).end, summary(r).count])).toEqual([[9, 5]]);
+  });
+
   it('percentiles are exact up to maxValuesPerWindow, then come from a uniform sample and say approximate', () => {
     const ctx = ctxAt(0);
     const make = (bound: number) => makeWindow({ kind: 'tumbling', sizeMs: 1_000_000, fields: ['x'], aggregates: ['p50', 'p90', 'count'], maxValuesPerWindow: bound });
