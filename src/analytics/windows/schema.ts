@@ -43,6 +43,7 @@ export const windowSchema = z
     aggregates: z.array(aggregateName).min(1).max(32).default(['count', 'mean', 'min', 'max']).describe('What to compute per field; each becomes a value `<field>_<aggregate>`'),
     late: z.enum(['side_output', 'pass']).default('side_output').describe('side_output: a late reading is filtered (reason late, counted) and re-emitted as a derived record tagged late; pass: it goes on unchanged but tagged late'),
     maxOpenWindows: z.number().int().positive().max(10_000_000).default(100_000).describe('Bound on open windows over all keys; when reached, the oldest window is closed early (closedBy bound, counted)'),
+    maxKeys: z.number().int().positive().max(10_000_000).default(100_000).describe('Bound on keys kept; past it the longest-quiet keys without an open window are forgotten (their watermark with them), counted'),
     maxValuesPerWindow: z.number().int().positive().max(1_000_000).default(10_000).describe('Values kept per field and window for percentiles (and readings kept per key by sliding windows); past it percentiles come from a deterministic uniform sample and say approximate'),
     onStop: z.enum(['emit', 'keep']).default('emit').describe('On a graceful stop: emit open windows as partial aggregates (their ranges then count as closed), or keep them in the checkpointed state to continue after the restart'),
     topic: z.string().min(1).optional().describe('Topic of the aggregate records; default tidegate/aggregates/<name>'),

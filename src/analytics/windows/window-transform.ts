@@ -66,7 +66,10 @@ export class WindowTransform implements Transform {
     if (this.kind.byTime && t - reading.receivedAt > this.config.maxFutureMs) return this.late(ctx, reading, t, reading.receivedAt, [], 'future');
     const id = encodeKey(key);
     let state = this.keys.get(id);
-    if (!state) this.keys.set(id, (state = newKeyState(id, key, reading.receivedAt)));
+    if (!state) {
+      this.keys.set(id, (state = newKeyState(id, key, reading.receivedAt)));
+      if (this.keys.size > this.config.maxKeys) this.forgetIdleKeys(id, ctx);
+    }
     this.dirty.add(id);
     state.lastArrival = Math.max(state.lastArrival, reading.receivedAt);
     const produced: ProducedRecord[] = [];
@@ -134,6 +137,21 @@ export class WindowTransform implements Transform {
       for (const window of state.windows) windows.push({ state, window });
     }
     for (const r of windows.sort((a, b) => a.window.seq - b.window.seq)) this.open.set(r.window.seq, r);
+  }
+
+  /**
+   * maxKeys: forgets the longest-quiet keys that hold no window (they keep only a watermark), down to 90 % of
+   * the bound, so a flood of device ids costs one scan per 10 % of the bound rather than one per reading. Keys
+   * with windows are bounded by maxOpenWindows. A forgotten key's next reading starts it afresh.
+   */
+  private forgetIdleKeys(keep: string, ctx: TransformContext): void {
+    const idle = [...this.keys.values()].filter((s) => s.id !== keep && !holdsData(s)).sort((a, b) => a.lastArrival - b.lastArrival || (a.id < b.id ? -1 : 1)); // ids: the same choice after a restore
+    const forget = idle.slice(0, Math.max(0, this.keys.size - Math.floor(this.config.maxKeys * 0.9)));
+    for (const s of forget) {
+      this.keys.delete(s.id);
+      this.dirty.add(s.id);
+    }
+    if (forget.length > 0) ctx.metrics.inc('window_keys_forgotten_total', { window: this.shape.name }, forget.length);
   }
 
   private keyOf(reading: PendingReading): Record<string, ReadingValue> | undefined {

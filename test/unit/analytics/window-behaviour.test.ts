@@ -104,6 +104,18 @@ describe('bounds', () => {
     expect(producedOf(next).map((r) => [summary(r).end, summary(r).count])).toEqual([[9, 5]]);
   });
 
+  it('maxKeys forgets the longest-quiet keys that hold no window, counted', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'tumbling', sizeMs: 10, fields: ['x'], allowedLatenessMs: 0, maxKeys: 10 });
+    // Each device sends twice, 20 ms apart: its first window closes, so it holds a watermark and nothing else.
+    for (let i = 0; i < 10; i++) for (const ts of [0, 20]) t.process(reading(`d${i}`, i * 100 + ts, { x: 1 }, { receivedAt: i * 100 + ts }), ctx);
+    t.checkpoint();
+    t.flush(ctx); // every key now holds only a watermark
+    t.process(reading('new', 5_000, { x: 1 }, { receivedAt: 5_000 }), ctx);
+    expect(ctx.metrics.get('window_keys_forgotten_total')).toBe(2);
+    expect(t.checkpoint().filter((op) => op.type === 'del').map((op) => op.key)).toEqual(['k:["d0"]', 'k:["d1"]']);
+  });
+
   it('percentiles are exact up to maxValuesPerWindow, then come from a uniform sample and say approximate', () => {
     const ctx = ctxAt(0);
     const make = (bound: number) => makeWindow({ kind: 'tumbling', sizeMs: 1_000_000, fields: ['x'], aggregates: ['p50', 'p90', 'count'], maxValuesPerWindow: bound });

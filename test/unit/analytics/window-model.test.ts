@@ -202,8 +202,8 @@ describe('checkpoint and restore', () => {
 
   it('a transform restored from its checkpoints at any point produces exactly what an uninterrupted one does', async () => {
     await fc.assert(
-      fc.asyncProperty(shapes, fc.constantFrom(0, 10), fc.integer({ min: 1, max: 8 }), fc.constantFrom('event', 'processing'), ops, async (shape, lateness, maxOpen, time, script) => {
-        const config = { ...configOf(shape, lateness), maxOpenWindows: maxOpen, maxValuesPerWindow: 3, idleTimeoutMs: 100, time };
+      fc.asyncProperty(shapes, fc.constantFrom(0, 10), fc.integer({ min: 1, max: 8 }), fc.constantFrom('event', 'processing'), fc.constantFrom(1, 2, 100), ops, async (shape, lateness, maxOpen, time, maxKeys, script) => {
+        const config = { ...configOf(shape, lateness), maxOpenWindows: maxOpen, maxValuesPerWindow: 3, idleTimeoutMs: 100, time, maxKeys };
         const steady = makeWindow(config);
         let crashing = makeWindow(config);
         const stored = new Map<string, string>();
