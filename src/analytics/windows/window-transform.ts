@@ -239,7 +239,9 @@ export class WindowTransform implements Transform {
       const oldest = this.open.values().next().value!;
       ctx.metrics.inc('window_closed_early_total', { window: this.shape.name, reason: 'bound' });
       if (this.kind.byTime) this.raise(oldest.state, oldest.window.end, 'bound', now, produced);
-      else this.close(oldest.state, oldest.window, 'bound', now, produced);
+      // Open windows end after their key's watermark, so the raise closed it; closing it here regardless keeps
+      // this loop finite should that ever not hold.
+      if (this.open.has(oldest.window.seq)) this.close(oldest.state, oldest.window, 'bound', now, produced);
     }
     const log = state.log;
     if (log && log.length > this.config.maxValuesPerWindow) this.dropOldestLogged(state, log, now, produced, ctx);
