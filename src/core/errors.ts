@@ -23,7 +23,8 @@ export type TidegateErrorCode =
   | 'ERR_USERS_FILE'
   | 'ERR_USAGE'
   | 'ERR_KPL_CHECKSUM'
-  | 'ERR_KPL_MALFORMED';
+  | 'ERR_KPL_MALFORMED'
+  | 'ERR_TRANSFORM_STATE';
 
 export class TidegateError extends Error {
   readonly code: TidegateErrorCode;
