@@ -12,12 +12,6 @@ export const pipelineSchema = z
       .describe(
         'How often (ms) stateful transforms are told the time, so windows close and silence is noticed with no reading arriving. Smaller closes windows closer to their end, at a little CPU per tick. Default 1000.',
       ),
-    onStop: z
-      .enum(['checkpoint', 'flush'])
-      .default('checkpoint')
-      .describe(
-        'What a clean stop does with open windows: `checkpoint` keeps them on disk (their state is already committed with the readings it holds) and the next start carries on; `flush` emits them now as partial results. Default checkpoint.',
-      ),
   })
   .strict()
   .describe('Timing of the transforms and rules that keep state.');

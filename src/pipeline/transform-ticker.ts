@@ -29,7 +29,7 @@ export class TransformTicker implements Component {
 
   constructor(
     private readonly target: TimeDriven,
-    private readonly config: PipelineConfig,
+    private readonly config: Pick<PipelineConfig, 'tickMs'>,
   ) {}
 
   async start(ctx: ComponentContext): Promise<void> {
@@ -43,9 +43,9 @@ export class TransformTicker implements Component {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
-    if (this.config.onStop !== 'flush' || deadline.aborted) return;
-    // Partial windows become results now; with `checkpoint` their state is already on disk, committed with
-    // the readings it holds, and the next start carries on from it.
+    if (deadline.aborted) return;
+    // Each transform's flush decides (a window's `onStop`: emit partial windows now, or keep them): kept
+    // state is already on disk, committed with the readings it holds, and the next start carries on from it.
     await this.target.flushTransforms();
   }
 

@@ -51,7 +51,7 @@ describe('validateConfig: defaults', () => {
       serial: [],
       modbus: [],
       transforms: [],
-      pipeline: { tickMs: 1_000, onStop: 'checkpoint' },
+      pipeline: { tickMs: 1_000 },
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });
