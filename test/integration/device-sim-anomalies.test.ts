@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -232,4 +233,53 @@ describe('alarm scoring from the MQTT alarm topics', () => {
       await broker.close();
     }
   }, 20_000);
+});
+
+describe('the truth file of a run stopped with SIGINT', () => {
+  it('has each episode as soon as it is over, and the open ones once the run stops', async () => {
+    const broker = await startTestBroker();
+    const temp = await makeTempDir('device-sim-truth-sigint-');
+    const scenario = path.join(temp.dir, 's.yaml');
+    const truthFile = path.join(temp.dir, 'truth.jsonl');
+    writeFileSync(
+      scenario,
+      [
+        'name: sigint',
+        'run: { duration: 60s, seed: 4 }',
+        'fleets: [{ name: rooms, id: "th-{i:02}", count: 2, profile: th, interval: 50ms }]',
+        'anomalies:',
+        '  - { kind: spike, devices: [th-01], field: temperature, at: 200ms, magnitude: 30 }',
+        '  - { kind: step, devices: [th-02], field: temperature, at: 300ms, duration: 60s, magnitude: 5 }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'device-sim/main.ts', 'run', '--scenario', scenario, '--url', broker.url, '--truth', truthFile, '--no-progress', '--json'], {
+      cwd: repoRoot,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    const exited = once(child, 'exit');
+    try {
+      // About a second of readings: the spike (one reading at 200 ms) is over and must be on disk already.
+      await broker.waitForCount(40, 20_000);
+      const deadline = Date.now() + 5_000;
+      while (!(existsSync(truthFile) && readFileSync(truthFile, 'utf8').includes('"spike"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const early = parseTruth(readFileSync(truthFile, 'utf8'), truthFile);
+      expect(early.map((t) => t.kind)).toEqual(['spike']);
+      child.kill('SIGINT');
+      const [code] = await exited;
+      expect(code).toBe(0);
+      const all = parseTruth(readFileSync(truthFile, 'utf8'), truthFile);
+      expect(all.map((t) => t.kind)).toEqual(['spike', 'step']);
+      const step = all[1]!;
+      expect(step.end - step.start).toBeLessThan(30_000); // cut at the stop, not the planned 60 s
+      expect(step.readings).toBeGreaterThan(10);
+      expect(JSON.parse(stdout)).toMatchObject({ stopReason: 'aborted', anomalies: { episodes: 2, byKind: { spike: 1, step: 1 }, truthFile } });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await broker.close();
+      await temp.cleanup();
+    }
+  }, 40_000);
 });
