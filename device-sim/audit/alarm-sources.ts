@@ -56,6 +56,11 @@ export async function collectFromMqtt(o: MqttAlarmOptions, collector: AlarmColle
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new AlarmListenError(`no connection to ${o.url} within ${(o.connectTimeoutMs ?? 10_000) / 1000} s; check --mqtt-url`)), o.connectTimeoutMs ?? 10_000);
+      // Refused connections (bad credentials, a broker that says no) arrive as 'error'; unhandled, it would throw.
+      client.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new AlarmListenError(`cannot listen on ${o.url}: ${err.message}`));
+      });
       client.once('connect', () => {
         clearTimeout(timer);
         client.subscribe(topic, { qos: 1 }, (err, granted) => {

@@ -235,6 +235,17 @@ describe('alarm scoring from the MQTT alarm topics', () => {
   }, 20_000);
 });
 
+describe('alarm scoring from MQTT, refused', () => {
+  it('a broker that refuses the listener gives an AlarmListenError, not a crash', async () => {
+    const broker = await startTestBroker({ authenticate: () => false });
+    try {
+      await expect(auditAlarms({ from: 'mqtt', truth: [], url: broker.url, listenMs: 60_000 })).rejects.toThrow(/cannot listen on mqtt:\/\/127\.0\.0\.1:\d+: .*(Not authorized|Bad username)/i);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
 describe('the truth file of a run stopped with SIGINT', () => {
   it('has each episode as soon as it is over, and the open ones once the run stops', async () => {
     const broker = await startTestBroker();
