@@ -6,7 +6,10 @@
  *   step   +magnitude for the whole episode
  *   drift  +magnitude × elapsed / duration (a ramp from 0 to magnitude)
  *   stuck  the field repeats the last value it sent before the episode
- *   noise  + gaussian noise with standard deviation magnitude
+ *   noise  + gaussian noise with standard deviation magnitude, or (with factor)
+ *          the deviation from the field's recent mean (an exponential moving
+ *          average of its generated values) times sqrt(factor), which
+ *          multiplies the short-term variance by factor
  * Values are not clamped to the generator's min/max (an anomaly may leave the
  * plausible range: that is often what a detector looks for), but are rounded
  * like the field. Each finished episode goes to the truth sink.
@@ -28,12 +31,17 @@ interface Live {
   noise: Rng | undefined;
 }
 
+/** Weight of a new reading in the recent mean: about the last 10 readings. */
+const BASELINE_ALPHA = 0.1;
+
 export class DeviceAnomalies {
   private readonly pending: Episode[];
   private readonly live: Live[] = [];
   /** Last value sent per field that a stuck episode may freeze. */
   private readonly lastSent = new Map<string, number>();
   private readonly rounding = new Map<string, number>();
+  /** Recent mean of the generated (unchanged) values, per field a variance-factor noise needs. */
+  private readonly baseline = new Map<string, number>();
   /** Episodes written to the truth sink, by kind. */
   readonly finished = new Map<AnomalyKind, number>();
 
@@ -50,6 +58,7 @@ export class DeviceAnomalies {
       const round = spec && 'round' in spec ? spec.round : undefined;
       if (e.field !== null && round !== undefined) this.rounding.set(e.field, 10 ** round);
       if (e.kind === 'stuck' && e.field !== null) this.lastSent.set(e.field, NaN);
+      if (e.kind === 'noise' && e.factor !== undefined && e.field !== null) this.baseline.set(e.field, NaN);
     }
   }
 
@@ -98,6 +107,7 @@ export class DeviceAnomalies {
   /** Changes the reading's values in place. */
   apply(values: Record<string, Value>, dueMs: number, ts: number): void {
     this.advance(dueMs);
+    const raw = this.baseline.size > 0 ? [...this.baseline.keys()].map((f) => values[f]) : undefined;
     for (const l of this.live) {
       const { ep } = l;
       if (ep.field === null) continue;
@@ -117,7 +127,11 @@ export class DeviceAnomalies {
           out = l.frozen;
           break;
         case 'noise':
-          out = v + ep.magnitude * gaussian(l.noise as Rng);
+          if (ep.factor === undefined) out = v + ep.magnitude * gaussian(l.noise as Rng);
+          else {
+            const mean = this.baseline.get(ep.field) as number;
+            out = Number.isNaN(mean) ? v : mean + (v - mean) * Math.sqrt(ep.factor);
+          }
           break;
         case 'dropout':
           continue;
@@ -130,6 +144,13 @@ export class DeviceAnomalies {
       const v = values[f];
       if (typeof v === 'number') this.lastSent.set(f, v);
     }
+    if (raw) {
+      let i = 0;
+      for (const [f, mean] of this.baseline) {
+        const r = raw[i++];
+        if (typeof r === 'number') this.baseline.set(f, Number.isNaN(mean) ? r : mean + BASELINE_ALPHA * (r - mean));
+      }
+    }
   }
 
   private close(l: Live): void {
@@ -141,7 +162,8 @@ export class DeviceAnomalies {
       kind: ep.kind,
       start: l.first,
       end: l.last,
-      magnitude: ep.kind === 'stuck' || ep.kind === 'dropout' ? null : ep.magnitude,
+      magnitude: ep.kind === 'stuck' || ep.kind === 'dropout' || ep.factor !== undefined ? null : ep.magnitude,
+      ...(ep.factor !== undefined ? { factor: ep.factor } : {}),
       episodeId: ep.id,
       readings: l.affected,
     });

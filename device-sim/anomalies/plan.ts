@@ -26,6 +26,8 @@ export interface Episode {
   readings: number;
   /** spike/step: offset; drift: offset reached at the end; noise: standard deviation; stuck/dropout: 0. */
   magnitude: number;
+  /** noise with a factor: the variance around the field's recent mean is multiplied by it. */
+  factor?: number;
 }
 
 /** A device id pattern where "*" matches any run of characters. */
@@ -140,6 +142,7 @@ export function placeEpisodes(
           endMs: a.kind === 'spike' ? Infinity : startMs + lengthMs,
           readings: a.kind === 'spike' ? (a.readings ?? 1) : Infinity,
           magnitude: magnitudeOf(a, rng),
+          ...(a.factor !== undefined ? { factor: a.factor } : {}),
         });
       }
       out.set(d.index, list);

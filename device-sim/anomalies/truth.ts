@@ -22,6 +22,8 @@ export const truthRecordSchema = z.looseObject({
   end: z.number(),
   /** spike/step: offset; drift: offset at the end; noise: standard deviation; stuck/dropout: null. */
   magnitude: z.number().nullable(),
+  /** noise with a variance multiplier instead of a magnitude. */
+  factor: z.number().optional(),
   episodeId: z.string().min(1),
   /** Readings changed (dropout: readings not sent). */
   readings: z.number().int().min(0).optional(),

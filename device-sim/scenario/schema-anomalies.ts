@@ -42,6 +42,8 @@ export const anomalySchema = z
     /** spike: how many consecutive readings are off (default 1). */
     readings: z.number().int().min(1).max(1000).optional(),
     magnitude: magnitudeSchema.optional(),
+    /** noise, instead of magnitude: multiplies the variance of the field around its recent mean by this. */
+    factor: z.number().min(1).max(1_000_000).optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -53,8 +55,10 @@ export const anomalySchema = z
     if (WITH_DURATION.includes(a.kind) && a.duration === undefined) issue('duration', `required: how long the ${a.kind} lasts, e.g. duration: 2m`);
     if (a.kind === 'spike' && a.duration !== undefined) issue('duration', 'a spike lasts a number of readings, not a time: use readings (default 1)');
     if (a.kind !== 'spike' && a.readings !== undefined) issue('readings', `readings is for spikes; a ${a.kind} lasts for duration`);
-    if (WITH_MAGNITUDE.includes(a.kind) && a.magnitude === undefined) {
-      issue('magnitude', `required: ${a.kind === 'noise' ? 'the standard deviation of the added noise' : 'the offset in the field\'s unit'}, a number or [min, max]`);
+    if (a.factor !== undefined && a.kind !== 'noise') issue('factor', `factor is for noise (a variance multiplier); a ${a.kind} has none`);
+    if (a.kind === 'noise' && a.factor !== undefined && a.magnitude !== undefined) issue('factor', 'give magnitude (the sd of added noise) or factor (a variance multiplier), not both');
+    if (WITH_MAGNITUDE.includes(a.kind) && a.magnitude === undefined && !(a.kind === 'noise' && a.factor !== undefined)) {
+      issue('magnitude', `required: ${a.kind === 'noise' ? 'the standard deviation of the added noise (or factor: a variance multiplier)' : 'the offset in the field\'s unit'}, a number or [min, max]`);
     }
     if (!WITH_MAGNITUDE.includes(a.kind) && a.magnitude !== undefined) issue('magnitude', `a ${a.kind} has no size; remove magnitude`);
     if (Array.isArray(a.magnitude) && a.magnitude[0] > a.magnitude[1]) issue('magnitude', `[min, max] needs min <= max (got [${a.magnitude.join(', ')}])`);

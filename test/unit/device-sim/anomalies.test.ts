@@ -6,6 +6,7 @@ import { DeviceAnomalies } from '../../../device-sim/anomalies/inject.js';
 import { globRegExp, placeEpisodes, type Episode } from '../../../device-sim/anomalies/plan.js';
 import { parseTruth, TruthCollector, TruthFileError, TruthWriter } from '../../../device-sim/anomalies/truth.js';
 import { SimDevice } from '../../../device-sim/model/device.js';
+import { gaussian, mulberry32 } from '../../../device-sim/model/random.js';
 import { OptionsError } from '../../../device-sim/options.js';
 import { resolveOptions } from '../../../device-sim/plan.js';
 import { ScenarioError } from '../../../device-sim/scenario/errors.js';
@@ -111,6 +112,29 @@ describe('anomaly kinds change the series', () => {
     expect(sd).toBeLessThan(2.2);
   });
 
+  it('noise with a factor: multiplies the variance around the recent mean, and the truth says factor', () => {
+    const truth = new TruthCollector();
+    const a = new DeviceAnomalies('d-1', [ep({ kind: 'noise', factor: 9, startMs: 1_000_000, endMs: 3_000_000 })], { t: { type: 'noise', mean: 20, sd: 1 } }, 7, truth);
+    const rng = mulberry32(5);
+    const out: number[] = [];
+    for (let i = 0; i < 4_000; i++) {
+      const v = { t: 20 + gaussian(rng) };
+      a.apply(v, i * 1000, T0 + i * 1000);
+      out.push(v.t);
+    }
+    a.closeAll();
+    const sd = (xs: number[]): number => {
+      const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+      return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / xs.length);
+    };
+    expect(sd(out.slice(0, 1_000))).toBeLessThan(1.1);
+    // var(out) = var(mean) + 9 var(v - mean), with the mean an EWMA of weight 0.1: about 9.5, sd about 3.1.
+    expect(sd(out.slice(1_000, 3_000))).toBeGreaterThan(2.8);
+    expect(sd(out.slice(1_000, 3_000))).toBeLessThan(3.4);
+    expect(sd(out.slice(3_000))).toBeLessThan(1.1);
+    expect(truth.records).toEqual([expect.objectContaining({ kind: 'noise', magnitude: null, factor: 9, readings: 2_000 })]);
+  });
+
   it('an episode shorter than the gap between readings touches nothing and is not in the truth', () => {
     const { values, truth } = series([ep({ kind: 'step', magnitude: 5, startMs: 3100, endMs: 3900 })], 6);
     expect(values).toEqual([20, 20, 20, 20, 20, 20]);
@@ -214,6 +238,11 @@ describe('anomalies in the scenario schema', () => {
       expect.stringMatching(/^anomalies\[1\]\.kind: .*spike.*dropout/),
       'anomalies[2]: unknown key "colour" (check the spelling against device-sim/README.md)',
       'anomalies[2].magnitude: [min, max] needs min <= max (got [3, 1])',
+    ]);
+    expect(problems([{ kind: 'noise', field: 'temperature', duration: '1m', magnitude: 1, factor: 4 }, { kind: 'step', field: 'temperature', duration: '1m', magnitude: 1, factor: 4 }, { kind: 'noise', field: 'temperature', duration: '1m', factor: 0.5 }])).toEqual([
+      'anomalies[0].factor: give magnitude (the sd of added noise) or factor (a variance multiplier), not both',
+      'anomalies[1].factor: factor is for noise (a variance multiplier); a step has none',
+      expect.stringMatching(/^anomalies\[2\]\.factor: .*>=1/),
     ]);
   });
 
