@@ -32,7 +32,7 @@ interface Common {
 }
 
 export type AlarmAuditOptions =
-  | (Common & { from: 'stream'; target: KinesisTarget; waitMs?: number; pollMs?: number; timeoutMs?: number })
+  | (Common & { from: 'stream'; target: KinesisTarget; waitMs?: number; pollMs?: number; timeoutMs?: number; reader?: StreamReader })
   | (Common & { from: 'mqtt'; url: string; topic?: string; listenMs: number; username?: string; password?: string; onSubscribed?: () => void });
 
 export const DEFAULT_TOLERANCE_MS = 30_000;
@@ -74,9 +74,10 @@ export async function auditAlarms(o: AlarmAuditOptions): Promise<AlarmAuditResul
   }
   const truth = readTruth();
   const ledger = await ledgerOf(o.report);
-  const client = auditClient(o.target);
+  // A shared reader (the loss audit's) keeps its records: they are scored, not read again.
+  const client = o.reader ? undefined : auditClient(o.target);
   try {
-    const reader = new StreamReader(client, o.target.stream);
+    const reader = o.reader ?? new StreamReader(client!, o.target.stream);
     const timeout = o.timeoutMs ?? 120_000;
     const waitUntil = Date.now() + (o.waitMs ?? 0);
     await reader.catchUp(Date.now() + timeout);
@@ -92,6 +93,6 @@ export async function auditAlarms(o: AlarmAuditOptions): Promise<AlarmAuditResul
     }
     return scored;
   } finally {
-    client.destroy();
+    client?.destroy();
   }
 }

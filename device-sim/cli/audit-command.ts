@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { TruthFileError } from '../anomalies/truth.js';
 import { auditAlarms, DEFAULT_TOLERANCE_MS, type AlarmAuditResult } from '../audit/alarm-audit.js';
 import { AlarmListenError, DEFAULT_ALARM_TOPIC } from '../audit/alarm-sources.js';
+import { auditClient, StreamReader } from '../audit/kinesis-reader.js';
 import { auditStream, ReportFileError, type AuditResult } from '../audit/audit.js';
 import { formatAlarmScore } from '../audit/format-alarms.js';
 import { formatAudit } from '../audit/format.js';
@@ -128,6 +129,9 @@ export async function auditCommand(flags: AuditFlags): Promise<number> {
   const target = { stream: flags.stream as string, endpoint: flags.endpoint, region: p.region };
   let loss: AuditResult | undefined;
   let score: AlarmAuditResult | undefined;
+  // One reader for both the loss audit and alarm scoring: the stream is read once.
+  const client = flags.stream !== undefined ? auditClient(target) : undefined;
+  const reader = client ? new StreamReader(client, target.stream) : undefined;
   try {
     if (p.alarms?.from === 'mqtt') {
       // Listening comes first: it must cover the run; the stream is read once the run is over.
@@ -143,10 +147,10 @@ export async function auditCommand(flags: AuditFlags): Promise<number> {
       });
     }
     if (flags.report !== undefined && flags.stream !== undefined) {
-      loss = await auditStream({ report: flags.report, ...target, waitMs: p.waitMs, timeoutMs: p.timeoutMs });
+      loss = await auditStream({ report: flags.report, ...target, waitMs: p.waitMs, timeoutMs: p.timeoutMs, reader });
     }
     if (p.alarms?.from === 'stream') {
-      score = await auditAlarms({ from: 'stream', truth: flags.truth as string, report: flags.report, toleranceMs: p.alarms.toleranceMs, target, waitMs: p.waitMs, timeoutMs: p.timeoutMs });
+      score = await auditAlarms({ from: 'stream', truth: flags.truth as string, report: flags.report, toleranceMs: p.alarms.toleranceMs, target, waitMs: p.waitMs, timeoutMs: p.timeoutMs, reader });
     }
   } catch (err) {
     if (err instanceof ReportFileError || err instanceof TruthFileError) {
@@ -155,6 +159,8 @@ export async function auditCommand(flags: AuditFlags): Promise<number> {
     }
     process.stderr.write(`device-sim audit: ${err instanceof AlarmListenError ? err.message : streamHint(err as Error, flags, p.region)}\n`);
     return 1;
+  } finally {
+    client?.destroy();
   }
   if (flags.json) {
     const doc = loss && score ? { ...loss, alarmScore: score } : (loss ?? score);
