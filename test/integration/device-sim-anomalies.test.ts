@@ -193,7 +193,7 @@ describe('device-sim anomalies -> tidegate -> Kinesis, and alarm scoring from th
     expect(JSON.parse(strict.stdout)).toMatchObject({ detected: 7, falsePositives: 2, outOfScope: { otherDevices: 0 } }); // no report: every device counts
     const both = await cli([...base, '--report', report, '--json', '--min-recall', '0.8']);
     expect(both.code, both.stderr).toBe(0);
-    expect(JSON.parse(both.stdout)).toMatchObject({ loss: { count: 0 }, alarmScore: { detected: 7, falsePositives: 1 } });
+    expect(JSON.parse(both.stdout)).toMatchObject({ loss: { count: 0 }, ignored: { notReadings: all.length, withoutSeq: 0 }, alarmScore: { detected: 7, falsePositives: 1 } });
     const usage = await cli(['--truth', truthFile]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--stream NAME is required/);
