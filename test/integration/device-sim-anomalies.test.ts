@@ -84,6 +84,7 @@ describe('device-sim anomalies -> tidegate -> Kinesis, and alarm scoring from th
         ],
       }),
     });
+    truth = parseTruth(readFileSync(truthFile, 'utf8'), truthFile);
   }, 30_000);
 
   afterAll(async () => {
@@ -94,7 +95,6 @@ describe('device-sim anomalies -> tidegate -> Kinesis, and alarm scoring from th
 
   it('writes one truth line per episode, and the stream shows exactly the injected values', async () => {
     expect(summary.failed).toBe(0);
-    truth = parseTruth(readFileSync(truthFile, 'utf8'), truthFile);
     expect(truth.map((t) => `${t.kind} ${t.device}`).sort()).toEqual(
       ['drift th-02', 'dropout th-05', 'noise th-04', 'spike pump-01', 'spike pump-02', 'spike pump-03', 'step th-01', 'stuck th-03'].sort(),
     );

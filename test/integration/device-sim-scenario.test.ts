@@ -91,6 +91,13 @@ describe('scenarios against aedes', () => {
         profiles: { walk: { fields: { level: { type: 'randomWalk', start: 50, step: 2, round: 3 }, noise: { type: 'noise', sd: 1, round: 3 } } } },
         fleets: [{ id: 'w-{i:02}', count: 6, profile: 'walk', rate: 1000, jitter: 0.3 }],
         faults: { duplicates: { ratio: 0.05 }, reboots: { ratio: 0.01 } },
+        // Anomalies are decided on the nominal schedule, so they hit the same readings every time.
+        anomalies: [
+          { kind: 'step', devices: ['w-01'], field: 'level', at: '20ms', duration: '30ms', magnitude: 100 },
+          { kind: 'spike', field: 'noise', within: ['0ms', '80ms'], count: 2, magnitude: [20, 40] },
+          { kind: 'dropout', devices: ['w-03'], at: '40ms', duration: '20ms' },
+          { kind: 'stuck', devices: ['w-04'], field: 'level', at: '30ms', duration: '30ms' },
+        ],
       };
       const run = async (): Promise<{ s: SimulationSummary; values: Map<string, unknown> }> => {
         const from = broker.received.length;
@@ -102,6 +109,8 @@ describe('scenarios against aedes', () => {
       const b = await run();
       expect(a.s.devices).toEqual(b.s.devices);
       expect(a.s.faults).toEqual(b.s.faults);
+      expect(a.s.anomalies.episodes).toBe(15); // 1 step, 12 spikes, 1 dropout, 1 stuck
+      expect(a.s.anomalies).toEqual(b.s.anomalies);
       expect([...a.values.entries()].sort()).toEqual([...b.values.entries()].sort());
       const c = await runSimulation({ scenario: parseScenario(doc), seed: 78 });
       expect(c.devices.map((d) => d.boots[0]!.boot)).not.toEqual(a.s.devices.map((d) => d.boots[0]!.boot));
