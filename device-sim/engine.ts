@@ -6,9 +6,12 @@
  * transport reports room, so a stalled connection holds up only its own
  * devices. Readings due during a stall keep their due time and go out as soon
  * as there is room (a device flushing its backlog), without loss or duplication.
- * Faults are decided per reading from each device's own seeded stream.
+ * Faults are decided per reading from each device's own seeded stream;
+ * anomalies by the reading's nominal due time, so they fall on the same
+ * readings however busy the machine is.
  */
 import { performance } from 'node:perf_hooks';
+import type { DeviceAnomalies } from './anomalies/inject.js';
 import { runStorms, type StormRunner } from './faults/storms.js';
 import { appliesTo } from './faults/settings.js';
 import type { DeviceLedger } from './ledger.js';
@@ -47,6 +50,8 @@ export interface EngineParts {
   wire: Wire;
   connOf: Uint32Array;
   topics: string[];
+  /** Per device index; undefined for devices without anomalies. */
+  anomalies: ReadonlyArray<DeviceAnomalies | undefined>;
 }
 
 export class Engine {
@@ -208,7 +213,14 @@ export class Engine {
     }
 
     const ts = dev.clock(wall, this.startWall);
+    const anomalies = this.p.anomalies[d];
+    if (anomalies?.silent(nominal, ts)) {
+      // A dropout: the device sends nothing (no seq used, like a device that is off), then resumes.
+      this.scheduleNext(d, nominal);
+      return;
+    }
     const values = dev.next(ts);
+    anomalies?.apply(values, nominal, ts);
     const seq = dev.seq;
     const rec = ledger.current;
     const reading = { deviceId: dev.deviceId, seq, ts, boot: dev.boot, values };
@@ -255,7 +267,12 @@ export class Engine {
       this.stop('count');
       return;
     }
-    const next = f.bursts.advance(nominal, dev.spec.intervalMs, fleet);
+    this.scheduleNext(d, nominal);
+  }
+
+  private scheduleNext(d: number, nominal: number): void {
+    const dev = this.p.devices[d] as SimDevice;
+    const next = this.p.o.faults.bursts.advance(nominal, dev.spec.intervalMs, dev.spec.fleet);
     this.nominal[d] = next;
     this.schedule(d, next, next - nominal);
   }

@@ -82,6 +82,8 @@ export interface SimulationOptions {
   reconnectPeriodMs?: number;
   /** Publish over a serial port instead of MQTT. */
   serial?: SerialOptions;
+  /** Write the ground truth of the scenario's anomalies to this file (JSON lines, one per episode). */
+  truthFile?: string;
   tickMs?: number;
   progressIntervalMs?: number;
   onProgress?: (progress: ProgressSnapshot) => void;

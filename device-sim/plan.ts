@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ReplayLookup } from './model/generators.js';
+import { placeEpisodes, type Episode } from './anomalies/plan.js';
 import { resolveFaults, type FaultSettings } from './faults/settings.js';
 import { checkFlags, checkInt, checkTopicTemplate, checkUrl, DEFAULTS, MAX_INFLIGHT_LIMIT, OptionsError, type ProgressSnapshot, type QoS, type SimulationOptions } from './options.js';
 import type { ScenarioProblem } from './scenario/errors.js';
@@ -74,6 +75,10 @@ export interface ResolvedOptions {
   fleet: DeviceSpec[];
   fleetNames: string[];
   faults: FaultSettings;
+  /** Anomaly episodes by device index (devices without any are absent). */
+  anomalies: Map<number, Episode[]>;
+  /** Where the ground truth of the anomalies goes (JSON lines), if anywhere. */
+  truthFile: string | undefined;
   /** Rows of the scenario's replay files. */
   replay: ReplayLookup;
 }
@@ -213,6 +218,11 @@ export function resolveOptions(input: SimulationOptions): ResolvedOptions {
   if (transport.kind === 'serial' && faults.storms.length > 0) problems.push('faults.disconnects: disconnect storms apply to MQTT connections, not a serial port');
   if (transport.kind === 'mqtt' && faults.noise) problems.push('faults.noise: line noise applies to serial ports only');
 
+  // A random seed is still reported in the summary so any run can be replayed.
+  const seed = input.seed ?? run?.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const anomalyDocs = scenario?.doc.anomalies ?? [];
+  const anomalies = anomalyDocs.length > 0 ? placeEpisodes(anomalyDocs, devices, fleetNames, seed, durationMs, problems, prefix) : new Map<number, Episode[]>();
+
   if (problems.length > 0) throw new OptionsError(problems);
 
   // Count-only runs: allow twice the nominal time plus 30 s of slack before giving up.
@@ -230,8 +240,7 @@ export function resolveOptions(input: SimulationOptions): ResolvedOptions {
     connections: transport.kind === 'mqtt' ? transport.connections : 1,
     topicTemplate,
     devicePrefix: prefix,
-    // A random seed is still reported in the summary so any run can be replayed.
-    seed: input.seed ?? run?.seed ?? Math.floor(Math.random() * 2 ** 32),
+    seed,
     payloadBytes: input.payloadBytes ?? run?.payloadBytes ?? DEFAULTS.payloadBytes,
     maxInflight: transport.kind === 'mqtt' ? transport.maxInflight : 1,
     connectTimeoutMs: transport.connectTimeoutMs,
@@ -244,6 +253,8 @@ export function resolveOptions(input: SimulationOptions): ResolvedOptions {
     fleet: devices,
     fleetNames,
     faults,
+    anomalies,
+    truthFile: input.truthFile,
     replay: scenario?.replay ?? NO_REPLAY,
   };
 }

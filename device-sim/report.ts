@@ -54,6 +54,10 @@ export function formatSummaryText(s: SimulationSummary): string {
   }
   const faults = faultLine(s);
   if (faults) lines.push(faults);
+  if (s.anomalies.episodes > 0 || s.anomalies.truthFile) {
+    const kinds = Object.entries(s.anomalies.byKind).map(([k, n]) => `${k} ${int(n)}`);
+    lines.push(`  anomalies        ${int(s.anomalies.episodes)} episodes${kinds.length ? ` (${kinds.join(', ')})` : ''}${s.anomalies.truthFile ? `, ground truth in ${s.anomalies.truthFile}` : ''}`);
+  }
   if (s.stopReason === 'deadline') {
     lines.push('  result           FAILED: --count was not reached before the safety deadline (2x the nominal time + 30 s); pass --duration to set the limit explicitly');
   } else {

@@ -7,6 +7,9 @@
  * per-device ledger.
  */
 import { performance } from 'node:perf_hooks';
+import { DeviceAnomalies } from './anomalies/inject.js';
+import { TruthCollector, TruthWriter, type TruthSink } from './anomalies/truth.js';
+import type { AnomalyKind } from './scenario/schema-anomalies.js';
 import { Engine, type Counters, type StopReason } from './engine.js';
 import { DeviceLedger, type Range } from './ledger.js';
 import { SimDevice } from './model/device.js';
@@ -56,6 +59,13 @@ export interface FaultCounts {
   droppedConnections: number;
 }
 
+export interface AnomalyCounts {
+  /** Episodes that changed (or silenced) at least one reading: the lines of the truth file. */
+  episodes: number;
+  byKind: Partial<Record<AnomalyKind, number>>;
+  truthFile: string | null;
+}
+
 export interface SimulationSummary {
   url: string;
   transport: 'mqtt' | 'serial';
@@ -86,6 +96,7 @@ export interface SimulationSummary {
   stopReason: StopReason;
   startedAt: string;
   faults: FaultCounts;
+  anomalies: AnomalyCounts;
   devices: DeviceLedgerEntry[];
 }
 
@@ -117,6 +128,18 @@ function faultCounts(k: Counters): FaultCounts {
   return { duplicatesSent, malformedSent, oversizeSent, noiseSent, extraErrors, reboots, storms, droppedConnections };
 }
 
+function anomalyCounts(anomalies: ReadonlyArray<DeviceAnomalies | undefined>, truthFile: string | undefined): AnomalyCounts {
+  const byKind: Partial<Record<AnomalyKind, number>> = {};
+  let episodes = 0;
+  for (const a of anomalies) {
+    for (const [kind, n] of a?.finished ?? []) {
+      byKind[kind] = (byKind[kind] ?? 0) + n;
+      episodes += n;
+    }
+  }
+  return { episodes, byKind, truthFile: truthFile ?? null };
+}
+
 export async function runSimulation(opts: SimulationOptions, signal?: AbortSignal): Promise<SimulationSummary> {
   const o = resolveOptions(opts);
   const skew = o.faults.clockSkew;
@@ -126,9 +149,22 @@ export async function runSimulation(opts: SimulationOptions, signal?: AbortSigna
   for (let d = 0; d < devices.length; d++) connOf[d] = d % o.connections; // round-robin spread over connections
   const topics = devices.map((d) => o.topicTemplate.replaceAll('{deviceId}', d.deviceId));
 
+  // Opened before connecting, so an unwritable path fails before any network traffic; a run that never
+  // connects leaves an empty file: nothing was injected.
+  const truthWriter = o.truthFile !== undefined ? new TruthWriter(o.truthFile) : undefined;
   const transport = createTransport(o);
-  await transport.connect(signal);
-  const engine = new Engine({ o, devices, ledgers, transport, wire: wireFor(o), connOf, topics });
+  try {
+    await transport.connect(signal);
+  } catch (err) {
+    truthWriter?.close();
+    throw err;
+  }
+  const truth: TruthSink = truthWriter ?? new TruthCollector();
+  const anomalies = devices.map((dev, i) => {
+    const eps = o.anomalies.get(i);
+    return eps ? new DeviceAnomalies(dev.deviceId, eps, dev.spec.fieldSet.fields, o.seed, truth) : undefined;
+  });
+  const engine = new Engine({ o, devices, ledgers, transport, wire: wireFor(o), connOf, topics, anomalies });
   const startedAt = new Date();
 
   let last = { at: 0, acked: 0, sent: 0 };
@@ -162,6 +198,9 @@ export async function runSimulation(opts: SimulationOptions, signal?: AbortSigna
 
   try {
     const stopReason = await engine.run(signal);
+    // Before draining: a second Ctrl-C during the drain exits at once, and the truth must be complete by then.
+    for (const a of anomalies) a?.closeAll();
+    truthWriter?.close();
     const drained = await transport.whenIdle(o.drainTimeoutMs);
     const durationMs = performance.now() - engine.startMs;
     engine.closing = true;
@@ -190,9 +229,11 @@ export async function runSimulation(opts: SimulationOptions, signal?: AbortSigna
       stopReason,
       startedAt: startedAt.toISOString(),
       faults: faultCounts(k),
+      anomalies: anomalyCounts(anomalies, o.truthFile),
       devices: ledgerEntries(ledgers),
     };
   } finally {
     if (progressTimer) clearInterval(progressTimer);
+    truthWriter?.close();
   }
 }

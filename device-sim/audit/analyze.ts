@@ -33,7 +33,8 @@ export interface AuditResult {
   reordered: number;
   /** Readings in the stream whose ack the simulator never got (in flight at exit, or acks lost): not loss. */
   deliveredUnacknowledged: number;
-  ignored: { otherDevices: number; unknownBoot: number; withoutSeq: number; seqNeverSent: number; unparseable: number };
+  /** notReadings: records whose `kind` is not "reading" (alarms, aggregates, derived records): scored elsewhere or not at all. */
+  ignored: { notReadings: number; otherDevices: number; unknownBoot: number; withoutSeq: number; seqNeverSent: number; unparseable: number };
   latencyMs: { count: number; min: number; p50: number; p95: number; p99: number; max: number; note: string } | null;
   ok: boolean;
 }
@@ -47,6 +48,7 @@ interface BootState {
 
 interface ParsedRecord {
   id?: unknown;
+  kind?: unknown;
   deviceId?: unknown;
   seq?: unknown;
   ts?: unknown;
@@ -90,7 +92,7 @@ export function analyze(ledger: AuditLedger, records: readonly StreamRecord[], s
     devices.set(d.deviceId, boots);
   }
 
-  const ignored = { otherDevices: 0, unknownBoot: 0, withoutSeq: 0, seqNeverSent: 0, unparseable: 0 };
+  const ignored = { notReadings: 0, otherDevices: 0, unknownBoot: 0, withoutSeq: 0, seqNeverSent: 0, unparseable: 0 };
   const dup = { copies: 0, keys: 0, injected: 0, unexpected: 0, byId: 0 };
   const ids = new Set<string>();
   const lastSeq = new Map<string, number>(); // shard + device + boot -> last first-seen seq
@@ -102,6 +104,11 @@ export function analyze(ledger: AuditLedger, records: readonly StreamRecord[], s
     const r = parse(rec);
     if (r === null) {
       ignored.unparseable++;
+      continue;
+    }
+    // Records without a kind come from gateways older than the record kinds: they are readings.
+    if (r.kind !== undefined && r.kind !== 'reading') {
+      ignored.notReadings++;
       continue;
     }
     const boots = typeof r.deviceId === 'string' ? devices.get(r.deviceId) : undefined;

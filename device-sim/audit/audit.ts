@@ -22,6 +22,8 @@ export interface AuditOptions extends KinesisTarget {
   /** Upper bound for reading the stream once (default 120 s). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** A reader to share (alarm scoring reads the same stream): its records are reused, its client left open. */
+  reader?: StreamReader;
 }
 
 async function ledgerOf(report: AuditOptions['report']): Promise<AuditLedger> {
@@ -30,9 +32,9 @@ async function ledgerOf(report: AuditOptions['report']): Promise<AuditLedger> {
 
 export async function auditStream(opts: AuditOptions): Promise<AuditResult> {
   const ledger = await ledgerOf(opts.report);
-  const client = auditClient(opts);
+  const client = opts.reader ? undefined : auditClient(opts);
   try {
-    const reader = new StreamReader(client, opts.stream);
+    const reader = opts.reader ?? new StreamReader(client!, opts.stream);
     const waitUntil = Date.now() + (opts.waitMs ?? 0);
     const pollMs = opts.pollMs ?? 500;
     await reader.catchUp(Date.now() + (opts.timeoutMs ?? 120_000));
@@ -46,6 +48,6 @@ export async function auditStream(opts: AuditOptions): Promise<AuditResult> {
     }
     return result;
   } finally {
-    client.destroy();
+    client?.destroy();
   }
 }

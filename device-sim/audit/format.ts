@@ -26,10 +26,10 @@ export function formatAudit(r: AuditResult, strict = false): string {
     `  unacknowledged   ${int(r.deliveredUnacknowledged)} readings arrived whose ack the simulator never got (not loss)`,
   );
   const i = r.ignored;
-  const ignoredTotal = i.otherDevices + i.unknownBoot + i.withoutSeq + i.seqNeverSent + i.unparseable;
+  const ignoredTotal = i.notReadings + i.otherDevices + i.unknownBoot + i.withoutSeq + i.seqNeverSent + i.unparseable;
   if (ignoredTotal > 0) {
     lines.push(
-      `  ignored          ${int(ignoredTotal)} records: ${int(i.otherDevices)} from devices not in the ledger, ${int(i.unknownBoot)} from boots not in it (other runs), ` +
+      `  ignored          ${int(ignoredTotal)} records: ${int(i.notReadings)} not readings (alarms, aggregates, ...), ${int(i.otherDevices)} from devices not in the ledger, ${int(i.unknownBoot)} from boots not in it (other runs), ` +
         `${int(i.withoutSeq)} without seq, ${int(i.seqNeverSent)} with seqs never sent, ${int(i.unparseable)} not JSON`,
     );
   }

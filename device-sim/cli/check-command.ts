@@ -43,6 +43,11 @@ export function checkScenarioCommand(file: string): number {
   lines.push(`  transport        ${t?.serial ? `serial ${t.serial.path ?? '(path from --serial)'} ${t.serial.framing}` : `mqtt ${t?.mqtt?.url ?? '(url from --url)'}`}`);
   const faults = Object.keys(doc.faults ?? {});
   if (faults.length) lines.push(`  faults           ${faults.join(', ')}`);
+  const anomalies = doc.anomalies ?? [];
+  if (anomalies.length) {
+    const kinds = [...new Set(anomalies.map((a) => a.kind))];
+    lines.push(`  anomalies        ${anomalies.length} entr${anomalies.length === 1 ? 'y' : 'ies'}: ${kinds.join(', ')} (placed from the seed at run time; --truth FILE records them)`);
+  }
   const run = doc.run;
   lines.push(`  run              ${run?.duration !== undefined ? `duration ${String(run.duration)}` : ''}${run?.count !== undefined ? ` count ${run.count}` : ''}${run?.duration === undefined && run?.count === undefined ? 'unbounded: pass --duration or --count' : ''}`);
   process.stdout.write(`${lines.join('\n')}\n`);

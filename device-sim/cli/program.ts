@@ -29,8 +29,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .action(async (flags: RunFlags) => setCode(await runCommand(flags)));
 
-  addAuditFlags(program.command('audit').description('compare a run report with what reached a Kinesis stream: loss, duplicates, reordering, latency'))
-    .addHelpText('after', '\nExample (the gateway\'s local emulator):\n  device-sim audit --report out.json --endpoint http://127.0.0.1:4567 --stream tidegate-telemetry --wait 10')
+  addAuditFlags(program.command('audit').description('compare a run report with what reached a Kinesis stream (loss, duplicates, reordering, latency) and score alarms against the ground truth of injected anomalies'))
+    .addHelpText(
+      'after',
+      '\nExamples (the gateway\'s local emulator):\n  device-sim audit --report out.json --endpoint http://127.0.0.1:4567 --stream tidegate-telemetry --wait 10\n' +
+        '  device-sim audit --truth truth.jsonl --report out.json --endpoint http://127.0.0.1:4567 --stream tidegate-telemetry --wait 30\n' +
+        '  device-sim audit --truth truth.jsonl --alarms-from mqtt --mqtt-url mqtt://127.0.0.1:1883 --listen 660   # started with the run',
+    )
     .action(async (flags: AuditFlags) => setCode(await auditCommand(flags)));
 
   program

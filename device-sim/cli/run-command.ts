@@ -9,6 +9,7 @@ import { resolveOptions } from '../plan.js';
 import { formatSummaryText, isSuccessful, summaryJsonLine, writeReport } from '../report.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { TruthFileError } from '../anomalies/truth.js';
 import { ConnectError, runSimulation } from '../simulator.js';
 import { progressReporter } from './progress.js';
 import { optionsFromCli, type CliValues } from './run-flags.js';
@@ -63,7 +64,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     return isSuccessful(summary) ? 0 : 1;
   } catch (err) {
     progress.clear();
-    if (err instanceof ConnectError) {
+    if (err instanceof ConnectError || err instanceof TruthFileError) {
       process.stderr.write(`device-sim: ${err.message}\n`);
       return 1;
     }

@@ -39,6 +39,7 @@ export interface CliValues {
   baud?: string;
   framing?: string;
   lineEnding?: string;
+  truth?: string;
 }
 
 export function addRunFlags(cmd: Command): Command {
@@ -73,6 +74,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--baud <n>', `serial baud rate (default: ${DEFAULTS.baudRate})`)
     .option('--framing <jsonl|csv|kv>', 'serial line format (default: jsonl)')
     .option('--line-ending <lf|crlf>', 'serial line ending (default: lf)')
+    .option('--truth <file>', "write the ground truth of the scenario's anomalies (one JSON line per injected episode), for `device-sim audit --truth`")
     .option('--report <file>', 'write the summary plus the per-device ledger (acknowledged seq ranges) to a JSON file, for `device-sim audit`')
     .option('--json', 'print the summary as one JSON line instead of text')
     .option('--no-progress', 'no progress line while running');
@@ -129,6 +131,7 @@ export function optionsFromCli(values: CliValues, env: NodeJS.ProcessEnv = {}): 
     password: values.password ?? env.DEVICE_SIM_PASSWORD,
     tls: tls && (Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) as SimulationOptions['tls']),
     reconnectPeriodMs: seconds('--reconnect-period', values.reconnectPeriod, '1'),
+    truthFile: values.truth,
     serial: values.serial === undefined ? undefined : {
       path: values.serial,
       baudRate: num('--baud', values.baud, '115200'),

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { checkAnomalies } from '../anomalies/plan.js';
 import type { ReplayLookup, Value } from '../model/generators.js';
 import { csvColumn } from './csv.js';
 import { ScenarioError, problemsFromZod, type ScenarioProblem } from './errors.js';
@@ -77,8 +78,9 @@ export function parseScenario(input: unknown, source = 'scenario', baseDir = pro
   if (!parsed.success) throw new ScenarioError(source, problemsFromZod(parsed.error.issues));
   const doc = parsed.data;
   const problems: ScenarioProblem[] = [];
-  expandFleets(doc.fleets, doc.profiles ?? {}, {}, problems);
+  const devices = expandFleets(doc.fleets, doc.profiles ?? {}, {}, problems);
   checkFaultFilters(doc, problems);
+  if (doc.anomalies) checkAnomalies(doc.anomalies, devices, doc.fleets.map(fleetName), problems);
   const columns = loadReplays(doc, baseDir, problems);
   if (problems.length > 0) throw new ScenarioError(source, problems);
   const replay: ReplayLookup = (file, column) => {

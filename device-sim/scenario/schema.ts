@@ -5,6 +5,7 @@
  * CSV files). Every CLI flag that overlaps a key here overrides it.
  */
 import { z } from 'zod';
+import { anomaliesSchema } from './schema-anomalies.js';
 import { durationSchema, fieldsSchema, ratioSchema } from './schema-generators.js';
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 letters, digits, "_", "." or "-"');
@@ -168,6 +169,8 @@ export const scenarioSchema = z
     profiles: z.record(name, profileSchema).optional(),
     fleets: z.array(fleetSchema).min(1),
     faults: faultsSchema.optional(),
+    /** Known deviations for alarm detectors to find; see schema-anomalies.ts. */
+    anomalies: anomaliesSchema.optional(),
   })
   .strict();
 

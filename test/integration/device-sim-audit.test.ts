@@ -185,7 +185,7 @@ describe('end to end: device-sim -> tidegate -> Kinesis emulator -> audit', () =
       expect(result.duplicates).toMatchObject({ injected: summary.faults.duplicatesSent, unexpected: 0, byId: 0 });
       expect(result.reordered).toBe(0);
       expect(result.matched).toBe(2_000 + summary.faults.duplicatesSent);
-      expect(result.ignored).toEqual({ otherDevices: 0, unknownBoot: 0, withoutSeq: 0, seqNeverSent: 0, unparseable: 0 });
+      expect(result.ignored).toEqual({ notReadings: 0, otherDevices: 0, unknownBoot: 0, withoutSeq: 0, seqNeverSent: 0, unparseable: 0 });
       expect(result.latencyMs!.p50).toBeGreaterThanOrEqual(0);
       expect(summary.faults.malformedSent).toBeGreaterThan(0); // dead-lettered by the gateway, so not in the stream
     } finally {

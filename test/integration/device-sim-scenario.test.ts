@@ -110,6 +110,41 @@ describe('scenarios against aedes', () => {
     }
   });
 
+  it('injects anomalies on the same readings for a seed', async () => {
+    const broker = await startTestBroker();
+    try {
+      // 1,200 readings/s over 3 connections: a stalled moment cannot fill an in-flight window, so the readings
+      // go out in due order and a count-bounded run ends on the same reading every time.
+      const doc = {
+        run: { count: 600, seed: 78 },
+        transport: { mqtt: { url: broker.url, qos: 1, connections: 3 } },
+        profiles: { walk: { fields: { level: { type: 'randomWalk', start: 50, step: 2, round: 3 }, noise: { type: 'noise', sd: 1, round: 3 } } } },
+        fleets: [{ id: 'w-{i:02}', count: 6, profile: 'walk', rate: 200, jitter: 0.3 }],
+        anomalies: [
+          { kind: 'step', devices: ['w-01'], field: 'level', at: '100ms', duration: '150ms', magnitude: 100 },
+          { kind: 'spike', field: 'noise', within: ['0ms', '400ms'], count: 2, magnitude: [20, 40] },
+          { kind: 'dropout', devices: ['w-03'], at: '200ms', duration: '100ms' },
+          { kind: 'stuck', devices: ['w-04'], field: 'level', at: '150ms', duration: '150ms' },
+          { kind: 'noise', devices: ['w-05'], field: 'level', at: '100ms', duration: '200ms', factor: 16 },
+        ],
+      };
+      const run = async (): Promise<{ s: SimulationSummary; values: Map<string, unknown> }> => {
+        const from = broker.received.length;
+        const s = await runSimulation({ scenario: parseScenario(doc) });
+        const values = new Map(broker.received.slice(from).filter(isReading).map((r) => [keyOf(r), [r.body!.level, r.body!.noise]]));
+        return { s, values };
+      };
+      const a = await run();
+      const b = await run();
+      expect(a.s.anomalies).toEqual({ episodes: 16, byKind: { step: 1, spike: 12, dropout: 1, stuck: 1, noise: 1 }, truthFile: null });
+      expect(b.s.anomalies).toEqual(a.s.anomalies);
+      expect(a.s.devices).toEqual(b.s.devices);
+      expect([...a.values.entries()].sort()).toEqual([...b.values.entries()].sort());
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('runs a shipped scenario with CLI-style overrides (office floor, 600 ms at 2,000 readings/s)', async () => {
     const broker = await startTestBroker();
     try {

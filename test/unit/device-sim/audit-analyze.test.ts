@@ -64,6 +64,9 @@ describe('audit analysis', () => {
       rec('s0', 'th-001', 'b1', undefined),
       rec('s0', 'th-001', 'b1', 11),
       { shardId: 's0', data: Buffer.from('not json') },
+      // not a reading: an alarm of a ledger device (no seq), and an aggregate that carries a seq
+      { shardId: 's0', data: Buffer.from(JSON.stringify({ kind: 'alarm', deviceId: 'th-001', ts: 1, result: { transition: 'raised' } })) },
+      { shardId: 's0', data: Buffer.from(JSON.stringify({ kind: 'aggregate', deviceId: 'th-001', seq: 3, values: { boot: 'b1' } })) },
     ];
     const r = analyze(ledger, records, 'st', 3);
     expect(r.ok).toBe(false);
@@ -77,7 +80,7 @@ describe('audit analysis', () => {
     expect(r.duplicates).toEqual({ copies: 3, keys: 3, injected: 1, unexpected: 2, byId: 1 });
     expect(r.reordered).toBe(2); // 6 -> 5 and 9 -> 8
     expect(r.deliveredUnacknowledged).toBe(1);
-    expect(r.ignored).toEqual({ otherDevices: 1, unknownBoot: 2, withoutSeq: 1, seqNeverSent: 1, unparseable: 1 });
+    expect(r.ignored).toEqual({ notReadings: 2, otherDevices: 1, unknownBoot: 2, withoutSeq: 1, seqNeverSent: 1, unparseable: 1 });
     expect(r.matched).toBe(19);
   });
 

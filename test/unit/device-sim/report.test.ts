@@ -27,6 +27,7 @@ const base: SimulationSummary = {
   stopReason: 'count',
   startedAt: '2025-01-01T00:00:00.000Z',
   faults: { duplicatesSent: 0, malformedSent: 0, oversizeSent: 0, noiseSent: 0, extraErrors: 0, reboots: 0, storms: 0, droppedConnections: 0 },
+  anomalies: { episodes: 0, byKind: {}, truthFile: null },
   devices: [
     { deviceId: 'th-0001', sent: 2, acked: 2, firstSeq: 1, lastSeq: 2, boots: [{ boot: '0a0b0c0d', sent: 2, acked: [[1, 2]] }] },
     { deviceId: 'co2-0002', sent: 3, acked: 2, firstSeq: 1, lastSeq: 2, boots: [{ boot: '01020304', sent: 1, acked: [[1, 1]] }, { boot: '05060708', sent: 2, acked: [[2, 2]], duplicated: [[2, 2]] }] },
