@@ -200,7 +200,7 @@ export class Gateway {
     await this.startComponent(this.sink);
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
-    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx));
+    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends }));
     const state = await admission.restoreTransformState();
     if (state.restored > 0 || state.orphaned > 0) log('transforms').info(state, 'transform state restored from the buffer');
     if (state.orphaned > 0) log('transforms').warn({ orphaned: state.orphaned }, 'the buffer holds state of transforms that are no longer configured; it is kept but unused');

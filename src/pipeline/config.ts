@@ -12,8 +12,14 @@ export const pipelineSchema = z
       .describe(
         'How often (ms) stateful transforms are told the time, so windows close and silence is noticed with no reading arriving. Smaller closes windows closer to their end, at a little CPU per tick. Default 1000.',
       ),
+    dropResends: z
+      .boolean()
+      .default(true)
+      .describe(
+        'With transforms or rules that keep state (windows, detectors): drop a reading its device sent again (same seq, no newer ts; QoS 1 resends after a reconnect or a crash), counted as filtered `resent_duplicate`, so no window counts it twice. Readings without seq and ts always pass. Default true.',
+      ),
   })
   .strict()
-  .describe('Timing of the transforms and rules that keep state.');
+  .describe('How the transforms and rules that keep state are driven.');
 
 export type PipelineConfig = z.infer<typeof pipelineSchema>;

@@ -2,6 +2,7 @@ import type { LedgerDelta } from '../queue/conservation.js';
 import type { PendingReading, StateWrite } from '../queue/types.js';
 import { TidegateError } from '../core/errors.js';
 import { transformDefinition, type TransformEntry } from './registry.js';
+import { ResendGuard } from './resend-guard.js';
 import type { ProducedRecord, Transform, TransformContext } from './transform.js';
 
 /** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
@@ -25,16 +26,24 @@ export class TransformChain {
     private readonly ctx: TransformContext,
   ) {}
 
-  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext): TransformChain {
-    return new TransformChain(
-      entries.map((entry, i) => {
-        const definition = transformDefinition(entry.type);
-        if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `transforms[${i}]: unknown transform type "${entry.type}"`);
-        const { type: _type, ...slice } = entry;
-        return definition.create(definition.schema.parse(slice), `${entry.type}#${i}`);
-      }),
-      ctx,
-    );
+  /**
+   * The chain the config describes. With `dropResends` (the default) a chain that keeps state starts with the
+   * resend guard: a reading a device sent twice must not be folded into a window twice.
+   */
+  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext, opts: { dropResends?: boolean } = {}): TransformChain {
+    const transforms = entries.map((entry, i) => {
+      const definition = transformDefinition(entry.type);
+      if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `transforms[${i}]: unknown transform type "${entry.type}"`);
+      const { type: _type, ...slice } = entry;
+      return definition.create(definition.schema.parse(slice), `${entry.type}#${i}`);
+    });
+    return new TransformChain(TransformChain.guarded(transforms, opts.dropResends ?? true), ctx);
+  }
+
+  /** Puts the resend guard in front of a chain that keeps state (and only then: stateless chains need none). */
+  static guarded(transforms: readonly Transform[], dropResends: boolean): Transform[] {
+    const stateful = transforms.some((t) => t.checkpoint !== undefined);
+    return dropResends && stateful ? [new ResendGuard(), ...transforms] : [...transforms];
   }
 
   get empty(): boolean {

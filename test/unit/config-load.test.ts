@@ -51,7 +51,7 @@ describe('validateConfig: defaults', () => {
       serial: [],
       modbus: [],
       transforms: [],
-      pipeline: { tickMs: 1_000 },
+      pipeline: { tickMs: 1_000, dropResends: true },
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });
