@@ -1,2 +1,3 @@
 // The transforms shipped with tidegate: importing this module registers each of them.
 import './drop-fields.js';
+import '../../analytics/alarms/register.js';
