@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { transformEntrySchema } from '../pipeline/registry.js';
 import '../pipeline/transforms/index.js';
 import { pipelineSchema } from '../pipeline/config.js';
+import { alarmsSchema } from '../analytics/alarms/schema.js';
 
 /**
  * The single source of truth for tidegate's configuration: types, defaults and validation come from here.
@@ -542,6 +543,7 @@ export const configSchema = z
     /** Transforms between decode and the buffer, in order; each entry's keys are its type's own schema slice. */
     transforms: z.array(transformEntrySchema).max(64).default([]),
     pipeline: pipelineSchema.default(() => pipelineSchema.parse({})),
+    alarms: alarmsSchema.default(() => alarmsSchema.parse({})),
     firehose: firehoseSchema.default(() => firehoseSchema.parse({})),
     status: z
       .object({
