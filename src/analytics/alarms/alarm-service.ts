@@ -30,6 +30,7 @@ export class AlarmService {
       if (!(t instanceof DetectTransform)) continue;
       if (this.rules.has(t.rule)) throw new TidegateError('ERR_CONFIG_INVALID', `two detect transforms use the rule name "${t.rule}"; alarm rule names must be unique`);
       this.rules.set(t.rule, t);
+      t.countersFor(ctx);
     }
   }
 

@@ -41,6 +41,8 @@ export class DetectTransform implements Transform {
   private readonly timing: MachineTiming;
   private readonly devices: RegExp | null;
   private counters: AlarmCounters | null = null;
+  /** Set by restore: the next tick tells the detector the series were not watched in between. */
+  private resumePending = false;
 
   constructor(
     readonly id: string,
@@ -79,6 +81,12 @@ export class DetectTransform implements Transform {
   onTime(now: number, ctx: TransformContext): readonly ProducedRecord[] {
     const counters = this.countersFor(ctx);
     const out: ProducedRecord[] = [];
+    if (this.resumePending && this.detector.resume) for (const [id, s] of this.table.entries()) {
+      if (isRaised(s.alarm)) continue;
+      this.detector.resume(s.detector, now);
+      this.table.changed.add(id);
+    }
+    this.resumePending = false;
     for (const [id, s] of this.table.entries()) {
       const before = `${s.alarm.phase}|${s.alarm.since}|${s.alarm.shelvedUntil}`;
       let transitions: Transition[];
@@ -111,6 +119,7 @@ export class DetectTransform implements Transform {
       entries.push([key.slice(2), JSON.parse(value) as Series]);
     }
     this.table.load(entries);
+    this.resumePending = entries.length > 0;
   }
 
   /** Every series whose alarm is raised, or shelved, for `tidegate alarms list` and the local notification. */
@@ -222,7 +231,8 @@ export class DetectTransform implements Transform {
     return key;
   }
 
-  private countersFor(ctx: TransformContext): AlarmCounters {
+  /** Creates the rule's counters (at start, so every series exists before the first transition). */
+  countersFor(ctx: Pick<TransformContext, 'metrics'>): AlarmCounters {
     return (this.counters ??= new AlarmCounters(ctx.metrics, this.rule, this.config.severity));
   }
 }

@@ -85,3 +85,20 @@ describe('detect: checkpoint and restore', () => {
     expect(after.onTime(r.clock.now(), r.ctx).map((p) => (p.reading.result as { transition: string }).transition)).toEqual(['raised']);
   });
 });
+
+describe('detect: missing data after a restart', () => {
+  it('the time the gateway was down is not counted as the series silence', () => {
+    const config = { rule: 'silent', detector: { kind: 'missing', expectedIntervalMs: 30_000 } };
+    const r = rig(config);
+    const disk = new Map<string, string>();
+    r.feed(1, { deviceId: 'a' });
+    persist(disk, r.transform.checkpoint());
+    // Down for ten minutes, then restored: the devices get expectedIntervalMs from the first tick to report.
+    r.clock.advance(600_000);
+    const after = new DetectTransform('detect#0', detectSchema.parse(config));
+    after.restore(disk);
+    expect(after.onTime(r.clock.now(), r.ctx)).toEqual([]);
+    r.clock.advance(30_001);
+    expect(after.onTime(r.clock.now(), r.ctx).map((p) => p.reading.deviceId)).toEqual(['a']);
+  });
+});

@@ -13,6 +13,11 @@ export interface Detector<S = unknown> {
   observe(state: S, value: number, now: number, active: boolean): Evaluation;
   /** Detectors that notice time passing without a reading (silence, a flat line by time). */
   elapse?(state: S, now: number, active: boolean): Evaluation | null;
+  /**
+   * Called on the first tick after the state was restored: the time the gateway was down is not the series'
+   * silence (its readings could not arrive), so detectors that judge silence start counting again from now.
+   */
+  resume?(state: S, now: number): void;
 }
 
 export interface Evaluation {

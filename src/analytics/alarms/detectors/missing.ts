@@ -14,6 +14,9 @@ export function missingDetector(o: { expectedIntervalMs: number }): Detector<Mis
       state.lastSeen = now;
       return { breach: false, value: 0, threshold: o.expectedIntervalMs };
     },
+    resume(state, now): void {
+      state.lastSeen = Math.max(state.lastSeen, now);
+    },
     elapse(state, now): Evaluation {
       const silence = now - state.lastSeen;
       return { breach: silence > o.expectedIntervalMs, value: silence, threshold: o.expectedIntervalMs };
