@@ -43,6 +43,10 @@ export class DetectTransform implements Transform {
   private counters: AlarmCounters | null = null;
   /** Set by restore: the next tick tells the detector the series were not watched in between. */
   private resumePending = false;
+  /** The detector config as saved with each series. */
+  private readonly fingerprint: string;
+  /** Saved entries the last restore could not use (logged on the next tick). */
+  private discarded = 0;
 
   constructor(
     readonly id: string,
@@ -52,6 +56,7 @@ export class DetectTransform implements Transform {
     this.detector = createDetector(config.detector);
     this.table = new SeriesTable(config.maxSeries);
     this.timing = { raiseHoldMs: config.raiseHoldMs, clearHoldMs: config.clearHoldMs, minReraiseMs: config.minReraiseMs };
+    this.fingerprint = JSON.stringify(config.detector);
     this.devices = config.devices ? new RegExp(`^(?:${config.devices.map(globToPattern).join('|')})$`) : null;
   }
 
@@ -87,6 +92,10 @@ export class DetectTransform implements Transform {
       this.table.changed.add(id);
     }
     this.resumePending = false;
+    if (this.discarded > 0) {
+      ctx.logger.warn({ rule: this.rule, entries: this.discarded }, 'saved alarm state that belongs to another rule or cannot be read was discarded');
+      this.discarded = 0;
+    }
     for (const [id, s] of this.table.entries()) {
       const before = `${s.alarm.phase}|${s.alarm.since}|${s.alarm.shelvedUntil}`;
       let transitions: Transition[];
@@ -111,12 +120,31 @@ export class DetectTransform implements Transform {
     return ops;
   }
 
+  /**
+   * Entries of another rule (the transforms were reordered, so this position now holds another rule) and
+   * entries that cannot be read are left out, and dropped from the disk at the next checkpoint. A series saved
+   * under another detector config keeps its alarm state (a raised alarm must still clear) but starts its
+   * detector's baseline afresh, since the old one may not even have the same shape.
+   */
   restore(state: ReadonlyMap<string, string>): void {
     this.table.clear();
+    this.discarded = 0;
     const entries: Array<[string, Series]> = [];
     for (const [key, value] of state) {
       if (!key.startsWith('s:')) continue;
-      entries.push([key.slice(2), JSON.parse(value) as Series]);
+      const id = key.slice(2);
+      const s = readSeries(value);
+      if (!s || s.rule !== this.rule || s.key.deviceId !== id) {
+        this.discarded += 1;
+        this.table.changed.add(id);
+        continue;
+      }
+      if (s.fingerprint !== this.fingerprint) {
+        s.detector = this.detector.initial(s.lastSeen);
+        s.fingerprint = this.fingerprint;
+        this.table.changed.add(id);
+      }
+      entries.push([id, s]);
     }
     this.table.load(entries);
     this.resumePending = entries.length > 0;
@@ -172,7 +200,7 @@ export class DetectTransform implements Transform {
     const id = key.deviceId;
     let s = this.table.touch(id);
     if (!s) {
-      s = { key, detector: this.detector.initial(now), alarm: initialAlarmState(now), lastSeen: now, value, threshold: 0, readings: [] };
+      s = { key, detector: this.detector.initial(now), alarm: initialAlarmState(now), lastSeen: now, value, threshold: 0, readings: [], rule: this.rule, fingerprint: this.fingerprint };
       const added = this.table.add(id, s);
       if (added === 'refused') {
         counters.refused.inc();
@@ -234,6 +262,17 @@ export class DetectTransform implements Transform {
   /** Creates the rule's counters (at start, so every series exists before the first transition). */
   countersFor(ctx: Pick<TransformContext, 'metrics'>): AlarmCounters {
     return (this.counters ??= new AlarmCounters(ctx.metrics, this.rule, this.config.severity));
+  }
+}
+
+/** A saved series, or null when the entry is not one (damaged, or written by an incompatible version). */
+function readSeries(value: string): Series | null {
+  try {
+    const s = JSON.parse(value) as Partial<Series> | null;
+    if (!s || typeof s !== 'object' || typeof s.key?.deviceId !== 'string' || typeof s.alarm?.phase !== 'string' || !Array.isArray(s.readings)) return null;
+    return s as Series;
+  } catch {
+    return null;
   }
 }
 

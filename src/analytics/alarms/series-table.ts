@@ -13,6 +13,9 @@ export interface Series {
   threshold: number;
   /** The last few readings judged, newest last. */
   readings: ReadingRef[];
+  /** The rule and detector config the state was made under: a restore under another config starts the baseline afresh. */
+  rule: string;
+  fingerprint: string;
 }
 
 export const MAX_READING_REFS = 5;

@@ -102,3 +102,25 @@ describe('detect: missing data after a restart', () => {
     expect(after.onTime(r.clock.now(), r.ctx).map((p) => p.reading.deviceId)).toEqual(['a']);
   });
 });
+
+describe('detect: restoring state saved under another config', () => {
+  it('keeps a raised alarm when the detector changed, with a fresh baseline, and drops entries of another rule or unreadable ones', () => {
+    const r = rig({ rule: 'hot', field: 't', detector: { kind: 'threshold', raise: 80, clear: 75 } });
+    const disk = new Map<string, string>();
+    r.feed(90, { deviceId: 'a' });
+    persist(disk, r.transform.checkpoint());
+    disk.set('s:broken', '{not json');
+    disk.set('s:other', JSON.stringify({ ...JSON.parse(disk.get('s:a')!), rule: 'cold', key: { deviceId: 'other' } }));
+
+    const ewma = new DetectTransform('detect#0', detectSchema.parse({ rule: 'hot', field: 't', detector: { kind: 'ewma', warmup: 2 } }));
+    ewma.restore(disk);
+    expect(ewma.alarms({ all: true }).map((a) => [a.deviceId, a.state])).toEqual([['a', 'active']]);
+    // The unusable entries are deleted at the next checkpoint; the series under a new detector is rewritten.
+    const ops = ewma.checkpoint();
+    expect(ops.filter((o) => o.type === 'del').map((o) => o.key).sort()).toEqual(['s:broken', 's:other']);
+    expect(ops.filter((o) => o.type === 'put').map((o) => o.key)).toEqual(['s:a']);
+    // The new detector warms up from nothing (no judgement yet: the alarm stays raised), then judges.
+    for (const v of [20, 20, 20]) ewma.process({ deviceId: 'a', topic: 'x', receivedAt: r.clock.now(), values: { t: v } }, r.ctx);
+    expect(ewma.alarms().map((a) => a.state)).toEqual([]);
+  });
+});
