@@ -68,7 +68,19 @@ const madSchema = z
   })
   .describe('Robust median/MAD score.');
 
-export const detectorSchema = z.discriminatedUnion('kind', [thresholdSchema, rateSchema, flatlineSchema, missingSchema, ewmaSchema, madSchema]).describe('What condition the rule watches for.');
+const seasonalSchema = z
+  .strictObject({
+    kind: z.literal('seasonal').describe('A weekly baseline: each value is scored against the same hour of the week (168 slots, each an EWMA mean and variance).'),
+    alpha: z.number().gt(0).lt(1).default(0.2).describe('Weight of the newest value within its slot (0–1). Default 0.2.'),
+    z: z.number().positive().default(3).describe('Raise at |z-score| >= this against the slot. Default 3.'),
+    clearZ: z.number().nonnegative().optional().describe('Clear once |z| is below this; defaults to `z`.'),
+    warmup: z.number().int().min(1).max(10_000).default(4).describe('Values a slot learns before it judges (4: a month of one reading an hour). Default 4.'),
+    minStd: z.number().positive().default(1e-6).describe('Floor of the standard deviation. Default 1e-6.'),
+    utcOffsetMinutes: z.number().int().min(-14 * 60).max(14 * 60).default(0).describe('The site\'s offset from UTC in minutes, so slots follow local hours (a fixed offset: daylight saving time shifts the slots by an hour twice a year). Default 0.'),
+  })
+  .describe('Seasonal hour-of-week baseline.');
+
+export const detectorSchema = z.discriminatedUnion('kind', [thresholdSchema, rateSchema, flatlineSchema, missingSchema, ewmaSchema, madSchema, seasonalSchema]).describe('What condition the rule watches for.');
 
 export const SEVERITIES = ['critical', 'major', 'minor', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];

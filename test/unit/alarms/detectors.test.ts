@@ -109,3 +109,30 @@ describe('detectors', () => {
     expect(r.clock.now()).toBe(T0);
   });
 });
+
+describe('seasonal detector', () => {
+  it('judges a value against the same hour of the week, not against the whole week', async () => {
+    const { hourOfWeek } = await import('../../../src/analytics/alarms/detectors/seasonal.js');
+    // 2023-11-14T22:13:20Z is a Tuesday: day 2, hour 22; at UTC+2 it is Wednesday 00:13.
+    expect(hourOfWeek(T0, 0)).toBe(2 * 24 + 22);
+    expect(hourOfWeek(T0, 120)).toBe(3 * 24 + 0);
+    const r = rig({ rule: 'power', field: 't', detector: { kind: 'seasonal', warmup: 3, z: 4 } });
+    const hour = 3_600_000;
+    const week = 168 * hour;
+    // Three weeks: 100 in this hour (a busy one), about 10 in the next. Small noise so the variance is not zero.
+    for (let w = 0; w < 3; w++) {
+      r.clock.advance(w === 0 ? 0 : week - hour);
+      r.feed(100 + w);
+      r.clock.advance(hour);
+      r.feed(10 + w);
+    }
+    expect(r.transitions()).toEqual([]);
+    // Week four: 100 in the busy hour is normal; 100 in the quiet hour is an anomaly for that hour.
+    r.clock.advance(week - hour);
+    r.feed(101);
+    expect(r.transitions()).toEqual([]);
+    r.clock.advance(hour);
+    r.feed(100);
+    expect(r.transitions()).toEqual(['raised']);
+  });
+});

@@ -5,6 +5,7 @@ import { flatlineDetector } from './flatline.js';
 import { madDetector } from './mad.js';
 import { missingDetector } from './missing.js';
 import { rateDetector } from './rate.js';
+import { seasonalDetector } from './seasonal.js';
 import { thresholdDetector } from './threshold.js';
 
 export type { Detector, Evaluation } from './detector.js';
@@ -24,5 +25,7 @@ export function createDetector(config: DetectorConfig): Detector {
       return ewmaDetector(config) as Detector;
     case 'mad':
       return madDetector(config) as Detector;
+    case 'seasonal':
+      return seasonalDetector(config) as Detector;
   }
 }
