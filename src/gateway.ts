@@ -307,6 +307,7 @@ export class Gateway {
         shards: this.shardSnapshot(series),
       },
       devices: { known: this.activity.size, recent: this.activity.recent(50) },
+      alarms: this.alarms && this.alarms.ruleNames.length > 0 ? (await this.alarms.list()).slice(0, 100) : [],
     };
   }
 

@@ -75,6 +75,17 @@ describe('alarms: retained notification on the embedded broker, operator command
     // MQTT.js rejects a subscription the broker answered with 0x80.
     await expect(outsider.subscribeAsync('tidegate/alarms/#', { qos: 1 })).rejects.toThrow(/Subscribe error/);
 
+    // The dashboard's snapshot lists the raised alarm (the Alarms card).
+    const status = gateway.statusAddress!;
+    const abort = AbortSignal.timeout(10_000);
+    const events = await fetch(`http://${status.host}:${status.port}/events`, { signal: abort });
+    const reader = events.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const snapshot = JSON.parse(text.split('\n\n')[0]!.replace(/^data: /, '')) as { alarms: unknown[] };
+    expect(snapshot.alarms).toMatchObject([{ rule: 'boiler-hot', deviceId: 'th-1', state: 'active', severity: 'critical' }]);
+
     const socket = controlSocketPath(temp.dir);
     expect(await controlRequest(socket, { op: 'alarms.list' })).toMatchObject([{ rule: 'boiler-hot', deviceId: 'th-1', state: 'active' }]);
     expect(await controlRequest(socket, { op: 'alarms.ack', rule: 'boiler-hot', deviceId: 'th-1' })).toEqual({ acknowledged: 'boiler-hot/th-1' });
