@@ -1,3 +1,4 @@
+import { withTimeout } from '../../core/abort.js';
 import { describeError } from '../../core/errors.js';
 import type { Component, ComponentContext } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
@@ -17,6 +18,10 @@ export interface LocalBroker {
 export interface CommitSource {
   observeCommits(observer: (records: readonly PendingReading[]) => void): void;
 }
+
+// An in-process publish stores the retained message and hands it to subscribers' queues; it does not wait on
+// their acknowledgements, so seconds mean something is wrong. Bounded so one stuck publish cannot hold the rest.
+const PUBLISH_TIMEOUT_MS = 5_000;
 
 const RAISED_STATES = new Set(['active', 'active-acknowledged', 'clearing']);
 
@@ -97,7 +102,7 @@ export class AlarmBrokerNotifier implements Component {
 
   private async publish(topic: string, payload: Buffer): Promise<void> {
     try {
-      await this.broker.publishLocal(topic, payload, { retain: true, qos: this.config.qos });
+      await withTimeout(this.broker.publishLocal(topic, payload, { retain: true, qos: this.config.qos }), PUBLISH_TIMEOUT_MS, `publishing ${topic} on the embedded broker`);
       this.published.inc();
     } catch (err) {
       // Not retried here: the next start reconciles the retained messages with the committed state.
