@@ -134,3 +134,19 @@ export const alarmsSchema = z
   .describe('Alarm notification.');
 
 export type AlarmsConfig = z.infer<typeof alarmsSchema>;
+
+/**
+ * Alarm rule names must be unique: they name the alarms, their topics and the operator commands' target.
+ * For a `superRefine` over a list of transform entries.
+ */
+export function refineUniqueAlarmRules(entries: readonly { type: string }[], ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    if (entry.type !== 'detect') return;
+    const rule = (entry as { rule?: unknown }).rule;
+    if (typeof rule !== 'string') return;
+    const first = seen.get(rule);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'rule'], message: `alarm rule "${rule}" is already used by transforms[${first}]; rule names must be unique` });
+    else seen.set(rule, i);
+  });
+}

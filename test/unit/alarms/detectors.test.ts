@@ -136,3 +136,11 @@ describe('seasonal detector', () => {
     expect(r.transitions()).toEqual(['raised']);
   });
 });
+
+describe('detect rules in the config', () => {
+  it('refuses two rules of the same name, with the path of the second', async () => {
+    const { validateConfig } = await import('../../../src/config/load.js');
+    const rule = { type: 'detect', rule: 'hot', field: 't', detector: { kind: 'threshold', raise: 1 } };
+    expect(() => validateConfig({ transforms: [rule, { type: 'drop_fields', fields: ['x'] }, rule] }, 'test')).toThrow(/transforms\[2\]\.rule: alarm rule "hot" is already used by transforms\[0\]/);
+  });
+});
