@@ -8,6 +8,7 @@ import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, StateWrit
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
 import { TransformChain, type ChainOutcome } from './pipeline/transform-chain.js';
+import type { ProducedRecord, Transform } from './pipeline/transform.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
 /**
@@ -25,6 +26,8 @@ export class Admission {
   private turn: Promise<void> = Promise.resolve();
   /** A submitted append failed: the next turn re-reads the state from the disk before it runs. */
   private stateSuspect = false;
+  /** Told of the records transforms produced once their commit resolved (the local alarm notification). */
+  private readonly commitObservers: Array<(records: readonly PendingReading[]) => void> = [];
 
   constructor(
     private readonly queue: DurableQueue,
@@ -83,6 +86,44 @@ export class Admission {
    */
   async onTime(now: number): Promise<Omit<AdmitOutcome, 'rejected'>> {
     return this.inTurn(() => this.chain.tick(now));
+  }
+
+  /**
+   * Runs an operator's change to a transform's state (acknowledging an alarm) in turn with the batches, and
+   * commits the records it makes with the state it changed, like any transition. A refusal (`op` throws)
+   * changes nothing and is passed on.
+   */
+  async operate(transform: Transform, op: () => readonly ProducedRecord[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    let refusal: { err: unknown } | null = null;
+    const outcome = await this.inTurn(() => {
+      try {
+        return this.chain.produceFrom(transform, op());
+      } catch (err) {
+        refusal = { err };
+        return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {} };
+      }
+    });
+    if (refusal) throw (refusal as { err: unknown }).err;
+    return outcome;
+  }
+
+  /**
+   * Reads the transforms' state in turn with the batches, and resolves once every write submitted before it
+   * is committed, so what was read is what the disk holds (for republishing active alarms at start).
+   */
+  async committedView<T>(read: () => T): Promise<T> {
+    let view!: T;
+    await this.inTurn(() => {
+      view = read();
+      return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {} };
+    });
+    await this.queue.settled();
+    return view;
+  }
+
+  /** Calls `observer` with the produced records of every commit that stored some, after the commit resolved. */
+  observeCommits(observer: (records: readonly PendingReading[]) => void): void {
+    this.commitObservers.push(observer);
   }
 
   async flushTransforms(): Promise<Omit<AdmitOutcome, 'rejected'>> {
@@ -159,10 +200,26 @@ export class Admission {
     for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
     if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);
     if (outcome?.produced) this.metrics.inc('records_produced_total', undefined, outcome.produced);
-    if (result === 'stored') this.buffered.inc(stored.length);
+    if (result === 'stored') {
+      this.buffered.inc(stored.length);
+      if (outcome?.produced && this.commitObservers.length > 0) this.notifyCommitted(stored);
+    }
     else if (stored.length > 0) this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, stored.length);
     const counts = { filtered: outcome?.filtered ?? 0, consumed: outcome?.consumed ?? 0, produced: outcome?.produced ?? 0 };
     return result === 'stored' ? { accepted: stored.length, dropped: 0, ...counts } : { accepted: 0, dropped: stored.length, ...counts };
+  }
+
+  private notifyCommitted(stored: readonly PendingReading[]): void {
+    const produced = stored.filter((r) => r.kind !== undefined && r.kind !== 'reading');
+    if (produced.length === 0) return;
+    for (const observer of this.commitObservers) {
+      try {
+        observer(produced);
+      } catch (err) {
+        // An observer's bug must not turn a committed batch into a failed one (the devices would resend it).
+        this.logger.error({ err: describeError(err) }, 'a commit observer failed');
+      }
+    }
   }
 
   /**

@@ -35,6 +35,8 @@ import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
 import { MqttClientSource } from './sources/mqtt-client/source.js';
 import { SerialPortSource } from './sources/serial/source.js';
 import { ModbusBusSource } from './sources/modbus/source.js';
+import { AlarmService } from './analytics/alarms/alarm-service.js';
+import { AlarmBrokerNotifier } from './analytics/alarms/broker-notifier.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -53,6 +55,8 @@ export class Gateway {
   private queue!: LevelQueue;
   private sink!: KinesisSink;
   private source!: MqttBrokerSource;
+  /** The alarm rules (detect transforms), for operators and the local notification. */
+  private alarms: AlarmService | null = null;
   private readonly siteSources: MqttClientSource[] = [];
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
@@ -164,6 +168,7 @@ export class Gateway {
       running: true,
       health: () => this.progressHealth(),
       startedAt: Date.now(),
+      alarms: () => this.alarms,
     });
     await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
 
@@ -200,7 +205,9 @@ export class Gateway {
     await this.startComponent(this.sink);
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
-    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends }));
+    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends });
+    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
+    this.alarms = new AlarmService(chain.transforms, admission, transformCtx);
     const state = await admission.restoreTransformState();
     if (state.restored > 0 || state.orphaned > 0) log('transforms').info(state, 'transform state restored from the buffer');
     if (state.orphaned > 0) log('transforms').warn({ orphaned: state.orphaned }, 'the buffer holds state of transforms that are no longer configured; it is kept but unused');
@@ -216,6 +223,7 @@ export class Gateway {
       metrics,
     });
     await this.startComponent(this.source);
+    if (config.alarms.notify.enabled && this.alarms.ruleNames.length > 0) await this.startComponent(new AlarmBrokerNotifier(this.alarms, this.source, admission, config.alarms.notify));
 
     // Site brokers after the embedded broker, so they stop before it; each is its own source.
     for (const site of config.siteBrokers) {
@@ -299,6 +307,7 @@ export class Gateway {
         shards: this.shardSnapshot(series),
       },
       devices: { known: this.activity.size, recent: this.activity.recent(50) },
+      alarms: this.alarms && this.alarms.ruleNames.length > 0 ? (await this.alarms.list()).slice(0, 100) : [],
     };
   }
 

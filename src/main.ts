@@ -128,6 +128,28 @@ deadLetterOptions(deadLetters.command('replay').description('decode dead letters
 deadLetterOptions(deadLetters.command('purge').description('delete dead letters (they stay counted as dead-lettered)'))
   .action((o: DeadLetterCliOptions) => exitWith(cli.deadLetters().then((m) => m.purgeCommand(normalizeIds(o)))));
 
+const alarms = program
+  .command('alarms')
+  .description('list, acknowledge or shelve the alarms of the running gateway (detect rules); changes are committed like any alarm transition');
+const alarmOptions = (cmd: Command): Command => cmd.option('-c, --config <file>', 'configuration file (YAML)', DEFAULT_CONFIG).option('--json', 'JSON output');
+// Loaded when used, so the other commands do not load the alarm code.
+const alarmsCli = () => import('./cli/alarms.js');
+alarmOptions(alarms.command('list').description('raised and shelved alarms (--all: every series the rules track)'))
+  .option('--rule <name>', 'only this rule')
+  .option('--all', 'every tracked series, quiet ones included')
+  .action((o: { config: string; json?: boolean; rule?: string; all?: boolean }) => exitWith(alarmsCli().then((m) => m.alarmsListCommand(o))));
+alarmOptions(alarms.command('ack').description('acknowledge a raised alarm (it stays raised until its condition clears)'))
+  .argument('<rule>', 'the rule name')
+  .argument('<deviceId>', 'the device id (or the group key) of the alarm')
+  .action((rule: string, deviceId: string, o: { config: string; json?: boolean }) => exitWith(alarmsCli().then((m) => m.alarmsAckCommand(rule, deviceId, o))));
+alarmOptions(alarms.command('shelve').description('suppress raises of an alarm until a time (an alarm already raised stays raised and still clears)'))
+  .argument('<rule>', 'the rule name')
+  .argument('<deviceId>', 'the device id (or the group key) of the alarm')
+  .option('--for <span>', 'for this long: 90s, 15m, 2h, 1d')
+  .option('--until <time>', 'until this ISO 8601 time')
+  .option('--off', 'lift the shelf now')
+  .action((rule: string, deviceId: string, o: { config: string; json?: boolean; for?: string; until?: string; off?: boolean }) => exitWith(alarmsCli().then((m) => m.alarmsShelveCommand(rule, deviceId, o))));
+
 program
   .command('install-service')
   .description('write a systemd unit for tidegate (restart on failure, memory limit, its own user); --output - prints it')

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { transformEntrySchema } from '../pipeline/registry.js';
 import '../pipeline/transforms/index.js';
 import { pipelineSchema } from '../pipeline/config.js';
+import { alarmsSchema, refineUniqueAlarmRules } from '../analytics/alarms/schema.js';
 
 /**
  * The single source of truth for tidegate's configuration: types, defaults and validation come from here.
@@ -540,8 +541,9 @@ export const configSchema = z
      */
     routes: z.array(routeSchema).max(32).default([]),
     /** Transforms between decode and the buffer, in order; each entry's keys are its type's own schema slice. */
-    transforms: z.array(transformEntrySchema).max(64).default([]),
+    transforms: z.array(transformEntrySchema).max(64).superRefine(refineUniqueAlarmRules).default([]),
     pipeline: pipelineSchema.default(() => pipelineSchema.parse({})),
+    alarms: alarmsSchema.default(() => alarmsSchema.parse({})),
     firehose: firehoseSchema.default(() => firehoseSchema.parse({})),
     status: z
       .object({

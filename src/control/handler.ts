@@ -5,6 +5,8 @@ import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../queue/d
 import type { LevelQueue } from '../queue/level-queue.js';
 import type { QueueStats } from '../queue/types.js';
 import type { ControlRequest } from './protocol.js';
+import type { AlarmService } from '../analytics/alarms/alarm-service.js';
+import { TidegateError } from '../core/errors.js';
 
 export interface StatusReport {
   running: boolean;
@@ -27,6 +29,8 @@ export interface ControlContext {
   /** The gateway's health model (the same answer /healthz gives). */
   health?: () => HealthReport | Promise<HealthReport>;
   startedAt?: number;
+  /** The running gateway's alarm rules; absent when the gateway is not running (alarms live in it). */
+  alarms?: () => AlarmService | null;
 }
 
 /** The operator's requests, answered the same way by a running gateway and by the CLI on a stopped one. */
@@ -53,10 +57,22 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
         return { purged: await purgeDeadLetters(ctx.queue, filterOf(request)) };
       case 'dead-letters.replay':
         return replayDeadLetters(ctx.queue, ctx.gatewayId, ctx.decode, filterOf(request));
+      case 'alarms.list':
+        return alarmsOf(ctx).list({ ...(request.rule !== undefined ? { rule: request.rule } : {}), all: request.all === true });
+      case 'alarms.ack':
+        return alarmsOf(ctx).acknowledge(request.rule, request.deviceId);
+      case 'alarms.shelve':
+        return alarmsOf(ctx).shelve(request.rule, request.deviceId, request.until);
       default:
         throw new Error(`unknown control operation ${JSON.stringify((request as { op?: unknown }).op)}`);
     }
   };
+}
+
+function alarmsOf(ctx: ControlContext): AlarmService {
+  const alarms = ctx.alarms?.();
+  if (!alarms) throw new TidegateError('ERR_USAGE', 'alarms are kept by a running gateway: start it (tidegate run) to list, acknowledge or shelve them');
+  return alarms;
 }
 
 function filterOf(r: { reason?: string; ids?: number[]; limit?: number }) {

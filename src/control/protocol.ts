@@ -11,6 +11,9 @@ export type ControlRequest =
   | { op: 'status' }
   | { op: 'dead-letters.list'; reason?: string; ids?: number[]; limit?: number }
   | { op: 'dead-letters.purge'; reason?: string; ids?: number[] }
-  | { op: 'dead-letters.replay'; reason?: string; ids?: number[] };
+  | { op: 'dead-letters.replay'; reason?: string; ids?: number[] }
+  | { op: 'alarms.list'; rule?: string; all?: boolean }
+  | { op: 'alarms.ack'; rule: string; deviceId: string }
+  | { op: 'alarms.shelve'; rule: string; deviceId: string; until: number };
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };

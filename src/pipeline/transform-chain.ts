@@ -106,6 +106,17 @@ export class TransformChain {
     return this.emitted((t) => t.flush?.(this.ctx) ?? []);
   }
 
+  /**
+   * Records a transform made outside `process` and `onTime` (an operator acknowledging an alarm), sent through
+   * the transforms after it like anything it produces.
+   */
+  produceFrom(transform: Transform, produced: readonly ProducedRecord[]): ChainOutcome {
+    const index = this.transforms.indexOf(transform);
+    if (index < 0) throw new TidegateError('ERR_USAGE', `transform ${transform.id} is not in this chain`);
+    const records = produced.map(asReading);
+    return this.runFrom(index + 1, records, records.length);
+  }
+
   private emitted(emit: (t: Transform) => readonly ProducedRecord[]): ChainOutcome {
     const outcomes: ChainOutcome[] = this.transforms.map((t, i) => {
       const records = emit(t).map(asReading);

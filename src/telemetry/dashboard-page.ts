@@ -41,6 +41,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="card"><h2>Dead letters and drops</h2><table id="rejects"></table></div>
   <div class="card"><h2>Ledger</h2><table id="ledger"></table></div>
   <div class="card"><h2>Devices <span id="deviceCount" class="muted"></span></h2><table id="devices"></table></div>
+  <div class="card wide"><h2>Alarms <span id="alarmCount" class="muted"></span></h2><table id="alarms"></table></div>
 </div>
 <script>
 // Samples are kept with their snapshot time: the x axis is time (the last two minutes), not sample index.
@@ -96,6 +97,12 @@ function render(s) {
   rows($('ledger'), [['received', fmt(s.ledger.received)], ['delivered', fmt(s.ledger.delivered)], ['buffered', fmt(s.ledger.buffered)], ['balanced', s.conservationGap === 0 ? 'yes' : 'off by ' + s.conservationGap]]);
   $('deviceCount').textContent = '(' + s.devices.known + ' seen)';
   $('devices').innerHTML = '<tr><th>device</th><th>last seen</th><th>readings</th></tr>' + s.devices.recent.map((d) => '<tr><td>' + d.deviceId.replace(/[<>&]/g, '') + '</td><td>' + fmt((s.t - d.lastSeen) / 1000) + ' s ago</td><td>' + fmt(d.count) + '</td></tr>').join('');
+  // Text from devices and rule names is escaped before it becomes markup.
+  const esc = (t) => String(t).replace(/[<>&"]/g, '');
+  const alarms = s.alarms || [];
+  $('alarmCount').textContent = '(' + alarms.length + ' raised or shelved)';
+  $('alarms').innerHTML = alarms.length ? '<tr><th>rule</th><th>device</th><th>state</th><th>severity</th><th>value</th><th>threshold</th><th>raised</th></tr>' + alarms.map((a) =>
+    '<tr><td>' + esc(a.rule) + '</td><td>' + esc(a.deviceId) + '</td><td>' + esc(a.state) + (a.shelvedUntil ? ' (shelved until ' + clock(a.shelvedUntil) + ')' : '') + '</td><td>' + esc(a.severity) + '</td><td>' + fmt(a.value) + '</td><td>' + fmt(a.threshold) + '</td><td>' + (a.raisedAt ? fmt((s.t - a.raisedAt) / 1000) + ' s ago' : '–') + '</td></tr>').join('') : '<tr><td class="muted">none</td></tr>';
   previous = s;
 }
 new EventSource('/events').onmessage = (e) => render(JSON.parse(e.data));

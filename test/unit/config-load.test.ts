@@ -52,6 +52,7 @@ describe('validateConfig: defaults', () => {
       modbus: [],
       transforms: [],
       pipeline: { tickMs: 1_000, dropResends: true },
+      alarms: { notify: { enabled: true, topicPrefix: 'tidegate/alarms', qos: 1 } },
     });
     expect(config.kinesis.endpoint).toBeUndefined();
   });

@@ -114,6 +114,29 @@ export class MqttBrokerSource implements Component {
     if (this.broker) await new Promise<void>((resolve) => this.broker!.close(() => resolve()));
   }
 
+  /**
+   * Publishes a message of the gateway's own (an alarm notification) on the embedded broker. It does not pass
+   * `authorizePublish` (that is for clients), but every subscriber got its subscription through the subscribe
+   * ACL, so only clients allowed the topic receive it. A retained empty payload deletes the retained message.
+   */
+  publishLocal(topic: string, payload: Buffer, options: { retain: boolean; qos: 0 | 1 }): Promise<void> {
+    const broker = this.broker;
+    if (!broker || this.stopping) return Promise.reject(new TidegateError('ERR_SHUTDOWN', 'the embedded MQTT broker is not running'));
+    return new Promise((resolve, reject) =>
+      broker.publish({ cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain, dup: false }, (err?: Error) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** The topics under a filter that hold a retained message (the broker keeps them in memory). */
+  async retainedTopics(filter: string): Promise<string[]> {
+    const broker = this.broker;
+    if (!broker) return [];
+    const topics: string[] = [];
+    const stream = ((broker as unknown as { persistence: unknown }).persistence as { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> }).createRetainedStream(filter);
+    for await (const packet of stream) topics.push(packet.topic);
+    return topics;
+  }
+
   private async createTlsServer(listener: ListenerConfig, index: number): Promise<net.Server> {
     const config = listener.tls!;
     const { server, material } = await createMqttTlsServer(config, index, {
