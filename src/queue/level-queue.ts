@@ -37,6 +37,7 @@ import {
   LANES,
   type AppendOptions,
   type AppendOutcome,
+  type BatchOp,
   type Conservation,
   type DeadLetter,
   type DurableQueue,
@@ -48,7 +49,7 @@ import {
   type WhenFull,
 } from './types.js';
 
-export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+export type { BatchOp };
 
 export interface LevelQueueOptions {
   dir: string;
