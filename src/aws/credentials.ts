@@ -1,4 +1,4 @@
-import type { AwsCredentialsConfig } from '../config/schema.js';
+import type { AwsCredentialsConfig } from './config.js';
 import type { Logger } from '../core/logger.js';
 import { loadTlsMaterial } from '../core/tls-files.js';
 import type { AwsCredentials, AwsCredentialsProvider } from './credential-types.js';
