@@ -75,7 +75,7 @@ export const siteBrokerSchema = z
       .default(604_800)
       .describe('MQTT 5 only: seconds the broker keeps the session after a disconnect (0xFFFFFFFF = forever). Long enough to cover the longest outage you want no loss over.'),
     username: z.string().min(1).optional().describe('Username sent in CONNECT.'),
-    password: z.string().min(1).optional().describe('Password sent in CONNECT; better set as TIDEGATE_SITE_BROKER_<NAME>_PASSWORD. Never logged.'),
+    password: z.string().min(1).optional().describe('Password sent in CONNECT; better set as TIDEGATE_SITE_BROKER_<NAME>_PASSWORD (the name upper-cased, "-" as "_"). Never logged.'),
     tls: z
       .object({
         caFile: z.string().min(1).optional().describe("PEM CA bundle to verify the broker with; unset: the system's CAs."),
