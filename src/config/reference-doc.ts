@@ -38,6 +38,25 @@ In the tables, \`a[]\` is a list of entries and \`a[].b\` a key of each entry; "
 and has no default (its description says what its absence means).
 `;
 
+/** Where a section's behaviour is explained at length (the reference says what each key does; these say why). */
+const SEE_ALSO: Record<string, string> = {
+  mqtt: '[security-and-tls.md](../guides/security-and-tls.md) (authentication, ACL, limits, MQTT over TLS)',
+  buffer: '[buffer.md](../concepts/buffer.md)',
+  kinesis: '[kinesis-delivery.md](../concepts/kinesis-delivery.md) (pacing, aggregation), [AWS credentials](../guides/security-and-tls.md#aws-credentials)',
+  routes: '[routing](../concepts/kinesis-delivery.md#routing)',
+  transforms: '[adding-a-component.md](../development/adding-a-component.md) (the transform contract)',
+  firehose: '[routing](../concepts/kinesis-delivery.md#routing)',
+  status: '[monitoring.md](../guides/monitoring.md)',
+  siteBrokers: '[site-brokers.md](../guides/site-brokers.md)',
+  serial: '[serial-and-modbus.md](../guides/serial-and-modbus.md)',
+  modbus: '[serial-and-modbus.md](../guides/serial-and-modbus.md)',
+};
+
+function lead(key: string, node: JsonSchema): string {
+  const seeAlso = SEE_ALSO[key] ? ` See ${SEE_ALSO[key]}.` : '';
+  return `${oneLine(node.description ?? '')} Type: ${typeOf(node)}; default: ${defaultOf(node, false)}.${seeAlso}`;
+}
+
 export function configReferenceMarkdown(schema: JsonSchema = configJsonSchema()): string {
   const properties = Object.entries<JsonSchema>(schema.properties ?? {});
   const general = properties.filter(([, node]) => !isContainer(node));
@@ -53,10 +72,10 @@ export function configReferenceMarkdown(schema: JsonSchema = configJsonSchema())
         const name = alt.properties?.type?.const;
         return table(rows(alt, `${key}[]`), name === undefined ? undefined : `### \`${key}[]\` of type \`${name}\``);
       });
-      sections.push(`## \`${key}\`\n\n${oneLine(node.description ?? '')} Type: ${typeOf(node)}; default: ${defaultOf(node, false)}.\n\n${tables.join('\n')}`);
+      sections.push(`## \`${key}\`\n\n${lead(key, node)}\n\n${tables.join('\n')}`);
       continue;
     }
-    sections.push(section(`\`${key}\``, `${oneLine(node.description ?? '')} Type: ${typeOf(node)}; default: ${defaultOf(node, false)}.`, rows(node, node.type === 'array' ? `${key}[]` : key)));
+    sections.push(section(`\`${key}\``, lead(key, node), rows(node, node.type === 'array' ? `${key}[]` : key)));
   }
   return `${sections.join('\n')}`.replace(/\n{3,}/g, '\n\n');
 }
