@@ -16,7 +16,7 @@ export const logSchema = z
     level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
       .default('info')
-      .describe('Lowest level logged. ERROR means data loss or operator action; nothing per reading is logged above debug. Override: TIDEGATE_LOG_LEVEL.'),
+      .describe('Lowest level logged. ERROR means data loss or operator action; `debug` and `trace` are for finding a problem, not for running. Override: TIDEGATE_LOG_LEVEL.'),
   })
   .strict()
   .default({ level: 'info' })

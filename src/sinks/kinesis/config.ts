@@ -36,7 +36,7 @@ export const pacingSchema = z
     mode: z
       .enum(['auto', 'on', 'off'])
       .default('auto')
-      .describe('Per-shard pacing, so a backlog drains at the shard limit instead of in throttling storms. `auto` paces against AWS (any endpoint but the bundled local emulator, which has no shard limits).'),
+      .describe('Per-shard pacing, so a backlog drains at the shard limit instead of in throttling storms. `auto` paces against AWS (any endpoint but the bundled local emulator, which has no shard limits), `on` always, `off` never.'),
     share: z.number().gt(0).max(1).default(0.9).describe("Share of each shard's write limits tidegate may use; leave room for other producers on the stream."),
     recordsPerSecondPerShard: positiveInt.default(1000).describe('Records per second a shard accepts (AWS: 1,000).'),
     bytesPerSecondPerShard: positiveInt.default(1024 * 1024).describe('Bytes per second a shard accepts (AWS: 1 MiB).'),
