@@ -1,18 +1,10 @@
-import type { AwsCredentialsConfig } from '../config/schema.js';
+import type { AwsCredentialsConfig } from './config.js';
 import type { Logger } from '../core/logger.js';
 import { loadTlsMaterial } from '../core/tls-files.js';
+import type { AwsCredentials, AwsCredentialsProvider } from './credential-types.js';
 import { iotCredentialsProvider } from './iot-credentials.js';
 
-/** AWS credentials as every SDK v3 client takes them (the shape of `AwsCredentialIdentity`). */
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  expiration?: Date;
-}
-
-/** The shape of the SDK's `AwsCredentialIdentityProvider`: called whenever a client needs to sign. */
-export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+export type { AwsCredentials, AwsCredentialsProvider };
 
 /**
  * The provider a `credentials` config block asks for, or undefined for the standard AWS chain, which every

@@ -5,7 +5,7 @@ import { Backoff } from '../core/backoff.js';
 import { describeError, isTidegateError, TidegateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsMaterial } from '../core/tls-files.js';
-import type { AwsCredentials, AwsCredentialsProvider } from './credentials.js';
+import type { AwsCredentials, AwsCredentialsProvider } from './credential-types.js';
 
 export interface IotCredentialsOptions {
   /** The account's credentials-provider host, optionally `host:port`. */

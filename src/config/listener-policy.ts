@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ConfigProblem } from './load.js';
+import type { ConfigProblem } from './problem.js';
 import type { ListenerConfig } from './schema.js';
 
 /** True for addresses that only this machine can reach. */

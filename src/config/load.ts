@@ -6,12 +6,9 @@ import { TidegateError } from '../core/errors.js';
 import { configSchema, listenerSchema, type Config } from './schema.js';
 import { listenerProblems } from './listener-policy.js';
 import { routeProblems } from './route-policy.js';
+import type { ConfigProblem } from './problem.js';
 
-/** One problem in a config file, with the path of the offending key. */
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
+export type { ConfigProblem };
 
 export class ConfigError extends TidegateError {
   constructor(

@@ -1,4 +1,4 @@
-import type { ConfigProblem } from './load.js';
+import type { ConfigProblem } from './problem.js';
 import type { Config } from './schema.js';
 
 /** Routes that cannot work as configured, found before anything starts. */

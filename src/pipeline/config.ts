@@ -1,4 +1,16 @@
 import { z } from 'zod';
+import { refineUniqueAlarmRules } from '../analytics/alarms/schema.js';
+import { transformEntrySchema } from './registry.js';
+// The transforms shipped with tidegate register themselves on import.
+import './transforms/index.js';
+
+/** The `transforms` slice: each entry's keys are its type's own schema slice, from the registry. */
+export const transformsSchema = z
+  .array(transformEntrySchema)
+  .max(64)
+  .superRefine(refineUniqueAlarmRules)
+  .default([])
+  .describe('Transforms between decode and the buffer, applied in order to every decoded reading. What a transform discards is still acknowledged and counted as filtered.');
 
 /** How the transform chain's stateful stages (windows, deadbands, detectors) are driven and stopped. */
 export const pipelineSchema = z

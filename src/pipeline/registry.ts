@@ -33,7 +33,7 @@ export function transformTypes(): string[] {
  * The config entry of one transform: a `type` the registry knows plus that type's own keys. Checked against
  * the registry when the config is validated, so a later registration is honoured without editing this schema.
  */
-export const transformEntrySchema = z.looseObject({ type: z.string().min(1) }).superRefine((entry, ctx) => {
+export const transformEntrySchema = z.looseObject({ type: z.string().min(1).describe('The transform type; the entry\'s other keys are that type\'s own.') }).superRefine((entry, ctx) => {
   const definition = definitions.get(entry.type);
   if (!definition) {
     ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown transform type "${entry.type}" (known: ${transformTypes().join(', ') || 'none'})` });

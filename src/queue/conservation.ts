@@ -1,4 +1,6 @@
-import type { Conservation } from './types.js';
+import type { Conservation, LedgerDelta } from './types.js';
+
+export type { LedgerDelta };
 
 export function emptyConservation(): Conservation {
   return { received: 0, delivered: 0, buffered: 0, bufferedBytes: 0, deadLettered: {}, dropped: {}, filtered: 0, consumed: 0, produced: 0 };
@@ -28,18 +30,6 @@ export function addReason(m: Record<string, number>, reason: string, n = 1): voi
   m[reason] = (m[reason] ?? 0) + n;
 }
 
-/** A change to the ledger that travels with the write it describes, and is undone if that write fails. */
-export interface LedgerDelta {
-  received?: number;
-  delivered?: number;
-  buffered?: number;
-  bufferedBytes?: number;
-  deadLettered?: Record<string, number>;
-  dropped?: Record<string, number>;
-  filtered?: number;
-  consumed?: number;
-  produced?: number;
-}
 
 export function applyDelta(ledger: Conservation, d: LedgerDelta, sign: 1 | -1 = 1): void {
   ledger.received += sign * (d.received ?? 0);

@@ -39,6 +39,7 @@ import {
   LANES,
   type AppendOptions,
   type AppendOutcome,
+  type BatchOp,
   type Conservation,
   type DeadLetter,
   type DurableQueue,
@@ -51,7 +52,7 @@ import {
   type WhenFull,
 } from './types.js';
 
-export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+export type { BatchOp };
 
 export interface LevelQueueOptions {
   dir: string;

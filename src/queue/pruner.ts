@@ -1,15 +1,33 @@
 import type { Logger } from '../core/logger.js';
 import { describeError } from '../core/errors.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import type { BatchOp, LevelQueue } from './level-queue.js';
+import type { QueueStore } from './open-store.js';
 import { decodeStoredValue, recordEnd, recordKey } from './record-codec.js';
-import type { Lane, StoredRecord } from './types.js';
+import type { BatchOp, Conservation, Lane, LedgerDelta, StoredRecord, WhenFull } from './types.js';
 
 // Telemetry is dropped before alarms: alarms are the last thing ever dropped.
 const DROP_ORDER: readonly Lane[] = ['telemetry', 'alarm'];
 const SCAN = 1_000;
 // drop_oldest frees down to this share of the budget, so it runs in bursts rather than on every append.
 const LOW_WATERMARK = 0.95;
+
+/**
+ * The part of the LevelQueue the pruner works on. Declared here rather than imported, so the queue, which
+ * owns the pruner, and the pruner do not import each other.
+ */
+export interface PrunableQueue {
+  readonly db: QueueStore;
+  readonly maxBytes: number;
+  readonly whenFull: WhenFull;
+  readonly ledger: Readonly<Conservation>;
+  readonly readHigh: Readonly<Record<Lane, number>>;
+  readonly liveFrom: Readonly<Record<Lane, number>>;
+  readonly dropFloor: Record<Lane, number>;
+  readonly droppedRanges: Record<Lane, Array<[number, number]>>;
+  minCursor(lane: Lane): number;
+  submit(ops: BatchOp[], delta?: LedgerDelta): Promise<void>;
+  wakeSpace(): void;
+}
 
 /**
  * Drops readings the buffer may no longer keep: the oldest unsent ones when over budget with
@@ -24,7 +42,7 @@ export class Pruner {
   private readonly warnings: RateLimitedLog;
 
   constructor(
-    private readonly q: LevelQueue,
+    private readonly q: PrunableQueue,
     private readonly opts: { maxAgeMs?: number | undefined; logger: Logger },
   ) {
     this.warnings = new RateLimitedLog(opts.logger);

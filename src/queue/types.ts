@@ -1,5 +1,4 @@
 import type { Reading } from '../normalize/reading.js';
-import type { LedgerDelta } from './conservation.js';
 
 /**
  * Lanes, in drain order. Alarms go first and are the last ever dropped when the buffer is full; transforms
@@ -137,3 +136,19 @@ export interface DurableQueue {
   stats(): QueueStats;
   close(): Promise<void>;
 }
+
+/** A change to the ledger that travels with the write it describes, and is undone if that write fails. */
+export interface LedgerDelta {
+  received?: number;
+  delivered?: number;
+  buffered?: number;
+  bufferedBytes?: number;
+  deadLettered?: Record<string, number>;
+  dropped?: Record<string, number>;
+  filtered?: number;
+  consumed?: number;
+  produced?: number;
+}
+
+/** One write of an atomic store batch. */
+export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };

@@ -9,9 +9,8 @@ import type { PendingReading } from '../../queue/types.js';
  * without values is not one the buffer accepts from a device either.
  */
 export const dropFieldsSchema = z.strictObject({
-  fields: z.array(z.string().min(1)).min(1).max(256),
-  /** Only readings whose device id matches one of these globs (`*` any run, `?` one character); all when absent. */
-  devices: z.array(z.string().min(1)).min(1).max(256).optional(),
+  fields: z.array(z.string().min(1)).min(1).max(256).describe('Names of the values to remove; a reading left with no values is filtered (readings_filtered_total{reason="no_values_left"}).'),
+  devices: z.array(z.string().min(1)).min(1).max(256).optional().describe("Only readings whose device id matches one of these globs (`*` any run, `?` one character); unset: every reading."),
 });
 
 export type DropFieldsConfig = z.infer<typeof dropFieldsSchema>;

@@ -1,4 +1,4 @@
-import type { ModbusRegisterConfig } from '../../config/schema.js';
+import type { ModbusRegisterConfig } from './config.js';
 
 /**
  * Register values as numbers. Modbus carries 16-bit registers big-endian (Modbus Application Protocol v1.1b3,

@@ -1,4 +1,4 @@
-import type { ModbusDeviceConfig, ModbusRegisterConfig } from '../../config/schema.js';
+import type { ModbusDeviceConfig, ModbusRegisterConfig } from './config.js';
 import type { ModbusFunction } from './modbus-link.js';
 import { registerCount } from './register-codec.js';
 

@@ -1,5 +1,6 @@
 import type { Admission } from '../../admission.js';
-import { serialLabel, type ModbusBusConfig, type ModbusDeviceConfig } from '../../config/schema.js';
+import { serialLabel } from '../serial/config.js';
+import type { ModbusBusConfig, ModbusDeviceConfig } from './config.js';
 import { delay, withTimeout } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError } from '../../core/errors.js';

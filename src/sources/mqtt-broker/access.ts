@@ -1,7 +1,7 @@
 import { certificateDeviceId } from './certificate-identity.js';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import type { UserStore } from '../../auth/user-store.js';
-import type { MqttAuthConfig, MqttLimitsConfig } from '../../config/schema.js';
+import type { MqttAuthConfig, MqttLimitsConfig } from './config.js';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';

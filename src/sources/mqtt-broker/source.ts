@@ -7,7 +7,7 @@ import { describeError, TidegateError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig } from '../../config/schema.js';
+import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig } from './config.js';
 import { isLoopbackHost } from '../../config/listener-policy.js';
 import { UserStore } from '../../auth/user-store.js';
 import { delay } from '../../core/abort.js';

@@ -2,7 +2,7 @@ import tls from 'node:tls';
 import type net from 'node:net';
 import { describeError, TidegateError } from '../../core/errors.js';
 import { loadTlsMaterial, type TlsMaterial } from '../../core/tls-files.js';
-import type { ListenerTlsConfig } from '../../config/schema.js';
+import type { ListenerTlsConfig } from './config.js';
 import { markCertificateIdentity } from './certificate-identity.js';
 
 export interface MqttTlsServerHooks {

@@ -7,7 +7,7 @@ import type { Component, HealthReport } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Counter, Metrics } from '../../core/metrics.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
-import type { SiteBrokerConfig } from '../../config/schema.js';
+import type { SiteBrokerConfig } from './config.js';
 import type { DecodeOptions } from '../../normalize/decode.js';
 import { compileTopicTemplate } from '../../normalize/topic-map.js';
 import { InFlightLimit } from './in-flight-limit.js';

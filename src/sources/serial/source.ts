@@ -1,5 +1,5 @@
 import type { Admission } from '../../admission.js';
-import { serialLabel, type SerialPortConfig } from '../../config/schema.js';
+import { serialLabel, type SerialPortConfig } from './config.js';
 import { delay, withTimeout } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError } from '../../core/errors.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission.js';
-import { modbusBusSchema } from '../../../src/config/schema.js';
+import { modbusBusSchema } from '../../../src/sources/modbus/config.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
 import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modbusRegisterSchema } from '../../../src/config/schema.js';
+import { modbusRegisterSchema } from '../../../src/sources/modbus/config.js';
 import { classifyModbusError } from '../../../src/sources/modbus/modbus-link.js';
 import { planRequests } from '../../../src/sources/modbus/request-plan.js';
 import { decodeWords, scaleValue } from '../../../src/sources/modbus/register-codec.js';

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { SerialPortMock } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission.js';
-import { serialPortSchema } from '../../../src/config/schema.js';
+import { serialPortSchema } from '../../../src/sources/serial/config.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
 import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
