@@ -69,6 +69,12 @@ export async function installServiceCommand(o: ServiceOptions): Promise<number> 
     node: process.execPath,
     entry: builtEntry(process.argv[1] ?? 'dist/src/main.js'),
   });
+  // The unit runs the node that ran this command. Node 20 reached end of life on 2026-04-30, and AWS SDK v3
+  // releases after the first week of January 2027 require Node >= 22: say so while it can still be fixed.
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 22) {
+    process.stderr.write(`note: the unit runs Node ${process.versions.node} (${process.execPath}); Node 22 LTS is recommended (Node 20 is end of life)\n`);
+  }
   if (o.output === '-') {
     process.stdout.write(unit);
     return 0;
