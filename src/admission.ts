@@ -7,7 +7,7 @@ import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
 import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, StateWrite } from './queue/types.js';
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
-import { TransformChain, type ChainOutcome } from './pipeline/transform-chain.js';
+import { TransformChain, type ChainDeadLetter, type ChainOutcome } from './pipeline/transform-chain.js';
 import type { ProducedRecord, Transform } from './pipeline/transform.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
@@ -100,7 +100,7 @@ export class Admission {
         return this.chain.produceFrom(transform, op());
       } catch (err) {
         refusal = { err };
-        return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {} };
+        return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {}, deadLetters: [] };
       }
     });
     if (refusal) throw (refusal as { err: unknown }).err;
@@ -115,7 +115,7 @@ export class Admission {
     let view!: T;
     await this.inTurn(() => {
       view = read();
-      return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {} };
+      return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {}, deadLetters: [] };
     });
     await this.queue.settled();
     return view;
@@ -196,7 +196,12 @@ export class Admission {
       return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
     }
     const stored = outcome ? outcome.readings : readings;
-    const result = await this.queue.append(stored, { ...(ledger ? { ledger } : {}), ...(hasState ? { state } : {}), ...(onSubmitted ? { onSubmitted } : {}) });
+    const deadLetters = outcome && outcome.deadLetters.length > 0 ? outcome.deadLetters.map(transformDeadLetter) : undefined;
+    const result = await this.queue.append(stored, { ...(ledger ? { ledger } : {}), ...(hasState ? { state } : {}), ...(deadLetters ? { deadLetters } : {}), ...(onSubmitted ? { onSubmitted } : {}) });
+    for (const entry of deadLetters ?? []) {
+      this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
+      this.warnings.warn(`transform:${entry.reason}`, { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message }, 'a rule sent a reading to the dead letters');
+    }
     for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
     if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);
     if (outcome?.produced) this.metrics.inc('records_produced_total', undefined, outcome.produced);
@@ -275,6 +280,16 @@ export class Admission {
         : 'message rejected and kept in the dead letters',
     );
   }
+}
+
+/**
+ * A reading a transform dead-lettered, kept as the payload a device would have sent (`ts`, `seq` and its
+ * values), so `tidegate dead-letters replay` can decode it again; replayed readings go to the buffer directly.
+ */
+function transformDeadLetter(d: ChainDeadLetter): DeadLetter {
+  const { reading } = d;
+  const payload = { ...(reading.ts !== undefined ? { ts: reading.ts } : {}), ...(reading.seq !== undefined ? { seq: reading.seq } : {}), ...reading.values };
+  return { reason: d.reason, message: d.message, source: 'transform', origin: reading.deviceId, topic: reading.topic, receivedAt: reading.receivedAt, payloadBase64: Buffer.from(JSON.stringify(payload)).toString('base64') };
 }
 
 /** What became of a batch of messages; the counts add up to the messages plus the produced records. */

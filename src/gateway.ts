@@ -1,6 +1,7 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
 import { TransformChain } from './pipeline/transform-chain.js';
+import { buildRules } from './analytics/rules/config.js';
 import { TransformTicker } from './pipeline/transform-ticker.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
@@ -205,9 +206,9 @@ export class Gateway {
     await this.startComponent(this.sink);
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
-    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends });
+    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules: buildRules(config.rules) });
     const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
-    this.alarms = new AlarmService(chain.transforms, admission, transformCtx);
+    this.alarms = new AlarmService(chain.allStages, admission, transformCtx);
     const state = await admission.restoreTransformState();
     if (state.restored > 0 || state.orphaned > 0) log('transforms').info(state, 'transform state restored from the buffer');
     if (state.orphaned > 0) log('transforms').warn({ orphaned: state.orphaned }, 'the buffer holds state of transforms that are no longer configured; it is kept but unused');

@@ -189,6 +189,16 @@ program
   .action(() => exitWith(cli.configSchema().then((m) => (process.stdout.write(`${JSON.stringify(m.configJsonSchema(), null, 2)}\n`), 0))));
 
 program
+  .command('rules')
+  .description('edge analytics rules')
+  .command('test')
+  .description('run the config\'s transforms and rules over readings (JSON lines) on virtual time and print what they would buffer, as JSON lines; a summary goes to stderr')
+  .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+  .requiredOption('-i, --input <file>', 'readings, one JSON object a line: {"deviceId", "ts", "values", optional topic, seq, receivedAt, tags}')
+  .option('--no-flush', 'at the end, do not flush open windows (as a stop with shutdown checkpointing would)')
+  .action((o: { config: string; input: string; flush: boolean }) => exitWith(import('./cli/rules-test.js').then((m) => m.rulesTestCommand(o))));
+
+program
   .command('check-config')
   .description('validate a configuration file; every problem is printed with its path (exit status 2 when invalid)')
   .argument('<file>', 'configuration file (YAML)')

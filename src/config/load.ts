@@ -53,6 +53,11 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
   // A relative data dir is relative to the directory tidegate runs in, like every CLI path.
   config.dataDir = path.resolve(baseDir, config.dataDir);
   if (config.mqtt.auth.usersFile) config.mqtt.auth.usersFile = path.resolve(baseDir, config.mqtt.auth.usersFile);
+  // Device registries of enrich stages, in transforms and rules alike.
+  for (const entry of [...config.transforms, ...config.rules.flatMap((r) => r.stages)]) {
+    const registry = (entry as { registry?: unknown }).registry;
+    if (entry.type === 'enrich' && typeof registry === 'string') (entry as Record<string, unknown>).registry = path.resolve(baseDir, registry);
+  }
   return deepFreeze(config);
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { gatewayIdSchema, logSchema, shutdownSchema } from '../core/config.js';
 import { pipelineSchema, transformsSchema } from '../pipeline/config.js';
 import { alarmsSchema } from '../analytics/alarms/schema.js';
+import { refineAlarmNamesAcrossRules, rulesSchema } from '../analytics/rules/config.js';
 import { bufferSchema, dataDirSchema } from '../queue/config.js';
 import { firehoseSchema } from '../sinks/firehose/config.js';
 import { kinesisSchema } from '../sinks/kinesis/config.js';
@@ -28,6 +29,7 @@ export const configSchema = z
     kinesis: kinesisSchema.default(() => kinesisSchema.parse({})),
     routes: routesSchema,
     transforms: transformsSchema,
+    rules: rulesSchema,
     pipeline: pipelineSchema.default(() => pipelineSchema.parse({})),
     alarms: alarmsSchema.default(() => alarmsSchema.parse({})),
     firehose: firehoseSchema.default(() => firehoseSchema.parse({})),
@@ -37,7 +39,8 @@ export const configSchema = z
     serial: serialPortsSchema,
     modbus: modbusBusesSchema,
   })
-  .strict();
+  .strict()
+  .superRefine(refineAlarmNamesAcrossRules);
 
 export type Config = z.infer<typeof configSchema>;
 

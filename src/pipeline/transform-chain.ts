@@ -14,6 +14,15 @@ export interface ChainOutcome {
   readonly produced: number;
   /** Filter reasons, counted (for metrics). */
   readonly filteredBy: Readonly<Record<string, number>>;
+  /** Inputs a transform dead-lettered: stored as dead letters in the same commit as the readings. */
+  readonly deadLetters: readonly ChainDeadLetter[];
+}
+
+/** A reading a transform sent to the dead letters, with its reason (prefixed with the transform id). */
+export interface ChainDeadLetter {
+  readonly reading: PendingReading;
+  readonly reason: string;
+  readonly message: string;
 }
 
 /**
@@ -24,20 +33,18 @@ export class TransformChain {
   constructor(
     readonly transforms: readonly Transform[],
     private readonly ctx: TransformContext,
-  ) {}
+  ) {
+    for (const t of transforms) t.attach?.(ctx);
+  }
 
   /**
    * The chain the config describes. With `dropResends` (the default) a chain that keeps state starts with the
    * resend guard: a reading a device sent twice must not be folded into a window twice.
    */
-  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext, opts: { dropResends?: boolean } = {}): TransformChain {
-    const transforms = entries.map((entry, i) => {
-      const definition = transformDefinition(entry.type);
-      if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `transforms[${i}]: unknown transform type "${entry.type}"`);
-      const { type: _type, ...slice } = entry;
-      return definition.create(definition.schema.parse(slice), `${entry.type}#${i}`);
-    });
-    return new TransformChain(TransformChain.guarded(transforms, opts.dropResends ?? true), ctx);
+  static fromConfig(entries: readonly TransformEntry[], ctx: TransformContext, opts: { dropResends?: boolean; rules?: readonly Transform[] } = {}): TransformChain {
+    const transforms = entries.map((entry, i) => buildTransform(entry, `${entry.type}#${i}`, `transforms[${i}]`));
+    // Rules run after the plain transforms: a `transforms:` drop_fields removes a field before any rule sees it.
+    return new TransformChain(TransformChain.guarded([...transforms, ...(opts.rules ?? [])], opts.dropResends ?? true), ctx);
   }
 
   /** Puts the resend guard in front of a chain that keeps state (and only then: stateless chains need none). */
@@ -111,10 +118,22 @@ export class TransformChain {
    * the transforms after it like anything it produces.
    */
   produceFrom(transform: Transform, produced: readonly ProducedRecord[]): ChainOutcome {
-    const index = this.transforms.indexOf(transform);
-    if (index < 0) throw new TidegateError('ERR_USAGE', `transform ${transform.id} is not in this chain`);
-    const records = produced.map(asReading);
+    let index = this.transforms.indexOf(transform);
+    let out = produced;
+    if (index < 0) {
+      // A stage of a composite (a rule): it goes through the rule's later stages first.
+      index = this.transforms.findIndex((t) => t.stages?.includes(transform));
+      const owner = this.transforms[index];
+      if (!owner?.produceAfter) throw new TidegateError('ERR_USAGE', `transform ${transform.id} is not in this chain`);
+      out = owner.produceAfter(transform, produced, this.ctx);
+    }
+    const records = out.map(asReading);
     return this.runFrom(index + 1, records, records.length);
+  }
+
+  /** Every transform, with the stages of composites (rules) in place of the composite. */
+  get allStages(): Transform[] {
+    return this.transforms.flatMap((t) => (t.stages ? [...t.stages] : [t]));
   }
 
   private emitted(emit: (t: Transform) => readonly ProducedRecord[]): ChainOutcome {
@@ -130,6 +149,7 @@ export class TransformChain {
       consumed: outcomes.reduce((n, o) => n + o.consumed, 0),
       produced: outcomes.reduce((n, o) => n + o.produced, 0),
       filteredBy,
+      deadLetters: outcomes.flatMap((o) => o.deadLetters),
     };
   }
 
@@ -139,6 +159,7 @@ export class TransformChain {
     let consumed = 0;
     let produced = alreadyProduced;
     const filteredBy: Record<string, number> = {};
+    const deadLetters: ChainDeadLetter[] = [];
     for (const transform of this.transforms.slice(first)) {
       const next: PendingReading[] = [];
       for (const reading of current) {
@@ -147,7 +168,8 @@ export class TransformChain {
         else if (result.fate === 'filter') {
           filtered += 1;
           filteredBy[`${transform.id}:${result.reason}`] = (filteredBy[`${transform.id}:${result.reason}`] ?? 0) + 1;
-        } else consumed += 1;
+        } else if (result.fate === 'dead_letter') deadLetters.push({ reading, reason: `${transform.id}:${result.reason}`, message: result.message });
+        else consumed += 1;
         for (const record of result.produced ?? []) {
           next.push(asReading(record));
           produced += 1;
@@ -157,7 +179,7 @@ export class TransformChain {
     }
     // A batch holding a produced alarm must not carry the device's readings into the alarm lane with it.
     if (produced > 0) current = current.map((r) => (r.lane ? r : { ...r, lane: 'telemetry' }));
-    return { readings: current, filtered, consumed, produced, filteredBy };
+    return { readings: current, filtered, consumed, produced, filteredBy, deadLetters };
   }
 
   /**
@@ -166,14 +188,26 @@ export class TransformChain {
    * consumed (not stored) are put in.
    */
   static ledgerDelta(outcome: ChainOutcome): LedgerDelta | undefined {
-    if (outcome.filtered === 0 && outcome.consumed === 0 && outcome.produced === 0) return undefined;
+    const dead = outcome.deadLetters.length;
+    if (outcome.filtered === 0 && outcome.consumed === 0 && outcome.produced === 0 && dead === 0) return undefined;
+    const deadLettered: Record<string, number> = {};
+    for (const d of outcome.deadLetters) deadLettered[d.reason] = (deadLettered[d.reason] ?? 0) + 1;
     return {
-      received: outcome.filtered + outcome.consumed - outcome.produced,
+      received: outcome.filtered + outcome.consumed + dead - outcome.produced,
       filtered: outcome.filtered,
       consumed: outcome.consumed,
       produced: outcome.produced,
+      ...(dead > 0 ? { deadLettered } : {}),
     };
   }
+}
+
+/** Builds one configured transform (or rule stage); `where` names it in errors (`transforms[2]`). */
+export function buildTransform(entry: TransformEntry, id: string, where: string): Transform {
+  const definition = transformDefinition(entry.type);
+  if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `${where}: unknown transform type "${entry.type}"`);
+  const { type: _type, ...slice } = entry;
+  return definition.create(definition.schema.parse(slice), id);
 }
 
 function asReading(record: ProducedRecord): PendingReading {

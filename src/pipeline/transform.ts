@@ -16,6 +16,8 @@ import type { Lane, PendingReading, StateWrite } from '../queue/types.js';
  * - `filter`: it is deliberately discarded, counted as `filtered`. Its device is still acknowledged.
  * - `consume`: it was folded into the transform's state (a window, a detector), counted as `consumed`;
  *   whatever the state later emits comes back as produced records.
+ * - `dead_letter`: it cannot be used as the rule says (an unknown device an enrichment must not pass): kept in
+ *   the dead letters, with the reason, in the same commit, counted as `deadLettered`; it can be replayed.
  *
  * Besides the fate, a transform may produce new records (an aggregate, an alarm), each counted as
  * `produced` and sent through the rest of the chain like any reading. A produced record names its lane:
@@ -27,6 +29,15 @@ import type { Lane, PendingReading, StateWrite } from '../queue/types.js';
 export interface Transform {
   /** The config `type` it was built from, plus its position, for logs and metric labels. */
   readonly id: string;
+  /**
+   * A composite (a rule) lists the transforms it runs, so operators can reach a stage inside it (an alarm rule's
+   * acknowledge) and what that stage makes goes through the stages after it: see `produceAfter`.
+   */
+  readonly stages?: readonly Transform[];
+  /** Composites only: sends records one of its stages made outside `process` through the stages after it. */
+  produceAfter?(stage: Transform, produced: readonly ProducedRecord[], ctx: TransformContext): readonly ProducedRecord[];
+  /** Called once when the chain is built, before any reading: creates its counters, so they exist at 0. */
+  attach?(ctx: TransformContext): void;
   /** Decides the fate of one reading. Called in arrival order; may keep state between calls. */
   process(reading: PendingReading, ctx: TransformContext): TransformResult;
   /**
@@ -63,7 +74,8 @@ export interface TransformContext {
 export type InputFate =
   | { readonly fate: 'pass'; readonly reading: PendingReading }
   | { readonly fate: 'filter'; readonly reason: string }
-  | { readonly fate: 'consume' };
+  | { readonly fate: 'consume' }
+  | { readonly fate: 'dead_letter'; readonly reason: string; readonly message: string };
 
 /** A transform's answer for one reading: its fate, plus any records it produced. */
 export type TransformResult = InputFate & { readonly produced?: readonly ProducedRecord[] };
@@ -84,4 +96,5 @@ export type StateOp = StateWrite;
 /** Shorthands a transform returns, so results read as sentences. */
 export const pass = (reading: PendingReading, produced?: readonly ProducedRecord[]): TransformResult => (produced ? { fate: 'pass', reading, produced } : { fate: 'pass', reading });
 export const filter = (reason: string, produced?: readonly ProducedRecord[]): TransformResult => (produced ? { fate: 'filter', reason, produced } : { fate: 'filter', reason });
+export const deadLetter = (reason: string, message: string, produced?: readonly ProducedRecord[]): TransformResult => (produced ? { fate: 'dead_letter', reason, message, produced } : { fate: 'dead_letter', reason, message });
 export const consume = (produced?: readonly ProducedRecord[]): TransformResult => (produced ? { fate: 'consume', produced } : { fate: 'consume' });

@@ -179,11 +179,13 @@ export class LevelQueue implements DurableQueue {
   async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
     const extra = appendOpts.ledger;
-    const stateOps = toStateOps(appendOpts.state);
+    // Dead letters a transform made join the same batch: the ledger delta counts them (as deadLettered).
+    const dead = appendOpts.deadLetters ?? [];
+    const stateOps = [...toStateOps(appendOpts.state), ...dead.map((entry): BatchOp => ({ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }))];
     if (readings.length === 0) {
       // Nothing to store, but the counts (readings a transform filtered or consumed) and the state that
       // accounts for them are durable before anyone acks.
-      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra) : Promise.resolve();
+      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra, dead.length) : Promise.resolve();
       appendOpts.onSubmitted?.();
       await committed;
       return 'stored';
@@ -193,7 +195,7 @@ export class LevelQueue implements DurableQueue {
     const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
-      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
+      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, dead.length, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
     const lastByLane: Partial<Record<Lane, number>> = {};
@@ -209,7 +211,7 @@ export class LevelQueue implements DurableQueue {
       ops.push({ type: 'put', key, value });
     }
     for (const op of stateOps) ops.push(op);
-    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra));
+    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), dead.length);
     appendOpts.onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
@@ -437,11 +439,11 @@ export class LevelQueue implements DurableQueue {
    * `drop_oldest` stores them and has the pruner drop the oldest unsent telemetry. Alarms are never the
    * ones dropped while telemetry is left.
    */
-  private async onFull(count: number, bytes: number, lane: Lane, extra: LedgerDelta | undefined, stateOps: BatchOp[], onSubmitted?: () => void): Promise<AppendOutcome> {
+  private async onFull(count: number, bytes: number, lane: Lane, extra: LedgerDelta | undefined, stateOps: BatchOp[], deadLetters: number, onSubmitted?: () => void): Promise<AppendOutcome> {
     if (this.whenFull === 'drop_newest' && lane !== 'alarm') {
       this.warnings.warn('drop_newest', { dropped: count, bufferedBytes: this.ledger.bufferedBytes, maxBytes: this.maxBytes }, 'buffer full (buffer.whenFull: drop_newest): new readings dropped and counted');
       // The readings are dropped, but what the transforms consumed on the way is kept, with its state.
-      const committed = this.submit(stateOps, mergeDelta({ received: count, dropped: { buffer_full: count } }, extra));
+      const committed = this.submit(stateOps, mergeDelta({ received: count, dropped: { buffer_full: count } }, extra), deadLetters);
       onSubmitted?.();
       await committed;
       return 'dropped';

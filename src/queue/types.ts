@@ -87,6 +87,8 @@ export interface AppendOptions {
    * readings that were acknowledged. Later appends' changes to a key win (batches keep submission order).
    */
   state?: readonly StateWrite[];
+  /** Inputs a transform dead-lettered, stored in the same batch (the ledger delta counts them). */
+  deadLetters?: readonly DeadLetter[];
   /**
    * Called once the append's writes have joined a commit batch (before that batch is written); never when
    * the append fails before that. Lets a caller keep state changes in submission order without holding its

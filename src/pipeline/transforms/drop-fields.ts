@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { filter, pass, type Transform, type TransformResult } from '../transform.js';
 import { registerTransform } from '../registry.js';
+import { compileGlobs } from '../../core/glob.js';
 import type { PendingReading } from '../../queue/types.js';
 
 /**
@@ -24,7 +25,7 @@ export class DropFields implements Transform {
     config: DropFieldsConfig,
   ) {
     this.fields = new Set(config.fields);
-    this.devices = config.devices ? new RegExp(`^(?:${config.devices.map(globToPattern).join('|')})$`) : null;
+    this.devices = config.devices ? compileGlobs(config.devices) : null;
   }
 
   process(reading: PendingReading): TransformResult {
@@ -39,10 +40,6 @@ export class DropFields implements Transform {
     if (Object.keys(values).length === 0) return filter('no_values_left');
     return pass({ ...reading, values });
   }
-}
-
-function globToPattern(glob: string): string {
-  return glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
 }
 
 registerTransform({ type: 'drop_fields', schema: dropFieldsSchema, create: (config, id) => new DropFields(id, config) });

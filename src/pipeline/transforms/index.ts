@@ -2,3 +2,4 @@
 import './drop-fields.js';
 import '../../analytics/windows/register.js';
 import '../../analytics/alarms/register.js';
+import '../../analytics/rules/register.js';

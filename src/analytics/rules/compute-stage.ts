@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { pass, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
+import { registerTransform } from '../../pipeline/registry.js';
+import type { PendingReading } from '../../queue/types.js';
+import type { ReadingValue } from '../../normalize/reading.js';
+import { asReadingValue, compileExpression, RESERVED_NAMES, type CompiledExpression } from './expression.js';
+import { expressionSchema } from './expression-schema.js';
+import { StageWarnings } from './stage-warnings.js';
+
+const fieldName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a value name: a letter or _, then letters, digits or _ (at most 64)')
+  .refine((name) => !(RESERVED_NAMES as readonly string[]).includes(name), { message: `is reserved in expressions (${RESERVED_NAMES.join(', ')})` });
+
+export const computeStageSchema = z.strictObject({
+  fields: z
+    .record(fieldName, expressionSchema())
+    .refine((fields) => Object.keys(fields).length >= 1 && Object.keys(fields).length <= 64, { message: 'between 1 and 64 fields' })
+    .describe(
+      'Values to add or replace, name → CEL expression, evaluated in order (a later one may use an earlier one): `power: voltage * current`, `temperature_f: temperature * 9 / 5 + 32`, `dew: dewpoint(temperature, humidity)`. A field whose expression fails on a reading (a value it names is absent) is left out of that reading, counted in rule_expression_errors_total and logged at most once a minute; the reading goes on.',
+    ),
+});
+
+export type ComputeStageConfig = z.infer<typeof computeStageSchema>;
+
+/** `compute`: adds derived values (unit conversions, power, dew point) to each reading. */
+export class ComputeStage implements Transform {
+  private readonly fields: readonly (readonly [string, CompiledExpression])[];
+  private readonly warnings: StageWarnings;
+
+  constructor(
+    readonly id: string,
+    config: ComputeStageConfig,
+  ) {
+    this.fields = Object.entries(config.fields).map(([name, source]) => [name, compileExpression(source)] as const);
+    this.warnings = new StageWarnings(id);
+  }
+
+  attach(ctx: TransformContext): void {
+    ctx.metrics.counter('rule_expression_errors_total', { stage: this.id });
+  }
+
+  process(reading: PendingReading, ctx: TransformContext): TransformResult {
+    // One copy per reading; each field sees the ones computed before it.
+    const values: Record<string, ReadingValue> = { ...reading.values };
+    const current: PendingReading = { ...reading, values };
+    for (const [name, expr] of this.fields) {
+      let value: ReturnType<typeof asReadingValue>;
+      try {
+        value = asReadingValue(expr.evaluate(current));
+      } catch (error) {
+        this.failed(reading, ctx, name, expr, (error as Error).message);
+        continue;
+      }
+      if (typeof value === 'object') {
+        this.failed(reading, ctx, name, expr, value.invalid);
+        continue;
+      }
+      values[name] = value;
+    }
+    return pass(current);
+  }
+
+  private failed(reading: PendingReading, ctx: TransformContext, field: string, expr: CompiledExpression, why: string): void {
+    ctx.metrics.inc('rule_expression_errors_total', { stage: this.id });
+    this.warnings.warn(ctx.logger, field, { deviceId: reading.deviceId, topic: reading.topic, field, expr: expr.source, error: why.split('\n')[0] }, 'a computed field could not be evaluated on a reading; the field is left out and the reading goes on');
+  }
+}
+
+registerTransform({ type: 'compute', schema: computeStageSchema, create: (config, id) => new ComputeStage(id, config) });

@@ -1,0 +1,141 @@
+import { Environment } from '@marcbachmann/cel-js';
+import type { Reading, ReadingValue } from '../../normalize/reading.js';
+
+/**
+ * Rule expressions are CEL (the Common Expression Language of Kubernetes admission policies and Envoy):
+ * side-effect free, always terminating, no access to the host. They are parsed and type-checked when the
+ * config loads, compiled once, and evaluated per reading.
+ *
+ * Names an expression can use:
+ * - every value of the reading by its name (`temperature`, `co2`), as a number, bool or string;
+ * - `device`, `topic` (strings), `ts` (the device time, else the received time, epoch ms), `values` and `tags`
+ *   (maps, for names that are not identifiers or may be absent: `has(values.door)`, `tags.room == "3.14"`).
+ * Arithmetic mixes integer literals and reading values freely (`temperature * 9 / 5 + 32`): CEL has no
+ * implicit conversion, and a unit conversion that needs `9.0` instead of `9` is an error no one expects.
+ */
+export const RESERVED_NAMES = ['device', 'topic', 'ts', 'values', 'tags'] as const;
+
+/** A config expression that did not parse or type-check; `column` is 1-based in the expression. */
+export class ExpressionError extends Error {
+  constructor(
+    message: string,
+    readonly expression: string,
+    readonly column: number | undefined,
+  ) {
+    super(message);
+    this.name = 'ExpressionError';
+  }
+}
+
+export interface CompiledExpression {
+  readonly source: string;
+  /** The type the checker inferred (`bool`, `double`, `dyn`...). */
+  readonly type: string;
+  /** Evaluates on one reading; throws when a value it names is absent or of the wrong type. */
+  evaluate(reading: Reading): unknown;
+}
+
+// Parse-time bounds: a rule expression is a line of config, not a program.
+const LIMITS = { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 };
+
+function buildEnvironment(): Environment {
+  const env = new Environment({ unlistedVariablesAreDyn: true, limits: LIMITS })
+    .registerVariable('device', 'string')
+    .registerVariable('topic', 'string')
+    .registerVariable('ts', 'double')
+    .registerVariable('values', 'map')
+    .registerVariable('tags', 'map');
+  // Mixed integer/double arithmetic and comparison (see above). Results are doubles.
+  const num = (a: unknown): number => Number(a);
+  for (const [a, b] of [
+    ['double', 'int'],
+    ['int', 'double'],
+  ] as const) {
+    env.registerOperator(`${a} + ${b}`, (x: unknown, y: unknown) => num(x) + num(y));
+    env.registerOperator(`${a} - ${b}`, (x: unknown, y: unknown) => num(x) - num(y));
+    env.registerOperator(`${a} * ${b}`, (x: unknown, y: unknown) => num(x) * num(y));
+    env.registerOperator(`${a} / ${b}`, (x: unknown, y: unknown) => num(x) / num(y));
+  }
+  env
+    .registerFunction('dewpoint(double, double): double', (t: number, rh: number) => dewpoint(t, rh))
+    .registerFunction('abs(double): double', (x: number) => Math.abs(x))
+    .registerFunction('sqrt(double): double', (x: number) => Math.sqrt(x))
+    .registerFunction('min(double, double): double', (a: number, b: number) => Math.min(a, b))
+    .registerFunction('max(double, double): double', (a: number, b: number) => Math.max(a, b))
+    .registerFunction('round(double, int): double', (x: number, digits: bigint) => {
+      const f = 10 ** Number(digits);
+      return Math.round(x * f) / f;
+    });
+  return env;
+}
+
+/**
+ * Dew point (°C) from temperature (°C) and relative humidity (%), Magnus formula with the Alduchov and
+ * Eskridge (1996) coefficients: within 0.35 °C from -45 to 60 °C.
+ */
+export function dewpoint(temperatureC: number, relativeHumidity: number): number {
+  const a = 17.625;
+  const b = 243.04;
+  const gamma = Math.log(relativeHumidity / 100) + (a * temperatureC) / (b + temperatureC);
+  return (b * gamma) / (a - gamma);
+}
+
+let shared: Environment | undefined;
+
+/**
+ * Compiles one expression. `expect: 'bool'` (a filter, a `when`) refuses an expression whose type is known
+ * not to be bool; `dyn` passes (a reading value's type is only known per reading).
+ */
+export function compileExpression(source: string, expect?: 'bool'): CompiledExpression {
+  shared ??= buildEnvironment();
+  let parsed;
+  try {
+    parsed = shared.parse(source);
+  } catch (error) {
+    throw asExpressionError(error, source);
+  }
+  const checked = parsed.check();
+  if (!checked.valid) throw asExpressionError(checked.error, source);
+  const type = checked.type ?? 'dyn';
+  if (expect === 'bool' && type !== 'bool' && type !== 'dyn') throw new ExpressionError(`must be true or false, but its type is ${type}`, source, undefined);
+  const fn = parsed;
+  return {
+    source,
+    type,
+    evaluate: (reading) => fromCel(fn(contextOf(reading))),
+  };
+}
+
+function contextOf(reading: Reading): Record<string, unknown> {
+  return {
+    ...reading.values,
+    device: reading.deviceId,
+    topic: reading.topic,
+    ts: reading.ts ?? reading.receivedAt,
+    values: reading.values,
+    tags: reading.tags ?? {},
+  };
+}
+
+/** CEL integers are bigints; a reading holds numbers. */
+function fromCel(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** The value a computed field stores, or why it cannot be stored. */
+export function asReadingValue(value: unknown): ReadingValue | { readonly invalid: string } {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { invalid: `is not a finite number (${value})` };
+  if (typeof value === 'boolean' || typeof value === 'string') return value;
+  return { invalid: `is a ${value === null ? 'null' : typeof value}, not a number, bool or string` };
+}
+
+function asExpressionError(error: unknown, source: string): ExpressionError {
+  const e = error as { message?: string; summary?: string; node?: { pos?: number; start?: number } } | undefined;
+  const pos = e?.node?.start ?? e?.node?.pos;
+  const summary = e?.summary ?? firstLine(e?.message ?? String(error));
+  return new ExpressionError(summary, source, typeof pos === 'number' ? pos + 1 : undefined);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
