@@ -37,6 +37,14 @@ function fromZod(issues: z.core.$ZodIssue[]): ConfigProblem[] {
   });
 }
 
+/** A problem inside `rules[i]` names the rule too: `rules[2]` alone sends the reader counting list items. */
+function namingRule(problem: ConfigProblem, doc: unknown): ConfigProblem {
+  const index = /^rules\[(\d+)\]/.exec(problem.path)?.[1];
+  if (index === undefined) return problem;
+  const name = (doc as { rules?: Array<{ name?: unknown } | null> } | null)?.rules?.[Number(index)]?.name;
+  return typeof name === 'string' ? { ...problem, message: `rule "${name}": ${problem.message}` } : problem;
+}
+
 /** Validates a parsed document; every problem is reported at once, with its path. */
 export function validateConfig(doc: unknown, source: string, baseDir = process.cwd()): Config {
   const result = configSchema.safeParse(doc ?? {});
@@ -45,7 +53,7 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
     const listeners = listenerSchema.array().safeParse((doc as { mqtt?: { listeners?: unknown } } | null)?.mqtt?.listeners);
     const usersFile = (doc as { mqtt?: { auth?: { usersFile?: unknown } } } | null)?.mqtt?.auth?.usersFile;
     const policy = listeners.success ? listenerProblems(listeners.data, { usersFile: typeof usersFile === 'string' ? usersFile : undefined }) : [];
-    throw new ConfigError(source, [...fromZod(result.error.issues), ...policy]);
+    throw new ConfigError(source, [...fromZod(result.error.issues).map((p) => namingRule(p, doc)), ...policy]);
   }
   const config = result.data;
   const problems = [...listenerProblems(config.mqtt.listeners, config.mqtt.auth), ...routeProblems(config)];

@@ -44,6 +44,7 @@ describe('validateConfig: defaults', () => {
         pacing: { mode: 'auto', share: 0.9, recordsPerSecondPerShard: 1000, bytesPerSecondPerShard: 1024 * 1024, shardRefreshMs: 300_000 },
       },
       routes: [],
+      rules: [],
       firehose: { appendNewline: true, batch: { maxRecords: 500, maxBytes: 4 * 1024 * 1024 } },
       status: { enabled: true, host: '127.0.0.1', port: 9464, maxDeliveryLagMs: 300_000 },
       shutdown: { deadlineMs: 10_000 },
