@@ -10,6 +10,7 @@ export const routeSchema = z
         lane: z.enum(['alarm', 'telemetry']).optional().describe('Only readings of this lane.'),
         deviceId: z.string().min(1).optional().describe('Device id glob: `*` any run of characters, `?` one character.'),
         topic: z.string().min(1).optional().describe('MQTT topic filter on the topic the reading arrived on (`+` one level, `#` the rest).'),
+        kind: z.enum(['reading', 'aggregate', 'alarm', 'derived']).optional().describe('Only records of this kind: device readings, aggregates of windows, alarms, or derived records of rules.'),
       })
       .strict()
       .default({})

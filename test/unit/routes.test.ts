@@ -31,6 +31,17 @@ describe('route matches', () => {
     expect(match(record('th-7', 'devices/th-7/energy'))).toBe(false);
   });
 
+  it('matches the record kind (a record without one is a reading)', () => {
+    const aggregates = compileRouteMatch({ kind: 'aggregate' });
+    const readings = compileRouteMatch({ kind: 'reading' });
+    const data = Buffer.from(JSON.stringify({ id: 'gw-1', deviceId: 'm1', topic: 't', kind: 'aggregate', values: { v: 1 } }));
+    const aggregate: StoredRecord = { lane: 'telemetry', seq: 2, partitionKey: 'm1', data, bytes: data.length };
+    expect(aggregates(aggregate)).toBe(true);
+    expect(aggregates(record('m1', 't'))).toBe(false);
+    expect(readings(record('m1', 't'))).toBe(true);
+    expect(readings(aggregate)).toBe(false);
+  });
+
   it('matches device globs whole, with regex characters taken literally', () => {
     const match = compileRouteMatch({ deviceId: 'a.b?' });
     expect(match(record('a.bc', 't'))).toBe(true);

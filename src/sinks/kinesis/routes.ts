@@ -7,6 +7,8 @@ export interface RouteMatch {
   deviceId?: string;
   /** MQTT topic filter (`+` one level, `#` the rest) on the topic the reading arrived on. */
   topic?: string;
+  /** Record kind (`reading` when the record carries none). */
+  kind?: 'reading' | 'aggregate' | 'alarm' | 'derived';
 }
 
 /** True when an MQTT topic filter matches a topic name (MQTT 3.1.1 §4.7.1). */
@@ -26,21 +28,25 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, 's');
 }
 
-/** The topic of a stored record (it is in the record's JSON: `{"id":..,"deviceId":..,"topic":..}`). */
-function topicOf(record: StoredRecord): string {
+/** The topic and kind of a stored record (they are in the record's JSON: `{"id":..,"deviceId":..,"topic":..}`). */
+function fieldsOf(record: StoredRecord): { topic: string; kind: string } {
   try {
-    const topic = (JSON.parse(record.data.toString('utf8')) as { topic?: unknown }).topic;
-    return typeof topic === 'string' ? topic : '';
+    const doc = JSON.parse(record.data.toString('utf8')) as { topic?: unknown; kind?: unknown };
+    return { topic: typeof doc.topic === 'string' ? doc.topic : '', kind: typeof doc.kind === 'string' ? doc.kind : 'reading' };
   } catch {
-    return '';
+    return { topic: '', kind: 'reading' };
   }
 }
 
-/** Compiles a rule into a predicate; the topic is read from the record only for rules that need it. */
+/** Compiles a rule into a predicate; the record's JSON is read only for rules that match on topic or kind. */
 export function compileRouteMatch(match: RouteMatch): (record: StoredRecord) => boolean {
   const device = match.deviceId !== undefined ? globToRegExp(match.deviceId) : null;
-  return (record) =>
-    (match.lane === undefined || record.lane === match.lane) &&
-    (device === null || device.test(record.partitionKey)) &&
-    (match.topic === undefined || topicMatches(match.topic, topicOf(record)));
+  const readsBody = match.topic !== undefined || match.kind !== undefined;
+  return (record) => {
+    if (match.lane !== undefined && record.lane !== match.lane) return false;
+    if (device !== null && !device.test(record.partitionKey)) return false;
+    if (!readsBody) return true;
+    const { topic, kind } = fieldsOf(record);
+    return (match.topic === undefined || topicMatches(match.topic, topic)) && (match.kind === undefined || kind === match.kind);
+  };
 }
