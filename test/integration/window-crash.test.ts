@@ -14,6 +14,20 @@ const WINDOW = `transforms:
     fields: [v]
     aggregates: [count, sum, min, max]`;
 
+// The same window as a stage of a rule, after a stateless stage: its state is checkpointed inside the rule's.
+const RULE = `rules:
+  - name: minute
+    match: { devices: ["win-*"] }
+    stages:
+      - type: filter
+        expr: v >= 0.0
+      - type: window
+        kind: tumbling
+        sizeMs: 60000
+        fields: [v]
+        aggregates: [count, sum, min, max]
+    raw: drop`;
+
 interface Aggregate extends StreamRecord {
   kind: string;
   result: { rule: string; window: { start: number; end: number }; count: number; key: Record<string, unknown> };
@@ -39,7 +53,10 @@ async function publish(port: number, t0: number, from: number, to: number): Prom
 
 const sum = (from: number, to: number): number => ((from + to) * (to - from + 1)) / 2;
 
-describe('window state across a SIGKILL', () => {
+describe.each([
+  ['a window transform', WINDOW],
+  ['a window stage of a rule', RULE],
+])('window state across a SIGKILL: %s', (_name, config) => {
   let emulator: LocalEmulator | undefined;
   let child: ChildGateway | undefined;
   let cleanup: (() => Promise<void>) | undefined;
@@ -54,7 +71,7 @@ describe('window state across a SIGKILL', () => {
   it('the window open at the kill is emitted after the restart exactly as an uninterrupted run would emit it', async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    const rig = await crashRig(temp.dir, WINDOW);
+    const rig = await crashRig(temp.dir, config);
     emulator = rig.emulator;
     const { kinesis, configFile } = rig;
     // Event time ten minutes back, aligned to a minute: windows [t0, t0+60 s), [t0+60 s, t0+120 s), ...
