@@ -119,7 +119,9 @@ export class GroupCommit<Op> {
       .finally(() => {
         this.writing = null;
         this.inFlight = [];
-        if (this.pending.length > 0) this.schedule();
+        // Waiters without ops (a filtered reading's ledger change) need a batch too: without this, one that
+        // arrived during the write waited for the next submission with ops, and its device for its PUBACK.
+        if (this.pending.length > 0 || this.waiters.length > 0) this.schedule();
       });
   }
 

@@ -110,6 +110,21 @@ describe('GroupCommit: sharing writes', () => {
     expect(gc.commits).toBe(2);
   });
 
+  it('a submission without ops made during a write gets a batch of its own once the write is done', async () => {
+    // A filtered reading carries only a ledger change: its device's PUBACK waits on this batch, and with no
+    // later submission carrying ops it must still be written.
+    const { writer, gc } = setup(0);
+    track(gc.submit([1]));
+    await settle();
+    const ledgerOnly = track(gc.submit([]));
+    writer.succeed(0);
+    await settle();
+    expect(writer.calls).toEqual([[1], []]);
+    writer.succeed(1);
+    await settle();
+    expect(ledgerOnly.outcome.state).toBe('resolved');
+  });
+
   it('starts a new write at most every intervalMs', async () => {
     const { writer, gc } = setup(100);
     void gc.submit([1]);
