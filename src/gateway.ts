@@ -2,6 +2,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
 import { TransformChain } from './pipeline/transform-chain.js';
 import { buildRules } from './analytics/rules/config.js';
+import { ruleStats } from './analytics/rules/rule-stats.js';
 import { TransformTicker } from './pipeline/transform-ticker.js';
 import { credentialsFromConfig } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
@@ -58,6 +59,8 @@ export class Gateway {
   private source!: MqttBrokerSource;
   /** The alarm rules (detect transforms), for operators and the local notification. */
   private alarms: AlarmService | null = null;
+  /** The configured rules, for the dashboard's rules card. */
+  private ruleNames: string[] = [];
   private readonly siteSources: MqttClientSource[] = [];
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
@@ -206,7 +209,9 @@ export class Gateway {
     await this.startComponent(this.sink);
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
-    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules: buildRules(config.rules) });
+    const rules = buildRules(config.rules);
+    this.ruleNames = rules.map((r) => r.name);
+    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules });
     const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
     this.alarms = new AlarmService(chain.allStages, admission, transformCtx);
     const state = await admission.restoreTransformState();
@@ -309,6 +314,7 @@ export class Gateway {
       },
       devices: { known: this.activity.size, recent: this.activity.recent(50) },
       alarms: this.alarms && this.alarms.ruleNames.length > 0 ? (await this.alarms.list()).slice(0, 100) : [],
+      rules: ruleStats(this.metrics, this.ruleNames),
     };
   }
 

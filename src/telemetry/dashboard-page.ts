@@ -42,6 +42,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="card"><h2>Ledger</h2><table id="ledger"></table></div>
   <div class="card"><h2>Devices <span id="deviceCount" class="muted"></span></h2><table id="devices"></table></div>
   <div class="card wide"><h2>Alarms <span id="alarmCount" class="muted"></span></h2><table id="alarms"></table></div>
+  <div class="card wide"><h2>Rules <span id="ruleCount" class="muted"></span></h2><table id="rules"></table></div>
 </div>
 <script>
 // Samples are kept with their snapshot time: the x axis is time (the last two minutes), not sample index.
@@ -103,6 +104,10 @@ function render(s) {
   $('alarmCount').textContent = '(' + alarms.length + ' raised or shelved)';
   $('alarms').innerHTML = alarms.length ? '<tr><th>rule</th><th>device</th><th>state</th><th>severity</th><th>value</th><th>threshold</th><th>raised</th></tr>' + alarms.map((a) =>
     '<tr><td>' + esc(a.rule) + '</td><td>' + esc(a.deviceId) + '</td><td>' + esc(a.state) + (a.shelvedUntil ? ' (shelved until ' + clock(a.shelvedUntil) + ')' : '') + '</td><td>' + esc(a.severity) + '</td><td>' + fmt(a.value) + '</td><td>' + fmt(a.threshold) + '</td><td>' + (a.raisedAt ? fmt((s.t - a.raisedAt) / 1000) + ' s ago' : '–') + '</td></tr>').join('') : '<tr><td class="muted">none</td></tr>';
+  const rules = s.rules || [];
+  $('ruleCount').textContent = '(' + rules.length + ' configured)';
+  $('rules').innerHTML = rules.length ? '<tr><th>rule</th><th>matched</th><th>filtered</th><th>consumed</th><th>produced</th><th>µs per reading</th></tr>' + rules.map((r) =>
+    '<tr><td>' + esc(r.rule) + '</td><td>' + fmt(r.matched) + '</td><td>' + fmt(r.filtered) + (r.deadLettered ? ' (+' + fmt(r.deadLettered) + ' dead letters)' : '') + '</td><td>' + fmt(r.consumed) + '</td><td>' + fmt(r.produced) + '</td><td>' + (r.evalMicros === null ? '–' : fmt(r.evalMicros)) + '</td></tr>').join('') : '<tr><td class="muted">none</td></tr>';
   previous = s;
 }
 new EventSource('/events').onmessage = (e) => render(JSON.parse(e.data));

@@ -23,7 +23,8 @@ describe.skipIf(!existsSync(CHROMIUM))('live dashboard in a browser (needs Debia
   it('loads, and its charts and tables fill with data while devices publish', async () => {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
-    rig = await gatewayBehindProxy(temp.dir, 'browser-stream', { shards: 1 });
+    // A rule, so the rules card has a row to fill: every tenth reading is reported (v moves by 1 a reading).
+    rig = await gatewayBehindProxy(temp.dir, 'browser-stream', { shards: 1, config: { rules: [{ name: 'browser-rbe', stages: [{ type: 'deadband', fields: ['v'], absolute: 9.5 }] }] } });
     const { gateway, mqttUrl } = rig;
 
     browser = await chromium.launch({
@@ -46,6 +47,12 @@ describe.skipIf(!existsSync(CHROMIUM))('live dashboard in a browser (needs Debia
     await expect.poll(async () => Number((await page.locator('#rateIn').textContent())?.replace(/,/g, '')), { timeout: 10_000 }).toBeGreaterThan(0);
     await expect.poll(() => page.locator('#devices').textContent(), { timeout: 10_000 }).toContain('browser-1');
     expect(await page.locator('#ledger').textContent()).toContain('balancedyes');
+    // The rules card: the rule, the readings it matched and filtered, and its evaluation time.
+    await expect.poll(() => page.locator('#rules').textContent(), { timeout: 10_000 }).toMatch(/browser-rbe[\d,]+[\d,]+0[\d,]+\d/);
+    const ruleRow = await page.locator('#rules tr:nth-child(2) td').allTextContents();
+    expect(Number(ruleRow[1]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(Number(ruleRow[2]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(Number(ruleRow[5])).toBeGreaterThan(0);
     // The rate chart has drawn something: some pixel of the canvas is not blank.
     // (Typed structurally: the project compiles without the DOM library.)
     type Canvas = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
@@ -72,8 +79,8 @@ describe.skipIf(!existsSync(CHROMIUM))('live dashboard in a browser (needs Debia
         const cards = Array.from(g.document.querySelectorAll('.card'));
         return { page: g.document.documentElement.scrollWidth, viewport: g.innerWidth, cards: cards.length, overflowing: cards.filter((c) => c.scrollWidth > c.clientWidth).length };
       });
-      // Readings per second, buffer, Kinesis, shards, dead letters, ledger, devices and alarms.
-      expect(fit.cards).toBe(8);
+      // Readings per second, buffer, Kinesis, shards, dead letters, ledger, devices, alarms and rules.
+      expect(fit.cards).toBe(9);
       expect(fit.page, `page width at ${width} px`).toBeLessThanOrEqual(fit.viewport);
       expect(fit.overflowing, `cards overflowing at ${width} px`).toBe(0);
     }
