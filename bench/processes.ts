@@ -108,6 +108,8 @@ export interface BenchGatewayOptions {
   kinesis?: string;
   /** The `status:` section, as YAML flow text. */
   status?: string;
+  /** More top-level config (block YAML), appended as is: `rules:` for the analytics benchmark. */
+  extraYaml?: string;
 }
 
 /**
@@ -127,6 +129,7 @@ export async function startBenchGateway(dir: string, endpoint: string, stream: s
       'mqtt: { listeners: [{ host: 127.0.0.1, port: 0 }] }',
       `status: ${opts.status ?? '{ port: 0 }'}`,
       `kinesis: { endpoint: ${JSON.stringify(endpoint)}, region: us-east-1, streamName: ${stream}, ${kinesisExtra} }`,
+      opts.extraYaml ?? '',
     ].join('\n'),
   );
   const startedAt = Date.now();
