@@ -1,13 +1,14 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Admission } from '../../admission.js';
 import { withTimeout } from '../../core/abort.js';
 import { describeError, TidegateError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig } from './config.js';
+import { mqttAuthSchema, mqttLimitsSchema, mqttProtocolSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig, type MqttProtocolConfig } from './config.js';
+import { createBroker } from './broker-module.js';
 import { isLoopbackHost } from '../../config/listener-policy.js';
 import { UserStore } from '../../auth/user-store.js';
 import { delay } from '../../core/abort.js';
@@ -30,6 +31,8 @@ export interface MqttBrokerSourceOptions {
   limits?: MqttLimitsConfig;
   /** mqtt.topicTemplate: the default ACL rule of an authenticated device. */
   topicTemplate?: string;
+  /** mqtt.protocol: MQTT 3.1.1 only (default) or MQTT 5 as well. */
+  protocol?: MqttProtocolConfig;
 }
 
 // Room for a CONNECT with a will message, or a SUBSCRIBE with many filters.
@@ -52,6 +55,7 @@ export class MqttBrokerSource implements Component {
   private access!: BrokerAccess;
   private readonly auth: MqttAuthConfig;
   private readonly limits: MqttLimitsConfig;
+  private readonly protocol: MqttProtocolConfig;
   /** Per connection: whether its listener requires authentication, and its connect timer. */
   private readonly connections = new WeakMap<object, { authRequired: boolean; connectTimer: NodeJS.Timeout | null }>();
   private readonly stopController = new AbortController();
@@ -62,6 +66,7 @@ export class MqttBrokerSource implements Component {
     this.refusals = new RateLimitedLog(opts.logger);
     this.auth = opts.auth ?? mqttAuthSchema.parse({});
     this.limits = opts.limits ?? mqttLimitsSchema.parse({});
+    this.protocol = opts.protocol ?? mqttProtocolSchema.parse({});
   }
 
   async start(): Promise<void> {
@@ -76,7 +81,7 @@ export class MqttBrokerSource implements Component {
       metrics: this.opts.metrics,
       logger: this.opts.logger,
     });
-    this.broker = await Aedes.createBroker({
+    this.broker = await createBroker(this.protocol, {
       preConnect: (client, packet, cb) => this.access.preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => this.access.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
@@ -100,7 +105,7 @@ export class MqttBrokerSource implements Component {
       const address = server.address() as net.AddressInfo;
       this.servers.push(server);
       this.addresses.push({ host: listener.host, port: address.port });
-      this.opts.logger.info({ host: listener.host, port: address.port }, 'MQTT listener ready');
+      this.opts.logger.info({ host: listener.host, port: address.port, mqttMaxVersion: this.protocol.maxVersion }, 'MQTT listener ready');
     }
   }
 
@@ -230,6 +235,8 @@ export class MqttBrokerSource implements Component {
     if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
     // The ACL comes first: a refused publish never reaches the buffer. MQTT 3.1.1 has no PUBACK reason
     // codes, so the error makes aedes close the connection; the device still holds the unacknowledged message.
+    // For an MQTT 5 device aedes 2 answers the error with PUBACK/PUBREC 0x87 (not authorized) and keeps the
+    // connection: the device learns the publish was refused and may go on with its allowed topics.
     const refusal = this.access.checkPublish(client, packet);
     if (refusal) return cb(new Error(refusal.message));
     const wait = this.access.publishDelay(client);
@@ -237,13 +244,13 @@ export class MqttBrokerSource implements Component {
     this.track(
       delay(wait, this.stopController.signal).then(
         () => this.admit(client, packet, cb),
-        () => cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down')),
+        () => this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb),
       ),
     );
   }
 
   private admit(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
+    if (this.stopping) return this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
     const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) });
@@ -254,10 +261,21 @@ export class MqttBrokerSource implements Component {
         (err: unknown) => {
           this.opts.metrics.inc('mqtt_admission_failures_total');
           this.refusals.warn('not-stored', { client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored (the device keeps it and sends it again)');
-          cb(err as Error);
+          this.refuseUnstored(client, err as Error, cb);
         },
       ),
     );
+  }
+
+  /**
+   * A publish that was not stored must not be acknowledged in any form. With MQTT 3.1.1 the error closes the
+   * connection. aedes 2 would answer an MQTT 5 device's error with a PUBACK 0x87, after which the device
+   * frees the packet id and drops the reading [MQTT-4.3.2-4]; so the connection is closed first, and the
+   * PUBACK aedes then tries to write finds it closed. The device sends the reading again after reconnecting.
+   */
+  private refuseUnstored(client: Client, err: Error, cb: (err?: Error | null) => void): void {
+    if (client.version !== 5) return cb(err);
+    client.close(() => cb(err));
   }
 
   private track(p: Promise<void>): void {
