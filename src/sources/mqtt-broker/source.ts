@@ -78,6 +78,7 @@ export class MqttBrokerSource implements Component {
       users,
       authRequired: (client) => this.connections.get(client.conn)?.authRequired ?? true,
       connectArrived: (client) => this.clearConnectTimer(client.conn),
+      maxProtocolVersion: this.protocol.maxVersion,
       metrics: this.opts.metrics,
       logger: this.opts.logger,
     });
