@@ -218,7 +218,6 @@ export class Gateway {
       auth: config.mqtt.auth,
       limits: config.mqtt.limits,
       topicTemplate: config.mqtt.topicTemplate,
-      protocol: config.mqtt.protocol,
       admission,
       logger: log('mqtt_broker'),
       metrics,

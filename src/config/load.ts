@@ -88,12 +88,6 @@ export function applyEnvOverrides(doc: unknown, env: NodeJS.ProcessEnv): unknown
     if (env.TIDEGATE_KINESIS_REGION) out.kinesis.region = env.TIDEGATE_KINESIS_REGION;
     if (env.TIDEGATE_KINESIS_ENDPOINT) out.kinesis.endpoint = env.TIDEGATE_KINESIS_ENDPOINT;
   }
-  // Lets a unit or container try MQTT 5 on the embedded broker without editing the file; the schema
-  // refuses anything but 4 or 5 with the path mqtt.protocol.maxVersion.
-  if (env.TIDEGATE_MQTT_MAX_VERSION) {
-    out.mqtt = { ...(out.mqtt ?? {}) };
-    out.mqtt.protocol = { ...(out.mqtt.protocol ?? {}), maxVersion: /^\d+$/.test(env.TIDEGATE_MQTT_MAX_VERSION) ? Number(env.TIDEGATE_MQTT_MAX_VERSION) : env.TIDEGATE_MQTT_MAX_VERSION };
-  }
   applySiteBrokerPasswords(out, env);
   return out;
 }

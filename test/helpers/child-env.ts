@@ -1,5 +1,3 @@
-import { testBrokerMaxVersion } from './test-broker.js';
-
 /**
  * The whole environment of a process a test spawns: what a child needs to start (PATH, HOME, NODE_OPTIONS
  * and a temp dir, when set) plus what the test names, and nothing else. Inheriting the parent's environment
@@ -12,7 +10,5 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     const value = process.env[key];
     if (value !== undefined) env[key] = value;
   }
-  // TIDEGATE_TEST_BROKER=aedes-next: child gateways run on the aedes 2 line too (see test-broker.ts).
-  if (testBrokerMaxVersion() === 5) env.TIDEGATE_MQTT_MAX_VERSION = '5';
   return { ...env, ...extra };
 }

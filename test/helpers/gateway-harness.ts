@@ -2,7 +2,6 @@ import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Gateway } from '../../src/gateway.js';
-import { testBrokerMaxVersion } from './test-broker.js';
 
 /** Deep-partial overrides of the config document (YAML shape). */
 export type ConfigDoc = Record<string, unknown>;
@@ -13,8 +12,7 @@ export function testConfig(dataDir: string, overrides: ConfigDoc = {}): Config {
     gatewayId: (overrides.gatewayId as string | undefined) ?? 'test-gw',
     dataDir,
     log: { level: 'warn' },
-    // TIDEGATE_TEST_BROKER picks the broker line unless the test sets mqtt.protocol itself.
-    mqtt: { listeners: [{ host: '127.0.0.1', port: 0 }], protocol: { maxVersion: testBrokerMaxVersion() }, ...(overrides.mqtt as object) },
+    mqtt: { listeners: [{ host: '127.0.0.1', port: 0 }], ...(overrides.mqtt as object) },
     buffer: { commitIntervalMs: 2, ...(overrides.buffer as object) },
     status: { port: 0, ...(overrides.status as object) },
     kinesis: {

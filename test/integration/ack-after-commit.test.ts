@@ -1,4 +1,3 @@
-import { testBrokerProtocol } from '../helpers/test-broker.js';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,7 +47,7 @@ describe('durable acknowledgement', () => {
       const metrics = new Metrics();
       const logger = pino({ level: 'silent' });
       const admission = new Admission(gated.queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-      const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics, protocol: testBrokerProtocol() });
+      const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics });
       await source.start();
       closers.push(() => source.stop(AbortSignal.timeout(5_000)));
       const url = `mqtt://127.0.0.1:${source.addresses[0]!.port}`;

@@ -28,7 +28,6 @@ describe('validateConfig: defaults', () => {
         listeners: [{ host: '127.0.0.1', port: 1883 }],
         topicTemplate: 'devices/{deviceId}/#',
         maxPayloadBytes: 256 * 1024,
-        protocol: { maxVersion: 4, receiveMaximum: 32, topicAliasMaximum: 16, maxSessionExpirySeconds: 86_400 },
         auth: { acl: {}, anonymous: {} },
         limits: { connectTimeoutMs: 10_000, maxConnections: 1_000, maxKeepaliveSeconds: 3_600, maxTopicBytes: 256, maxTopicLevels: 32, maxClientIdLength: 128 },
       },

@@ -18,8 +18,8 @@ export interface BrokerAccessOptions {
   authRequired: (client: Client) => boolean;
   /** Called when a complete CONNECT arrived (the connect timeout stops). */
   connectArrived: (client: Client) => void;
-  /** mqtt.protocol.maxVersion: 4 (aedes 1.x, MQTT 3.1/3.1.1) or 5 (aedes 2, MQTT 5 as well). */
-  maxProtocolVersion: 4 | 5;
+  /** The highest protocol level the broker accepts: 4 with aedes 1.x, 5 with the aedes 2 line. */
+  maxProtocolVersion: () => 4 | 5;
   metrics: Metrics;
   logger: Logger;
 }
@@ -73,13 +73,13 @@ export class BrokerAccess {
     // aedes 1.x speaks 3.1 and 3.1.1 only: it answers any other level with return code 1 and closes
     // [MQTT-3.1.2-2]; counted here so an MQTT 5 device shows up in the metrics.
     const level = packet.protocolVersion;
-    if (level !== 3 && level !== 4 && !(level === 5 && this.opts.maxProtocolVersion === 5)) {
-      const supported = this.opts.maxProtocolVersion === 5 ? 'MQTT 3.1.1 and 5' : 'MQTT 3.1.1 only; mqtt.protocol.maxVersion: 5 accepts MQTT 5';
-      this.refused('unsupported_protocol', client, `protocol level ${level} is not supported (${supported})`);
+    const maxLevel = this.opts.maxProtocolVersion();
+    if (level !== 3 && level !== 4 && !(level === 5 && maxLevel === 5)) {
+      this.refused('unsupported_protocol', client, `protocol level ${level} is not supported (${maxLevel === 5 ? 'MQTT 3.1.1 and 5' : 'MQTT 3.1.1 only'})`);
     }
     // aedes 2 refuses an empty client id with a persistent 3.1.1 session itself, before authenticate runs
     // [MQTT-3.1.3-8]; counted here, where aedes 1.x leaves it to authenticate below.
-    if (this.opts.maxProtocolVersion === 5 && level !== 5 && packet.clientId === '' && packet.clean === false) {
+    if (maxLevel === 5 && level !== 5 && packet.clientId === '' && packet.clean === false) {
       this.refused('client_id_rejected', client, 'an empty client id needs a clean session [MQTT-3.1.3-8]');
     }
     // Keepalive 0 means "never time me out" [MQTT-3.1.2-10]; a silent half-open connection would then hold

@@ -90,18 +90,6 @@ export const mqttLimitsSchema = z
   })
   .strict();
 
-export const mqttProtocolSchema = z
-  .object({
-    maxVersion: z
-      .union([z.literal(4), z.literal(5)])
-      .default(4)
-      .describe('Highest MQTT protocol level the embedded broker accepts: 4 (MQTT 3.1.1, aedes 1.x) or 5 (MQTT 5 as well, on the aedes 2.0.0-beta.1 line). 3.1.1 devices are served either way.'),
-    receiveMaximum: positiveInt.max(65_535).default(32).describe('With maxVersion 5: the Receive Maximum advertised in CONNACK, the most QoS 1/2 publishes an MQTT 5 device may have unacknowledged at once.'),
-    topicAliasMaximum: z.number().int().min(0).max(65_535).default(16).describe('With maxVersion 5: how many topic aliases an MQTT 5 device may set up per connection (0: none).'),
-    maxSessionExpirySeconds: positiveInt.max(4_294_967_295).default(86_400).describe('With maxVersion 5: a longer Session Expiry Interval requested by a device is cut to this, in seconds.'),
-  })
-  .strict();
-
 export const mqttSchema = z
   .object({
     listeners: z.array(listenerSchema).min(1).default([{ host: '127.0.0.1', port: 1883 }]).describe('Where the embedded MQTT broker listens; one entry per address and port.'),
@@ -116,7 +104,6 @@ export const mqttSchema = z
       .describe('Largest accepted payload, in bytes; a larger PUBLISH is refused from its header, before the payload is read (the connection is closed, a dead letter counts it).'),
     auth: mqttAuthSchema.default(() => mqttAuthSchema.parse({})).describe('Authentication (users file) and access control (ACL) of the embedded broker.'),
     limits: mqttLimitsSchema.default(() => mqttLimitsSchema.parse({})).describe('Bounds on connections, topics and publish rates that keep a hostile or broken client from taking the broker down.'),
-    protocol: mqttProtocolSchema.default(() => mqttProtocolSchema.parse({})).describe('MQTT protocol levels the embedded broker speaks; MQTT 5 is opt-in.'),
   })
   .strict()
   .describe('The embedded MQTT broker devices publish to.');
@@ -126,4 +113,3 @@ export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type ListenerTlsConfig = z.infer<typeof listenerTlsSchema>;
 export type MqttAuthConfig = z.infer<typeof mqttAuthSchema>;
 export type MqttLimitsConfig = z.infer<typeof mqttLimitsSchema>;
-export type MqttProtocolConfig = z.infer<typeof mqttProtocolSchema>;
