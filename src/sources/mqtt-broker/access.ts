@@ -18,6 +18,8 @@ export interface BrokerAccessOptions {
   authRequired: (client: Client) => boolean;
   /** Called when a complete CONNECT arrived (the connect timeout stops). */
   connectArrived: (client: Client) => void;
+  /** The highest protocol level the broker accepts: 4 with aedes 1.x, 5 with the aedes 2 line. */
+  maxProtocolVersion: () => 4 | 5;
   metrics: Metrics;
   logger: Logger;
 }
@@ -70,7 +72,16 @@ export class BrokerAccess {
     this.connects.set(client, packet);
     // aedes 1.x speaks 3.1 and 3.1.1 only: it answers any other level with return code 1 and closes
     // [MQTT-3.1.2-2]; counted here so an MQTT 5 device shows up in the metrics.
-    if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) this.refused('unsupported_protocol', client, `protocol level ${packet.protocolVersion} is not supported (MQTT 3.1.1 only)`);
+    const level = packet.protocolVersion;
+    const maxLevel = this.opts.maxProtocolVersion();
+    if (level !== 3 && level !== 4 && !(level === 5 && maxLevel === 5)) {
+      this.refused('unsupported_protocol', client, `protocol level ${level} is not supported (${maxLevel === 5 ? 'MQTT 3.1.1 and 5' : 'MQTT 3.1.1 only'})`);
+    }
+    // aedes 2 refuses an empty client id with a persistent 3.1.1 session itself, before authenticate runs
+    // [MQTT-3.1.3-8]; counted here, where aedes 1.x leaves it to authenticate below.
+    if (maxLevel === 5 && level !== 5 && packet.clientId === '' && packet.clean === false) {
+      this.refused('client_id_rejected', client, 'an empty client id needs a clean session [MQTT-3.1.3-8]');
+    }
     // Keepalive 0 means "never time me out" [MQTT-3.1.2-10]; a silent half-open connection would then hold
     // its socket forever. 3.1.1 cannot tell the client another value, so the server applies its maximum:
     // aedes closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
@@ -122,7 +133,9 @@ export class BrokerAccess {
     const session = this.sessions.get(client);
     if (session?.rights.canPublish(packet.topic)) return null;
     this.opts.metrics.inc('mqtt_acl_denied_total', { action: 'publish' });
-    const message = `publish to "${packet.topic.slice(0, 200)}" is outside what ${this.who(client)} may publish; connection closed, nothing stored`;
+    // MQTT 5 devices get PUBACK/PUBREC 0x87 with this message as its reason string; 3.1.1 ones a closed connection.
+    const answer = client.version === 5 ? 'refused with reason code 0x87 (not authorized)' : 'connection closed';
+    const message = `publish to "${packet.topic.slice(0, 200)}" is outside what ${this.who(client)} may publish; ${answer}, nothing stored`;
     this.warnings.warn('acl:publish', { client: client.id, username: session?.username ?? null, topic: packet.topic.slice(0, 200) }, message);
     return { reason: 'acl_denied', message };
   }

@@ -52,6 +52,8 @@ export class MqttBrokerSource implements Component {
   private access!: BrokerAccess;
   private readonly auth: MqttAuthConfig;
   private readonly limits: MqttLimitsConfig;
+  /** The highest protocol level the installed aedes line accepts (see start). */
+  private brokerMaxVersion: 4 | 5 = 4;
   /** Per connection: whether its listener requires authentication, and its connect timer. */
   private readonly connections = new WeakMap<object, { authRequired: boolean; connectTimer: NodeJS.Timeout | null }>();
   private readonly stopController = new AbortController();
@@ -73,6 +75,7 @@ export class MqttBrokerSource implements Component {
       users,
       authRequired: (client) => this.connections.get(client.conn)?.authRequired ?? true,
       connectArrived: (client) => this.clearConnectTimer(client.conn),
+      maxProtocolVersion: () => this.brokerMaxVersion,
       metrics: this.opts.metrics,
       logger: this.opts.logger,
     });
@@ -87,6 +90,10 @@ export class MqttBrokerSource implements Component {
       // own check at its ceiling of 100 stays as a backstop for its matcher.
       maxTopicLevels: 100,
     });
+    // aedes 1.x (the supported line) speaks MQTT 3.1/3.1.1 only. The aedes 2 line, which accepts MQTT 5,
+    // has Receive Maximum among its broker settings; it runs here only where a test puts it in place of
+    // aedes 1.x (docs/concepts/mqtt5-evaluation.md), and the MQTT 5 paths below are for it.
+    this.brokerMaxVersion = 'receiveMaximum' in this.broker ? 5 : 4;
     this.broker.on('clientError', (client, err) => this.opts.logger.debug({ client: client.id, err: err.message }, 'mqtt client error'));
     this.opts.metrics.gauge('mqtt_connected_clients', () => this.broker?.connectedClients ?? 0);
     for (const [index, listener] of this.opts.listeners.entries()) {
@@ -100,7 +107,7 @@ export class MqttBrokerSource implements Component {
       const address = server.address() as net.AddressInfo;
       this.servers.push(server);
       this.addresses.push({ host: listener.host, port: address.port });
-      this.opts.logger.info({ host: listener.host, port: address.port }, 'MQTT listener ready');
+      this.opts.logger.info({ host: listener.host, port: address.port, mqttMaxVersion: this.brokerMaxVersion }, 'MQTT listener ready');
     }
   }
 
@@ -230,6 +237,8 @@ export class MqttBrokerSource implements Component {
     if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
     // The ACL comes first: a refused publish never reaches the buffer. MQTT 3.1.1 has no PUBACK reason
     // codes, so the error makes aedes close the connection; the device still holds the unacknowledged message.
+    // For an MQTT 5 device aedes 2 answers the error with PUBACK/PUBREC 0x87 (not authorized) and keeps the
+    // connection: the device learns the publish was refused and may go on with its allowed topics.
     const refusal = this.access.checkPublish(client, packet);
     if (refusal) return cb(new Error(refusal.message));
     const wait = this.access.publishDelay(client);
@@ -237,13 +246,13 @@ export class MqttBrokerSource implements Component {
     this.track(
       delay(wait, this.stopController.signal).then(
         () => this.admit(client, packet, cb),
-        () => cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down')),
+        () => this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb),
       ),
     );
   }
 
   private admit(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    if (this.stopping) return cb(new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'));
+    if (this.stopping) return this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
     const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) });
@@ -254,10 +263,21 @@ export class MqttBrokerSource implements Component {
         (err: unknown) => {
           this.opts.metrics.inc('mqtt_admission_failures_total');
           this.refusals.warn('not-stored', { client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored (the device keeps it and sends it again)');
-          cb(err as Error);
+          this.refuseUnstored(client, err as Error, cb);
         },
       ),
     );
+  }
+
+  /**
+   * A publish that was not stored must not be acknowledged in any form. With MQTT 3.1.1 the error closes the
+   * connection. aedes 2 would answer an MQTT 5 device's error with a PUBACK 0x87, after which the device
+   * frees the packet id and drops the reading [MQTT-4.3.2-4]; so the connection is closed first, and the
+   * PUBACK aedes then tries to write finds it closed. The device sends the reading again after reconnecting.
+   */
+  private refuseUnstored(client: Client, err: Error, cb: (err?: Error | null) => void): void {
+    if (client.version !== 5) return cb(err);
+    client.close(() => cb(err));
   }
 
   private track(p: Promise<void>): void {
