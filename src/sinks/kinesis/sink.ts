@@ -1,4 +1,4 @@
-import { delay } from '../../core/abort.js';
+import { cancellableWait, delay } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError, isTidegateError } from '../../core/errors.js';
 import type { Component, HealthReport } from '../../core/lifecycle.js';
@@ -222,10 +222,11 @@ export class KinesisSink implements Component {
     );
     // Waits for a call to return, or, when pacing held readings back, for their shard to have room again.
     const waits: Promise<unknown>[] = [...this.inflight.values()];
-    const pause = new AbortController();
-    if (pacedForMs !== null) waits.push(delay(Math.min(1_000, Math.max(2, Math.ceil(pacedForMs))), AbortSignal.any([this.stopping.signal, pause.signal])).catch(() => undefined));
+    // One wait per paced cycle, released as soon as a call returns (no combined signal per cycle: issue 15).
+    const pause = pacedForMs === null ? null : cancellableWait(Math.min(1_000, Math.max(2, Math.ceil(pacedForMs))), this.stopping.signal);
+    if (pause) waits.push(pause.promise);
     if (waits.length > 0) await Promise.race(waits);
-    pause.abort();
+    pause?.cancel();
     const failure = await readFailure;
     if (failure) throw failure;
     this.commitProgress();
