@@ -3,7 +3,7 @@ import type { Logger } from './core/logger.js';
 import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
-import type { RawMessage, Reading, Rejection } from './normalize/reading.js';
+import { REJECT_REASONS, type RawMessage, type Reading, type Rejection } from './normalize/reading.js';
 import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, StateWrite } from './queue/types.js';
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
@@ -39,6 +39,15 @@ export class Admission {
   ) {
     this.warnings = new RateLimitedLog(logger);
     this.buffered = metrics.counter('readings_buffered_total');
+    // Every series a dashboard or alert rule may look for exists from the start at 0: a series that appears
+    // only with its first increment (after each restart) cannot be told apart from one that is not collected.
+    for (const reason of REJECT_REASONS) metrics.counter('readings_dead_lettered_total', { reason });
+    metrics.counter('readings_dropped_total', { reason: 'buffer_full' });
+  }
+
+  /** Logs what the rate-limited warnings held back; called once the sources have stopped. */
+  flushWarnings(): void {
+    this.warnings.flush();
   }
 
   private countReceived(source: string): void {

@@ -213,6 +213,9 @@ export class Gateway {
     this.ruleNames = rules.map((r) => r.name);
     const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules });
     const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
+    // Stopped after every source (the list stops in reverse): the warnings' "N similar suppressed" summaries
+    // then cover everything the sources admitted.
+    this.running.push({ id: 'admission-warnings', stop: async () => admission.flushWarnings() });
     this.alarms = new AlarmService(chain.allStages, admission, transformCtx);
     const state = await admission.restoreTransformState();
     if (state.restored > 0 || state.orphaned > 0) log('transforms').info(state, 'transform state restored from the buffer');

@@ -35,6 +35,9 @@ export function decodeMessage(raw: RawMessage, opts: DecodeOptions): DecodeResul
     return reject('invalid_device_id', `device id is longer than ${MAX_DEVICE_ID_CHARS} characters (the Kinesis partition key limit)`);
   }
 
+  // Its own reason, not invalid_json: an empty message is usually a device or bridge clearing a retained
+  // topic, a different fault from a garbled payload, and its warning must not be hidden behind theirs.
+  if (raw.payload.length === 0) return reject('empty_payload', 'payload is empty (0 bytes), expected a JSON object');
   let text: string;
   try {
     text = utf8.decode(raw.payload);

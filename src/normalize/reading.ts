@@ -47,22 +47,30 @@ export interface Reading {
   result?: { readonly [key: string]: JsonValue };
 }
 
-/** Stable reasons for rejecting a message; they label counters and dead letters. */
-export type RejectReason =
-  | 'invalid_utf8'
-  | 'invalid_json'
-  | 'not_an_object'
-  | 'non_finite_number'
-  | 'unsupported_value'
-  | 'no_values'
-  | 'invalid_ts'
-  | 'invalid_seq'
-  | 'topic_mismatch'
-  | 'invalid_device_id'
-  | 'payload_too_large'
-  | 'packet_too_large'
-  | 'frame_too_large'
-  | 'invalid_frame';
+/**
+ * Stable reasons for rejecting a message; they label counters and dead letters. Listed as values so the
+ * counters can be declared at 0 for each from the start (a series that appears only on its first increment
+ * cannot be told apart from one that is not collected).
+ */
+export const REJECT_REASONS = [
+  'empty_payload',
+  'invalid_utf8',
+  'invalid_json',
+  'not_an_object',
+  'non_finite_number',
+  'unsupported_value',
+  'no_values',
+  'invalid_ts',
+  'invalid_seq',
+  'topic_mismatch',
+  'invalid_device_id',
+  'payload_too_large',
+  'packet_too_large',
+  'frame_too_large',
+  'invalid_frame',
+] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface Rejection {
   reason: RejectReason;

@@ -24,6 +24,7 @@ const corpus: Array<{ topic: string; payload: string | Buffer; reason: string }>
   { topic: 'devices/bad-1/t', payload: '{"seq": 3}', reason: 'no_values' },
   { topic: 'devices/bad-1/t', payload: '{"samples": [1, 2]}', reason: 'unsupported_value' },
   { topic: 'elsewhere/bad-1', payload: '{"temperature": 1}', reason: 'topic_mismatch' },
+  { topic: 'devices/bad-1/t', payload: '', reason: 'empty_payload' },
 ];
 
 describe('bad input', () => {
@@ -40,6 +41,9 @@ describe('bad input', () => {
     cleanup = temp.cleanup;
     const started = await startTestGateway(temp.dir, { mqtt: { maxPayloadBytes: MAX_PAYLOAD } });
     gateway = started.gateway;
+    // Every reason's series exists from the start at 0, before its first dead letter.
+    const atStart = gateway.metrics.snapshot();
+    for (const reason of ['empty_payload', 'invalid_json', 'payload_too_large', 'too_large']) expect(atStart[`readings_dead_lettered_total{reason="${reason}"}`]).toBe(0);
 
     const client = await mqtt.connectAsync(started.mqttUrl, { clientId: 'bad-device', reconnectPeriod: 0 });
     // QoS 1: every bad message is still acknowledged (a poison message must not be redelivered forever).
@@ -51,7 +55,7 @@ describe('bad input', () => {
     raw.write(mqttPacket.generate({ cmd: 'connect', clientId: 'oversize-device', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30 }));
     await once(raw, 'data'); // CONNACK
     const header = mqttPacket.generate({ cmd: 'publish', topic: 'devices/big-1/t', payload: Buffer.alloc(MAX_PAYLOAD + 1, 0x20), qos: 1, messageId: 7, retain: false, dup: false });
-    raw.write(header.subarray(0, 12)); // only the first bytes: the rest is never sent
+    raw.write(header.subarray(0, 40)); // the fixed header, the topic and a few payload bytes: the rest is never sent
     raw.on('error', () => undefined);
     await once(raw, 'close');
 
@@ -62,7 +66,8 @@ describe('bad input', () => {
     const letters = await gateway.readDeadLetters(100);
     expect(letters.map((l) => l.entry.reason)).toEqual([...corpus.map((c) => c.reason), 'payload_too_large']);
     const oversize = letters[letters.length - 1]!.entry;
-    expect(oversize).toMatchObject({ source: 'mqtt_broker', origin: 'oversize-device', declaredBytes: MAX_PAYLOAD + 1 });
+    expect(oversize).toMatchObject({ source: 'mqtt_broker', origin: 'oversize-device', topic: 'devices/big-1/t', declaredBytes: MAX_PAYLOAD + 1 });
+    expect(oversize.message).toContain('PUBLISH to devices/big-1/t declared');
     expect(oversize.payloadBase64).toBeUndefined();
     const utf8 = letters.find((l) => l.entry.reason === 'invalid_utf8')!.entry;
     expect(Buffer.from(utf8.payloadBase64!, 'base64')).toEqual(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));

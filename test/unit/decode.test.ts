@@ -140,8 +140,12 @@ describe('decodeMessage: nested fields', () => {
 });
 
 describe('decodeMessage: payloads that are not a JSON object', () => {
-  it.each(['hello', '{"a":1', '{a:1}', "{'a':1}", ''])('rejects %j as invalid_json', (text) => {
+  it.each(['hello', '{"a":1', '{a:1}', "{'a':1}", ' '])('rejects %j as invalid_json', (text) => {
     rejected(decode(text), 'invalid_json');
+  });
+
+  it('rejects a payload of 0 bytes as empty_payload (a retained topic being cleared), not as invalid_json', () => {
+    expect(rejected(decode(''), 'empty_payload')).toContain('0 bytes');
   });
 
   it.each([

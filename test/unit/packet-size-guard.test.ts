@@ -66,25 +66,36 @@ describe('PacketSizeGuard: PUBLISH payload limit', () => {
     expect(new PacketSizeGuard(LIMITS).inspect(publish(1_000, 0))).toBeNull();
   });
 
-  it.each([0, 1, 2] as const)('reports QoS %d one byte over before its body arrives (only the first 10 bytes)', (qos) => {
+  it.each([0, 1, 2] as const)('reports QoS %d one byte over, with its topic, before its body arrives', (qos) => {
     const packet = publish(1_001, qos);
-    expect(new PacketSizeGuard(LIMITS).inspect(packet.subarray(0, 10))).toEqual({ packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large' });
+    const { headerBytes } = fixedHeader(packet);
+    const guard = new PacketSizeGuard(LIMITS);
+    // Not yet: the topic has not arrived.
+    expect(guard.inspect(packet.subarray(0, 10))).toBeNull();
+    expect(guard.inspect(packet.subarray(10, headerBytes + 2 + TOPIC.length))).toEqual({ packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large', topic: TOPIC });
+  });
+
+  it('reports an oversize publish with a topic over 1,024 bytes at once, without its topic', () => {
+    const longTopic = `devices/${'d'.repeat(2_000)}/telemetry`;
+    const packet = publish(1_001, 1, longTopic);
+    const { headerBytes } = fixedHeader(packet);
+    expect(new PacketSizeGuard(LIMITS).inspect(packet.subarray(0, headerBytes + 2))).toEqual({ packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large' });
   });
 
   it('reports a payload over a large limit that needs a 3-byte remaining length', () => {
     const limits = { maxPayloadBytes: 256 * 1024, maxOtherPacketBytes: 500 };
     const packet = publish(256 * 1024 + 1);
     expect(fixedHeader(packet).headerBytes).toBe(4);
-    expect(new PacketSizeGuard(limits).inspect(packet.subarray(0, 10))).toEqual({ packetType: PUBLISH, declaredBytes: 256 * 1024 + 1, reason: 'payload_too_large' });
+    expect(new PacketSizeGuard(limits).inspect(packet.subarray(0, 40))).toEqual({ packetType: PUBLISH, declaredBytes: 256 * 1024 + 1, reason: 'payload_too_large', topic: TOPIC });
     expect(new PacketSizeGuard(limits).inspect(publish(256 * 1024))).toBeNull();
   });
 
-  it('decides on the fixed header plus the topic length, one byte at a time', () => {
+  it('decides on the fixed header, the topic length and the topic, one byte at a time', () => {
     const packet = publish(1_001);
     const { headerBytes } = fixedHeader(packet);
     const verdicts = feed(new PacketSizeGuard(LIMITS), bytesOf(packet));
-    // The verdict comes with the second topic-length byte, and only once.
-    expect(verdicts).toEqual([{ at: headerBytes + 1, violation: { packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large' } }]);
+    // The verdict comes with the last byte of the topic, and only once.
+    expect(verdicts).toEqual([{ at: headerBytes + 1 + TOPIC.length, violation: { packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large', topic: TOPIC } }]);
   });
 
   it('passes an allowed publish fed one byte at a time', () => {
@@ -96,7 +107,8 @@ describe('PacketSizeGuard: PUBLISH payload limit', () => {
     const { headerBytes } = fixedHeader(packet);
     const guard = new PacketSizeGuard(LIMITS);
     expect(guard.inspect(packet.subarray(0, headerBytes + 1))).toBeNull();
-    expect(guard.inspect(packet.subarray(headerBytes + 1, headerBytes + 2))?.reason).toBe('payload_too_large');
+    expect(guard.inspect(packet.subarray(headerBytes + 1, headerBytes + 2))).toBeNull();
+    expect(guard.inspect(packet.subarray(headerBytes + 2))?.reason).toBe('payload_too_large');
   });
 
   it('accounts for the topic length: a long topic leaves room for the same remaining length', () => {
@@ -113,7 +125,7 @@ describe('PacketSizeGuard: streams of packets', () => {
 
   it('finds the oversize packet behind allowed ones in the same chunk', () => {
     const stream = Buffer.concat([publish(10), pingreq(), publish(1_000), publish(1_001), publish(5)]);
-    expect(new PacketSizeGuard(LIMITS).inspect(stream)).toEqual({ packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large' });
+    expect(new PacketSizeGuard(LIMITS).inspect(stream)).toEqual({ packetType: PUBLISH, declaredBytes: 1_001, reason: 'payload_too_large', topic: TOPIC });
   });
 
   it('tracks packet boundaries across arbitrary chunk splits', () => {
@@ -128,7 +140,7 @@ describe('PacketSizeGuard: streams of packets', () => {
 
   it('reports only the first violation and then stays silent', () => {
     const guard = new PacketSizeGuard(LIMITS);
-    expect(guard.inspect(publish(1_001).subarray(0, 10))).not.toBeNull();
+    expect(guard.inspect(publish(1_001).subarray(0, 40))).not.toBeNull();
     expect(guard.inspect(publish(5_000))).toBeNull();
   });
 

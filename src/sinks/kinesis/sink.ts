@@ -91,6 +91,8 @@ export class KinesisSink implements Component {
     this.id = opts.id;
     this.readBackoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    // At 0 from the start, like the admission's reasons (a series must not appear only on its first increment).
+    opts.metrics.counter('readings_dead_lettered_total', { reason: 'too_large' });
     const log = opts.logger;
     const main = new Destination(
       0,

@@ -15,9 +15,18 @@ export interface Violation {
   /** For PUBLISH, the declared payload size; otherwise the declared remaining length. */
   declaredBytes: number;
   reason: 'payload_too_large' | 'packet_too_large' | 'malformed_length';
+  /** For an oversize PUBLISH, its topic, when it is short enough to wait for (see MAX_TOPIC_TO_READ). */
+  topic?: string;
 }
 
 const PUBLISH = 3;
+/**
+ * An oversize PUBLISH is reported with its topic, so the operator learns which device and stream sent it,
+ * when the topic is at most this long: waiting for it costs at most this many buffered bytes per connection,
+ * where a topic may be up to 65,535 bytes [MQTT-1.5.3].
+ */
+const MAX_TOPIC_TO_READ = 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 export class PacketSizeGuard {
   private header: number[] = [];
@@ -78,7 +87,13 @@ export class PacketSizeGuard {
     const topicLength = (h[pos]! << 8) | h[pos + 1]!;
     const qos = (h[0]! >> 1) & 0x03;
     const payload = remaining - 2 - topicLength - (qos > 0 ? 2 : 0);
-    if (payload > this.limits.maxPayloadBytes) return { packetType: type, declaredBytes: payload, reason: 'payload_too_large' };
+    if (payload > this.limits.maxPayloadBytes) {
+      const violation: Violation = { packetType: type, declaredBytes: payload, reason: 'payload_too_large' };
+      if (topicLength > MAX_TOPIC_TO_READ) return violation;
+      const topicStart = pos + 2;
+      if (h.length < topicStart + topicLength) return 'more';
+      return { ...violation, topic: utf8.decode(Uint8Array.from(h.slice(topicStart, topicStart + topicLength))) };
+    }
     this.bodyLeft = remaining - 2;
     return 'ok';
   }

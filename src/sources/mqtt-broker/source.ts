@@ -224,9 +224,9 @@ export class MqttBrokerSource implements Component {
     const reason = v.reason === 'payload_too_large' ? 'payload_too_large' : 'packet_too_large';
     const message =
       v.reason === 'payload_too_large'
-        ? `PUBLISH declared a ${v.declaredBytes}-byte payload, over mqtt.maxPayloadBytes (${this.opts.maxPayloadBytes}); connection closed before the payload was read`
-        : `packet of type ${v.packetType} declared ${v.declaredBytes} bytes (${v.reason}); connection closed before it was read`;
-    const refusal = this.opts.admission.refuse({ reason, message, source: this.id, origin, declaredBytes: v.declaredBytes });
+        ? `PUBLISH${v.topic !== undefined ? ` to ${v.topic}` : ''} declared a ${v.declaredBytes}-byte payload, over mqtt.maxPayloadBytes (${this.opts.maxPayloadBytes}); connection closed before the payload was read, so it is not kept`
+        : `packet of type ${v.packetType} declared ${v.declaredBytes} bytes (${v.reason}); connection closed before it was read, so it is not kept`;
+    const refusal = this.opts.admission.refuse({ reason, message, source: this.id, origin, declaredBytes: v.declaredBytes, ...(v.topic !== undefined ? { topic: v.topic } : {}) });
     this.track(refusal.catch((err) => this.opts.logger.error({ err: describeError(err) }, 'could not record a refused packet')));
   }
 
