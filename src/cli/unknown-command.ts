@@ -1,3 +1,5 @@
+import { editDistance } from '../core/edit-distance.js';
+
 /**
  * The top-level word a user typed that names no command, if any. `run` is the default command, so without
  * this check `tidegate sttaus` (or `tidegate sttaus --help`) would start a gateway or print the top-level
@@ -16,13 +18,3 @@ export function unknownCommand(args: readonly string[], commands: readonly strin
   return { word, nearest: best <= Math.max(1, Math.floor(word.length / 3)) ? nearest : null };
 }
 
-/** Levenshtein distance, two rows. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
-}

@@ -20,7 +20,7 @@ export function configJsonSchema(): Record<string, unknown> {
  * `transforms[]` is validated against the registry at load time (so a later registration needs no edit
  * here); for editors, each registered type's own slice is spelled out, told apart by its `type`.
  */
-function transformEntriesJsonSchema(typeDescription: string | undefined): Record<string, unknown> {
+export function transformEntriesJsonSchema(typeDescription: string | undefined): Record<string, unknown> {
   return {
     anyOf: transformTypes().map((type) => {
       const { $schema: _, ...slice } = z.toJSONSchema(transformDefinition(type)!.schema, options) as Record<string, any>;

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { TidegateError } from '../core/errors.js';
 import { configSchema, listenerSchema, type Config } from './schema.js';
 import { listenerProblems } from './listener-policy.js';
 import { routeProblems } from './route-policy.js';
 import type { ConfigProblem } from './problem.js';
+import { nearestKey } from './key-suggestion.js';
+import { locateProblem } from './problem-location.js';
 
 export type { ConfigProblem };
 
@@ -20,7 +22,7 @@ export class ConfigError extends TidegateError {
 }
 
 export function formatProblems(source: string, problems: ConfigProblem[]): string {
-  const lines = problems.map((p) => `  - ${p.path || '(top level)'}: ${p.message}`);
+  const lines = problems.map((p) => `  - ${p.path || '(top level)'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`);
   return `invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
 
@@ -28,13 +30,25 @@ function issuePath(p: ReadonlyArray<PropertyKey>): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
 }
 
-function fromZod(issues: z.core.$ZodIssue[]): ConfigProblem[] {
+function fromZod(issues: z.core.$ZodIssue[], doc: unknown): ConfigProblem[] {
   return issues.map((i) => {
     if (i.code === 'unrecognized_keys') {
-      return { path: issuePath(i.path), message: `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (check the spelling against config/default.yaml)` };
+      return { path: issuePath(i.path), at: i.path, key: i.keys[0], message: unknownKeysMessage(i.keys, i.path, doc) };
     }
-    return { path: issuePath(i.path), message: i.message };
+    return { path: issuePath(i.path), at: i.path, message: i.message };
   });
+}
+
+/** `unknown key "listners" (did you mean "listeners"?)`; the reference is named when nothing is close. */
+function unknownKeysMessage(keys: readonly string[], at: ReadonlyArray<PropertyKey>, doc: unknown): string {
+  const named = `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+  const suggestions = keys.flatMap((k) => {
+    const nearest = nearestKey(k, at, doc);
+    return nearest ? [{ k, nearest }] : [];
+  });
+  if (suggestions.length === 0) return `${named} (check the spelling against docs/reference/configuration.md)`;
+  if (keys.length === 1) return `${named} (did you mean "${suggestions[0]!.nearest}"?)`;
+  return `${named} (did you mean ${suggestions.map((s) => `"${s.nearest}" for "${s.k}"`).join(', ')}?)`;
 }
 
 /** A problem inside `rules[i]` names the rule too: `rules[2]` alone sends the reader counting list items. */
@@ -53,7 +67,7 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
     const listeners = listenerSchema.array().safeParse((doc as { mqtt?: { listeners?: unknown } } | null)?.mqtt?.listeners);
     const usersFile = (doc as { mqtt?: { auth?: { usersFile?: unknown } } } | null)?.mqtt?.auth?.usersFile;
     const policy = listeners.success ? listenerProblems(listeners.data, { usersFile: typeof usersFile === 'string' ? usersFile : undefined }) : [];
-    throw new ConfigError(source, [...fromZod(result.error.issues).map((p) => namingRule(p, doc)), ...policy]);
+    throw new ConfigError(source, [...fromZod(result.error.issues, doc).map((p) => namingRule(p, doc)), ...policy]);
   }
   const config = result.data;
   const problems = [...listenerProblems(config.mqtt.listeners, config.mqtt.auth), ...routeProblems(config)];
@@ -76,14 +90,20 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   } catch (err) {
     throw new TidegateError('ERR_CONFIG_READ', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    throw new ConfigError(file, [{ path: '', message: `not valid YAML${where}: ${(err as Error).message.split('\n')[0]}` }]);
+  const lineCounter = new LineCounter();
+  const parsed: Document = parseDocument(text, { lineCounter, prettyErrors: true });
+  const yamlError = parsed.errors[0];
+  if (yamlError) {
+    const where = yamlError.linePos ? ` at line ${yamlError.linePos[0].line}, column ${yamlError.linePos[0].col}` : '';
+    throw new ConfigError(file, [{ path: '', message: `not valid YAML${where}: ${yamlError.message.split('\n')[0]}` }]);
   }
-  return validateConfig(applyEnvOverrides(doc, env), file);
+  try {
+    return validateConfig(applyEnvOverrides(parsed.toJS(), env), file);
+  } catch (err) {
+    // Each problem gets the line of its key in the file, so the reader goes straight to it.
+    if (err instanceof ConfigError) throw new ConfigError(file, err.problems.map((p) => locateProblem(p, parsed, lineCounter)));
+    throw err;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { editDistance } from '../core/edit-distance.js';
 import { z } from 'zod';
 import { TidegateError } from '../core/errors.js';
 import type { Transform } from './transform.js';
@@ -36,12 +37,21 @@ export function transformTypes(): string[] {
 export const transformEntrySchema = z.looseObject({ type: z.string().min(1).describe('The transform type; the entry\'s other keys are that type\'s own.') }).superRefine((entry, ctx) => {
   const definition = definitions.get(entry.type);
   if (!definition) {
-    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown transform type "${entry.type}" (known: ${transformTypes().join(', ') || 'none'})` });
+    const known = transformTypes();
+    const nearest = known.find((t) => editDistance(t, entry.type) <= Math.max(1, Math.floor(entry.type.length / 3)));
+    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown transform type "${entry.type}"${nearest ? ` (did you mean "${nearest}"?)` : ''} (known: ${known.join(', ') || 'none'})` });
     return;
   }
   const { type: _type, ...rest } = entry;
   const parsed = definition.schema.safeParse(rest);
-  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path as PropertyKey[];
+      // Unknown keys stay unknown keys, so the config loader can suggest the key that was meant.
+      if (issue.code === 'unrecognized_keys') ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message });
+      else ctx.addIssue({ code: 'custom', path, message: issue.message });
+    }
+  }
 });
 
 export type TransformEntry = z.infer<typeof transformEntrySchema>;

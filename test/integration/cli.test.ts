@@ -26,9 +26,10 @@ describe('tidegate CLI', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`invalid configuration in ${file}`);
     expect(result.stderr).toContain('mqtt.listeners[0].port');
-    expect(result.stderr).toContain('mqtt.topicTemplate: must contain a {deviceId} level');
+    // Each problem names the line and column of its key in the file.
+    expect(result.stderr).toContain('mqtt.topicTemplate (line 5, column 3): must contain a {deviceId} level');
     expect(result.stderr).toContain('kinesis.batch.maxRecords');
-    expect(result.stderr).toContain('kinesis: unknown key "streem"');
+    expect(result.stderr).toContain('kinesis (line 8, column 3): unknown key "streem"');
   });
 
   it('refuses a network listener without authentication unless allowAnonymous is explicit', async () => {

@@ -92,7 +92,7 @@ describe('validateConfig: defaults', () => {
 
   it('refuses a topic template without {deviceId}', () => {
     expect(problemsOf(() => validateConfig({ mqtt: { topicTemplate: 'devices/+/#' } }, 'test'))).toEqual([
-      { path: 'mqtt.topicTemplate', message: 'must contain a {deviceId} level' },
+      expect.objectContaining({ path: 'mqtt.topicTemplate', message: 'must contain a {deviceId} level' }),
     ]);
   });
 });
@@ -111,13 +111,27 @@ describe('validateConfig: problems', () => {
     );
     expect(problems).toEqual(
       expect.arrayContaining([
-        { path: 'mqtt', message: expect.stringContaining('unknown key "listners"') },
-        { path: 'kinesis.batch', message: expect.stringContaining('unknown key "maxRecordz"') },
-        { path: 'buffer', message: expect.stringContaining('unknown keys "mode", "sync"') },
+        expect.objectContaining({ path: 'mqtt', message: expect.stringContaining('unknown key "listners"') }),
+        expect.objectContaining({ path: 'kinesis.batch', message: expect.stringContaining('unknown key "maxRecordz"') }),
+        expect.objectContaining({ path: 'buffer', message: expect.stringContaining('unknown keys "mode", "sync"') }),
       ]),
     );
     const inArray = problemsOf(() => validateConfig({ mqtt: { listeners: [{ host: '127.0.0.1' }, { hots: '127.0.0.1' }] } }, 'test'));
-    expect(inArray).toEqual([{ path: 'mqtt.listeners[1]', message: expect.stringContaining('unknown key "hots"') }]);
+    expect(inArray).toEqual([expect.objectContaining({ path: 'mqtt.listeners[1]', message: expect.stringContaining('unknown key "hots"') })]);
+  });
+
+  it('suggests the nearest known key at the same place, and nothing when no key is close', () => {
+    const message = (doc: unknown): string => problemsOf(() => validateConfig(doc, 'test'))[0]!.message;
+    expect(message({ gatewayID: 'x' })).toBe('unknown key "gatewayID" (did you mean "gatewayId"?)');
+    expect(message({ mqtt: { listners: [] } })).toBe('unknown key "listners" (did you mean "listeners"?)');
+    expect(message({ mqtt: { listeners: [{ host: '127.0.0.1', prot: 1883 }] } })).toBe('unknown key "prot" (did you mean "port"?)');
+    expect(message({ kinesis: { batch: { maxRecordz: 1 } } })).toContain('did you mean "maxRecords"?');
+    expect(message({ buffer: { durabilty: 'os', qqqq: 1 } })).toBe('unknown keys "durabilty", "qqqq" (did you mean "durability" for "durabilty"?)');
+    // In a rule's stage, among the keys of the stage's own type: "groupBy" of a window, not of another stage.
+    const stage = { type: 'window', kind: 'tumbling', sizeMs: 60_000, gropuBy: ['room'], fields: ['temperature'], aggregates: ['mean'] };
+    const inRule = problemsOf(() => validateConfig({ rules: [{ name: 'room-minute', stages: [stage] }] }, 'test'));
+    expect(inRule.map((p) => p.message)).toContain('rule "room-minute": unknown key "gropuBy" (did you mean "groupBy"?)');
+    expect(message({ zzzzzz: 1 })).toBe('unknown key "zzzzzz" (check the spelling against docs/reference/configuration.md)');
   });
 
   it('reports several problems at once, each with its path, and names them in the message', () => {
@@ -246,6 +260,25 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(TidegateError);
     expect((err as TidegateError).code).toBe('ERR_CONFIG_READ');
     expect((err as TidegateError).message).toContain(missing);
+  });
+
+  it('gives each problem the line and column of its key in the file', async () => {
+    const file = await write(
+      'lines.yaml',
+      ['gatewayId: edge-7', 'mqtt:', '  listeners:', '    - host: 127.0.0.1', '      prot: 1884', 'buffer:', '  durability: sometimes', ''].join('\n'),
+    );
+    const err = (await loadConfig(file, {}).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('  - mqtt.listeners[0] (line 5, column 7): unknown key "prot" (did you mean "port"?)');
+    expect(err.message).toMatch(/ {2}- buffer\.durability \(line 7, column 3\): /);
+  });
+
+  it('leaves a problem of a value set from the environment without a line of the file', async () => {
+    const file = await write('env.yaml', 'gatewayId: edge-7\n');
+    const err = (await loadConfig(file, { TIDEGATE_LOG_LEVEL: 'loud' }).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual([expect.objectContaining({ path: 'log.level' })]);
+    expect(err.problems[0]!.line).toBeUndefined();
   });
 
   it('reports schema problems with the file name as source', async () => {
