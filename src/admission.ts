@@ -4,7 +4,7 @@ import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import { REJECT_REASONS, type RawMessage, type Reading, type Rejection } from './normalize/reading.js';
-import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, StateWrite } from './queue/types.js';
+import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, ReplacedDeadLetters, StateWrite } from './queue/types.js';
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
 import { TransformChain, type ChainDeadLetter, type ChainOutcome } from './pipeline/transform-chain.js';
@@ -130,6 +130,20 @@ export class Admission {
     return view;
   }
 
+  /**
+   * Sends readings decoded again from dead letters through the transforms and rules, as if they had just
+   * arrived (the resend guard aside), and removes those dead letters in the same commit as the outcome.
+   */
+  async replay(items: ReadonlyArray<{ n: number; reason: string; reading: PendingReading }>): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (items.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    const reasons: Record<string, number> = {};
+    for (const item of items) reasons[item.reason] = (reasons[item.reason] ?? 0) + 1;
+    const replaces: ReplacedDeadLetters = { numbers: items.map((i) => i.n), reasons };
+    const readings = items.map((i) => i.reading);
+    if (this.chain.empty) return this.appendOutcome(null, readings, undefined, undefined, replaces);
+    return this.inTurn(() => this.chain.runReplayed(readings), readings, replaces);
+  }
+
   /** Calls `observer` with the produced records of every commit that stored some, after the commit resolved. */
   observeCommits(observer: (records: readonly PendingReading[]) => void): void {
     this.commitObservers.push(observer);
@@ -164,8 +178,8 @@ export class Admission {
    * send them again): it is rebuilt from the disk, which holds exactly the committed state, once the writes
    * in flight have settled.
    */
-  private async inTurn(run: () => ChainOutcome, readings: readonly PendingReading[] = []): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    if (!this.chain.stateful) return this.appendOutcome(run(), readings);
+  private async inTurn(run: () => ChainOutcome, readings: readonly PendingReading[] = [], replaces?: ReplacedDeadLetters): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (!this.chain.stateful) return this.appendOutcome(run(), readings, undefined, undefined, replaces);
     const previous = this.turn;
     let release!: () => void;
     this.turn = new Promise<void>((resolve) => (release = resolve));
@@ -175,10 +189,16 @@ export class Admission {
       if (this.stateSuspect) await this.rebuildState();
       const outcome = run();
       const state = this.chain.checkpoint();
-      return await this.appendOutcome(outcome, readings, state, () => {
-        submitted = true;
-        release();
-      });
+      return await this.appendOutcome(
+        outcome,
+        readings,
+        state,
+        () => {
+          submitted = true;
+          release();
+        },
+        replaces,
+      );
     } catch (err) {
       // Not submitted: nothing of it was written, and no later batch has run yet, so rebuild now. Submitted:
       // later batches may already be under way; the next turn rebuilds first.
@@ -197,16 +217,28 @@ export class Admission {
     this.logger.warn({ entries: restored }, 'an append failed: transform state was re-read from the buffer, which holds the committed state');
   }
 
-  private async appendOutcome(outcome: ChainOutcome | null, readings: readonly PendingReading[] = [], state?: readonly StateWrite[], onSubmitted?: () => void): Promise<Omit<AdmitOutcome, 'rejected'>> {
+  private async appendOutcome(
+    outcome: ChainOutcome | null,
+    readings: readonly PendingReading[] = [],
+    state?: readonly StateWrite[],
+    onSubmitted?: () => void,
+    replaces?: ReplacedDeadLetters,
+  ): Promise<Omit<AdmitOutcome, 'rejected'>> {
     const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
     const hasState = state !== undefined && state.length > 0;
-    if (outcome && outcome.readings.length === 0 && !ledger && !hasState) {
+    if (outcome && outcome.readings.length === 0 && !ledger && !hasState && !replaces) {
       onSubmitted?.();
       return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
     }
     const stored = outcome ? outcome.readings : readings;
     const deadLetters = outcome && outcome.deadLetters.length > 0 ? outcome.deadLetters.map(transformDeadLetter) : undefined;
-    const result = await this.queue.append(stored, { ...(ledger ? { ledger } : {}), ...(hasState ? { state } : {}), ...(deadLetters ? { deadLetters } : {}), ...(onSubmitted ? { onSubmitted } : {}) });
+    const result = await this.queue.append(stored, {
+      ...(ledger ? { ledger } : {}),
+      ...(hasState ? { state } : {}),
+      ...(deadLetters ? { deadLetters } : {}),
+      ...(onSubmitted ? { onSubmitted } : {}),
+      ...(replaces ? { replaces } : {}),
+    });
     for (const entry of deadLetters ?? []) {
       this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
       this.warnings.warn(`transform:${entry.reason}`, { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message }, 'a rule sent a reading to the dead letters');
@@ -293,7 +325,7 @@ export class Admission {
 
 /**
  * A reading a transform dead-lettered, kept as the payload a device would have sent (`ts`, `seq` and its
- * values), so `tidegate dead-letters replay` can decode it again; replayed readings go to the buffer directly.
+ * values), so `tidegate dead-letters replay` can decode it again and send it through the rules once more.
  */
 function transformDeadLetter(d: ChainDeadLetter): DeadLetter {
   const { reading } = d;

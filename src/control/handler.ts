@@ -1,7 +1,7 @@
 import type { HealthReport } from '../core/lifecycle.js';
 import type { DecodeOptions } from '../normalize/decode.js';
 import { conservationGap } from '../queue/conservation.js';
-import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../queue/dead-letters.js';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters, type ReplayPipeline } from '../queue/dead-letters.js';
 import type { LevelQueue } from '../queue/level-queue.js';
 import type { QueueStats } from '../queue/types.js';
 import type { ControlRequest } from './protocol.js';
@@ -29,6 +29,8 @@ export interface ControlContext {
   /** The gateway's health model (the same answer /healthz gives). */
   health?: () => HealthReport | Promise<HealthReport>;
   startedAt?: number;
+  /** The running gateway's pipeline: replayed dead letters go through its transforms and rules. */
+  replayPipeline?: () => ReplayPipeline | null;
   /** The running gateway's alarm rules; absent when the gateway is not running (alarms live in it). */
   alarms?: () => AlarmService | null;
 }
@@ -56,7 +58,7 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
       case 'dead-letters.purge':
         return { purged: await purgeDeadLetters(ctx.queue, filterOf(request)) };
       case 'dead-letters.replay':
-        return replayDeadLetters(ctx.queue, ctx.gatewayId, ctx.decode, filterOf(request));
+        return replayDeadLetters(ctx.queue, ctx.gatewayId, ctx.decode, filterOf(request), ctx.replayPipeline?.() ?? undefined);
       case 'alarms.list':
         return alarmsOf(ctx).list({ ...(request.rule !== undefined ? { rule: request.rule } : {}), all: request.all === true });
       case 'alarms.ack':

@@ -102,6 +102,14 @@ export class TransformChain {
   }
 
   /**
+   * Runs readings an operator replays from the dead letters. They skip the resend guard: it saw them (by
+   * seq) when they first came, and would take the replay, which is meant, for a device's resend.
+   */
+  runReplayed(batch: readonly PendingReading[]): ChainOutcome {
+    return this.runFrom(this.transforms[0] instanceof ResendGuard ? 1 : 0, [...batch], 0);
+  }
+
+  /**
    * Tells every stateful transform the time; what each produces goes through the transforms after it.
    * `flush` does the same on stop, with each transform's flush instead.
    */

@@ -47,6 +47,7 @@ import {
   type PendingReading,
   type QueueStats,
   type ReadOptions,
+  type ReplacedDeadLetters,
   type StateWrite,
   type StoredRecord,
   type WhenFull,
@@ -178,14 +179,21 @@ export class LevelQueue implements DurableQueue {
 
   async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
     if (this.closed) throw closedError();
-    const extra = appendOpts.ledger;
+    const replaced = appendOpts.replaces;
+    const extra = replaced ? mergeDelta(appendOpts.ledger ?? {}, replacedDelta(replaced)) : appendOpts.ledger;
     // Dead letters a transform made join the same batch: the ledger delta counts them (as deadLettered).
-    const dead = appendOpts.deadLetters ?? [];
-    const stateOps = [...toStateOps(appendOpts.state), ...dead.map((entry): BatchOp => ({ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) }))];
+    const made = appendOpts.deadLetters ?? [];
+    const stateOps = [
+      ...toStateOps(appendOpts.state),
+      ...made.map((entry): BatchOp => ({ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) })),
+      ...(replaced?.numbers ?? []).map((n): BatchOp => ({ type: 'del', key: deadLetterKey(n) })),
+    ];
+    // The change in how many dead letters the store holds: those made, less those replayed.
+    const deadStored = made.length - (replaced?.numbers.length ?? 0);
     if (readings.length === 0) {
       // Nothing to store, but the counts (readings a transform filtered or consumed) and the state that
       // accounts for them are durable before anyone acks.
-      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra, dead.length) : Promise.resolve();
+      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra, deadStored) : Promise.resolve();
       appendOpts.onSubmitted?.();
       await committed;
       return 'stored';
@@ -195,7 +203,7 @@ export class LevelQueue implements DurableQueue {
     const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
-      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, dead.length, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
+      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, deadStored, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
     const lastByLane: Partial<Record<Lane, number>> = {};
@@ -211,7 +219,7 @@ export class LevelQueue implements DurableQueue {
       ops.push({ type: 'put', key, value });
     }
     for (const op of stateOps) ops.push(op);
-    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), dead.length);
+    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), deadStored);
     appendOpts.onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
@@ -611,4 +619,11 @@ function writeError(err: unknown): TidegateError {
 function toStateOps(state: readonly StateWrite[] | undefined): BatchOp[] {
   if (!state || state.length === 0) return [];
   return state.map((op) => (op.type === 'put' ? { type: 'put', key: STATE_PREFIX + op.key, value: op.value } : { type: 'del', key: STATE_PREFIX + op.key }));
+}
+
+/** Replayed dead letters leave `deadLettered` and were received once already (the queue counts what it stores). */
+function replacedDelta(replaced: ReplacedDeadLetters): LedgerDelta {
+  const deadLettered: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(replaced.reasons)) deadLettered[reason] = -n;
+  return { received: -replaced.numbers.length, deadLettered };
 }

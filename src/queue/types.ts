@@ -90,11 +90,23 @@ export interface AppendOptions {
   /** Inputs a transform dead-lettered, stored in the same batch (the ledger delta counts them). */
   deadLetters?: readonly DeadLetter[];
   /**
+   * The dead letters these readings were replayed from (`tidegate dead-letters replay`): deleted in the same
+   * batch, so a crash leaves either the dead letter or what the pipeline made of it, never both or neither.
+   * They leave `deadLettered`, and, counted as received when they first came, are not received again.
+   */
+  replaces?: ReplacedDeadLetters;
+  /**
    * Called once the append's writes have joined a commit batch (before that batch is written); never when
    * the append fails before that. Lets a caller keep state changes in submission order without holding its
    * lock through the fsync.
    */
   onSubmitted?: () => void;
+}
+
+/** Dead letters replayed into the pipeline: their numbers in the dead-letter area, and how many per reason. */
+export interface ReplacedDeadLetters {
+  readonly numbers: readonly number[];
+  readonly reasons: Readonly<Record<string, number>>;
 }
 
 /** One change to persisted transform state; keys are namespaced by the transform chain. */
