@@ -59,6 +59,8 @@ export class Gateway {
   private source!: MqttBrokerSource;
   /** The alarm rules (detect transforms), for operators and the local notification. */
   private alarms: AlarmService | null = null;
+  /** The pipeline's entry, once built: dead letters replayed through the control socket go through it. */
+  private admission: Admission | null = null;
   /** The configured rules, for the dashboard's rules card. */
   private ruleNames: string[] = [];
   private readonly siteSources: MqttClientSource[] = [];
@@ -173,6 +175,8 @@ export class Gateway {
       health: () => this.progressHealth(),
       startedAt: Date.now(),
       alarms: () => this.alarms,
+      // Set once the pipeline is built (after the control socket, which answers from the start).
+      replayPipeline: () => this.admission,
     });
     await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
 
@@ -213,6 +217,7 @@ export class Gateway {
     this.ruleNames = rules.map((r) => r.name);
     const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules });
     const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
+    this.admission = admission;
     // Stopped after every source (the list stops in reverse): the warnings' "N similar suppressed" summaries
     // then cover everything the sources admitted.
     this.running.push({ id: 'admission-warnings', stop: async () => admission.flushWarnings() });

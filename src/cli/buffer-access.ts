@@ -1,3 +1,4 @@
+import { TidegateError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import { controlRequest } from '../control/client.js';
 import { createControlHandler } from '../control/handler.js';
@@ -14,6 +15,14 @@ export async function bufferRequest(configFile: string, request: ControlRequest)
   const config = await loadConfig(configFile);
   const fromGateway = await controlRequest(controlSocketPath(config.dataDir), request);
   if (fromGateway !== null) return fromGateway;
+  // Replayed readings go through the transforms and rules, whose state (windows, deadbands, detectors) lives
+  // in the running gateway: stored around them, they would skip a rule the operator configured.
+  if (request.op === 'dead-letters.replay' && (config.transforms.length > 0 || config.rules.length > 0)) {
+    throw new TidegateError(
+      'ERR_USAGE',
+      `the gateway is not running and ${configFile} has transforms or rules, which replayed dead letters must go through: start the gateway (tidegate run) and replay again`,
+    );
+  }
   const queue = new LevelQueue({
     dir: config.dataDir,
     gatewayId: config.gatewayId,

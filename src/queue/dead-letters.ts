@@ -1,3 +1,4 @@
+import { isTidegateError } from '../core/errors.js';
 import type { DecodeOptions } from '../normalize/decode.js';
 import { decodeMessage } from '../normalize/decode.js';
 import type { BatchOp, LevelQueue } from './level-queue.js';
@@ -52,6 +53,8 @@ export interface ReplayResult {
   stillInvalid: Array<{ n: number; reason: string; message: string }>;
   /** Refused before their payload was read (oversize): nothing to replay. */
   withoutPayload: number;
+  /** The buffer was full (its policy would have dropped them): this many are left in the dead letters. */
+  leftByFullBuffer?: number;
 }
 
 /** The running gateway's pipeline, which replayed readings go through (the transforms and rules). */
@@ -105,13 +108,21 @@ async function replayThroughPipeline(q: LevelQueue, decode: DecodeOptions, filte
     outcome.deadLetteredAgain += batch.length - (o.accepted + o.dropped - o.produced) - o.filtered - o.consumed;
     batch = [];
   };
-  for (const d of await listDeadLetters(q, filter)) {
-    const decoded = decodeDead(d, decode, result);
-    if (!decoded) continue;
-    batch.push({ n: d.n, reason: d.entry.reason, reading: decoded });
-    if (batch.length >= REPLAY_BATCH) await send();
+  const letters = await listDeadLetters(q, filter);
+  try {
+    for (const d of letters) {
+      const decoded = decodeDead(d, decode, result);
+      if (!decoded) continue;
+      batch.push({ n: d.n, reason: d.entry.reason, reading: decoded });
+      if (batch.length >= REPLAY_BATCH) await send();
+    }
+    await send();
+  } catch (err) {
+    if (!isTidegateError(err, 'ERR_QUEUE_FULL')) throw err;
+    // The failed batch was not written: it and the ones not yet tried stay dead letters, to replay later.
+    const tried = result.replayed + result.stillInvalid.length + result.withoutPayload;
+    result.leftByFullBuffer = letters.length - tried;
   }
-  await send();
   result.outcome = outcome;
   return result;
 }

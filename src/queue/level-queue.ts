@@ -203,6 +203,8 @@ export class LevelQueue implements DurableQueue {
     const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
     // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
+      // A replay must not turn kept dead letters into dropped readings: it fails, and they stay where they are.
+      if (replaced && this.whenFull === 'drop_newest' && lane !== 'alarm') throw this.fullError();
       if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, deadStored, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
@@ -463,6 +465,10 @@ export class LevelQueue implements DurableQueue {
     return 'stored';
   }
 
+  private fullError(detail = ''): TidegateError {
+    return new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.ledger.bufferedBytes} of ${this.maxBytes} bytes)${detail}`, { retryable: true });
+  }
+
   private waitForSpace(bytes: number): Promise<void> {
     const fits = (): boolean => this.ledger.bufferedBytes + bytes <= this.maxBytes || this.ledger.buffered === 0;
     if (fits()) return Promise.resolve();
@@ -479,7 +485,7 @@ export class LevelQueue implements DurableQueue {
         if (this.closed) done(closedError());
         else if (fits()) done();
       };
-      const timer = setTimeout(() => done(new TidegateError('ERR_QUEUE_FULL', `the buffer is full (${this.ledger.bufferedBytes} of ${this.maxBytes} bytes) and no space was freed within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+      const timer = setTimeout(() => done(this.fullError(` and no space was freed within ${timeoutMs} ms`)), timeoutMs);
       this.spaceWaiters.add(wake);
     });
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTidegateError } from '../../src/core/errors.js';
+import { listDeadLetters } from '../../src/queue/dead-letters.js';
 import { LevelQueue } from '../../src/queue/level-queue.js';
 import type { Reading } from '../../src/normalize/reading.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -99,5 +100,22 @@ describe('LevelQueue on a real LevelDB', () => {
     await reopened.open();
     closers.push(() => reopened.close());
     expect((await reopened.read('telemetry', 0, 100)).length).toBe(50);
+  });
+
+  it('a replay into a full drop_newest buffer fails and keeps its dead letters, where a new reading would be dropped', async () => {
+    const temp = await makeTempDir();
+    closers.push(temp.cleanup);
+    const q = new LevelQueue({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'], maxBytes: 2_000, whenFull: 'drop_newest' });
+    await q.open();
+    closers.push(() => q.close());
+    await q.appendDeadLetter({ reason: 'topic_mismatch', message: 'x', source: 'mqtt_broker', origin: 'c', topic: 'elsewhere/a', receivedAt: 1, payloadBase64: Buffer.from('{"v":1}').toString('base64') });
+    const [letter] = await listDeadLetters(q);
+    let seq = 1;
+    while ((await q.append([reading('a', seq)])) === 'stored') seq += 1;
+    const before = q.stats();
+    const err = await q.append([reading('a', 999)], { replaces: { numbers: [letter!.n], reasons: { topic_mismatch: 1 } } }).catch((e: unknown) => e);
+    expect(isTidegateError(err, 'ERR_QUEUE_FULL')).toBe(true);
+    expect(q.stats()).toMatchObject({ received: before.received, deadLettered: { topic_mismatch: 1 }, dropped: before.dropped });
+    expect((await listDeadLetters(q)).map((d) => d.n)).toEqual([letter!.n]);
   });
 });
