@@ -99,22 +99,52 @@ export function compileExpression(source: string, expect?: 'bool'): CompiledExpr
   const type = checked.type ?? 'dyn';
   if (expect === 'bool' && type !== 'bool' && type !== 'dyn') throw new ExpressionError(`must be true or false, but its type is ${type}`, source, undefined);
   const fn = parsed;
+  // One scope per expression, pointed at each reading in turn: evaluation is synchronous and never re-enters
+  // the same expression, so nothing is allocated per evaluation.
+  const scope = new ReadingScope();
   return {
     source,
     type,
-    evaluate: (reading) => fromCel(fn(contextOf(reading))),
+    evaluate: (reading) => {
+      scope.reading = reading;
+      return fromCel(fn(scope));
+    },
   };
 }
 
-function contextOf(reading: Reading): Record<string, unknown> {
-  return {
-    ...reading.values,
-    device: reading.deviceId,
-    topic: reading.topic,
-    ts: reading.ts ?? reading.receivedAt,
-    values: reading.values,
-    tags: reading.tags ?? {},
-  };
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The names an expression sees: every value of the reading by its name, then `device`, `topic`, `ts` (device
+ * time, else received time), `values` and `tags` (which win over a value of the same name). A Map to the
+ * evaluator, which then asks `get` for each name the expression uses: a copy of the reading's values per
+ * evaluation (an object spread) was a third of the cost of a simple rule (profiled: 35 % of 18 µs per
+ * reading for 10 rules).
+ */
+class ReadingScope extends Map<string, unknown> {
+  reading: Reading | null = null;
+
+  override get(name: string): unknown {
+    const r = this.reading!;
+    switch (name) {
+      case 'device':
+        return r.deviceId;
+      case 'topic':
+        return r.topic;
+      case 'ts':
+        return r.ts ?? r.receivedAt;
+      case 'values':
+        return r.values;
+      case 'tags':
+        return r.tags ?? NO_TAGS;
+      default:
+        return Object.hasOwn(r.values, name) ? r.values[name] : undefined;
+    }
+  }
+
+  override has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
 }
 
 /** CEL integers are bigints; a reading holds numbers. */

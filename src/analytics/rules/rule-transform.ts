@@ -125,16 +125,16 @@ export class RuleTransform implements Transform {
       const stage = this.stages[i]!;
       const result = stage.process(current, ctx);
       if (result.produced && result.produced.length > 0) produced.push(...this.runRecords(i + 1, result.produced, ctx));
+      if (result.fate === 'pass') {
+        current = result.reading;
+        continue;
+      }
       const made = produced.length > 0 ? produced : undefined;
-      const reason = (r: string): string => `${stage.id.slice(this.id.length + 1)}:${r}`;
       switch (result.fate) {
-        case 'pass':
-          current = result.reading;
-          continue;
         case 'filter':
-          return filter(reason(result.reason), made);
+          return filter(this.reasonOf(stage, result.reason), made);
         case 'dead_letter':
-          return deadLetter(reason(result.reason), result.message, made);
+          return deadLetter(this.reasonOf(stage, result.reason), result.message, made);
         case 'consume':
           // `keep`: the reading goes on up as it entered the stage that consumed it; the stages after it see
           // only what that stage produced, never raw readings mixed with its results.
@@ -142,6 +142,11 @@ export class RuleTransform implements Transform {
       }
     }
     return pass(current, produced.length > 0 ? produced : undefined);
+  }
+
+  /** A stage's reason as the rule reports it: `<stage>:<reason>`, the stage named without the rule's prefix. */
+  private reasonOf(stage: Transform, reason: string): string {
+    return `${stage.id.slice(this.id.length + 1)}:${reason}`;
   }
 
   /** Records a stage produced, through the stages from `first` on; returns what comes out of the rule. */
