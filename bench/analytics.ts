@@ -14,6 +14,8 @@ import path from 'node:path';
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+// The shipped transforms register themselves on import (the gateway gets them through its config module).
+import '../src/pipeline/transforms/index.js';
 import { buildRules, rulesSchema } from '../src/analytics/rules/config.js';
 import { ManualClock } from '../src/core/clock.js';
 import { Metrics } from '../src/core/metrics.js';

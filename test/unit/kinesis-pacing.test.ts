@@ -5,7 +5,7 @@ import type { StoredRecord } from '../../src/queue/types.js';
 import { hashKeyOf } from '../../src/sinks/kinesis/hash-key.js';
 import type { BatchLimits } from '../../src/sinks/kinesis/limits.js';
 import { planCall } from '../../src/sinks/kinesis/plan-call.js';
-import type { Pending } from '../../src/sinks/kinesis/readers.js';
+import type { Pending } from '../../src/pipeline/sink.js';
 import { ShardMap } from '../../src/sinks/kinesis/shard-map.js';
 import { pacedBurst, ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
 import { TokenBucket } from '../../src/core/token-bucket.js';

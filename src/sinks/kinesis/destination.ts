@@ -1,15 +1,17 @@
 import { isCredentialsError } from '../../aws/credentials.js';
 import { delay } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
-import { describeError } from '../../core/errors.js';
+import { describeError, isTidegateError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Metrics } from '../../core/metrics.js';
-import type { CallFailure } from './classify.js';
+import type { Pending, SendOutcome, Sink, SinkCall, SinkPlan } from '../../pipeline/sink.js';
+import { entrySize } from './batcher.js';
+import { classifyCallError, type CallFailure } from './classify.js';
 import type { BatchLimits } from './limits.js';
-import type { Aggregation } from './plan-call.js';
-import type { RecordPort, StreamPort } from './port.js';
+import { planCall, type Aggregation, type OutEntry } from './plan-call.js';
+import type { PutEntryResult, RecordPort, StreamPort } from './port.js';
 import { ShardMap } from './shard-map.js';
-import type { ShardPacer } from './shard-pacer.js';
+import { shardNamedIn, UNKNOWN_SHARD, type ShardPacer } from './shard-pacer.js';
 
 // The shard map is read again at most this often, whatever the signs of a reshard.
 const MIN_SHARD_REFRESH_MS = 5_000;
@@ -32,6 +34,18 @@ export interface DestinationOptions {
   retry: { baseDelayMs: number; maxDelayMs: number; probeIntervalMs?: number | undefined };
 }
 
+/** How each call of a destination is made and observed. */
+export interface CallOptions {
+  requestTimeoutMs: number;
+  /** Told how long each call took, and how it ended (for the latency histogram). */
+  onCall?: ((seconds: number, outcome: 'ok' | 'partial' | 'failed') => void) | undefined;
+}
+
+/** One PutRecords (or PutRecordBatch) call as planned: its entries, and the readings they carry. */
+export interface KinesisCall extends SinkCall {
+  readonly entries: readonly OutEntry[];
+}
+
 // A backoff up to this long is simply waited out; a longer one is cut short by a probe that succeeds.
 const PROBE_AFTER_MS = 3_000;
 const DEFAULT_PROBE_INTERVAL_MS = 2_000;
@@ -50,12 +64,13 @@ export interface DeliveryState {
 }
 
 /**
- * One place readings are delivered to (a Kinesis stream or a Firehose delivery stream) and everything the sink
- * keeps per place: limits, backoff, the operator failure it is in, the shard map and pacing. The first
- * destination is the default one; its counters keep their plain `kinesis_*` names, routed ones are counted
- * as `route_*{destination}`.
+ * The sink (src/pipeline/sink.ts) for one Kinesis stream or Firehose delivery stream, on the shared AWS core
+ * (call classification, credentials, backoff and probes): plans calls within its limits, aggregation and
+ * per-shard pacing, sends them, resends exactly the entries that came back with an ErrorCode (after a
+ * jittered backoff), and keeps the operator failure it is in and its shard map. The first destination is the
+ * default one; its counters keep their plain `kinesis_*` names, routed ones are counted as `route_*{destination}`.
  */
-export class Destination {
+export class Destination implements Sink<KinesisCall> {
   readonly id: string;
   readonly limits: BatchLimits;
   readonly backoff: Backoff;
@@ -71,12 +86,154 @@ export class Destination {
   constructor(
     readonly index: number,
     readonly opts: DestinationOptions,
+    private readonly calls: CallOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
     this.id = `${opts.kind}:${opts.name}`;
     this.limits = { ...opts.limits };
     this.backoff = new Backoff({ baseMs: opts.retry.baseDelayMs, maxMs: opts.retry.maxDelayMs });
+  }
+
+  get maxEntriesPerCall(): number {
+    return this.limits.maxRecords;
+  }
+
+  /** KPL aggregation packs many readings into one entry, so a call may take several calls' worth of records. */
+  get recordsPerCall(): number {
+    return this.opts.aggregation.mode === 'kpl' ? this.limits.maxRecords * 8 : this.limits.maxRecords;
+  }
+
+  tick(stopping: AbortSignal): void {
+    this.maybeRefreshShards(stopping);
+  }
+
+  plan(candidates: readonly Pending[]): SinkPlan<KinesisCall> {
+    const plan = planCall(candidates, this.limits, this.opts.aggregation, this.opts.pacer);
+    return {
+      call: plan.entries.length > 0 ? { entries: plan.entries, members: plan.entries.flatMap((e) => e.members) } : null,
+      rejected: plan.tooLarge.map((pending) => ({
+        pending,
+        reason: 'too_large',
+        message:
+          `record of ${entrySize(pending.record)} bytes (data plus partition key) exceeds the record limit of ${this.limits.maxRecordBytes} bytes ` +
+          `of ${this.id} (its maximum record size, bounded by the call size); it is never sent`,
+      })),
+      pausedForMs: plan.pacedForMs,
+    };
+  }
+
+  async send(call: KinesisCall, cut: AbortSignal, stopping: AbortSignal): Promise<readonly SendOutcome[]> {
+    const { entries } = call;
+    const request = new AbortController();
+    const abort = (): void => request.abort();
+    cut.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(abort, this.calls.requestTimeoutMs);
+    let results: PutEntryResult[];
+    const started = performance.now();
+    const startedAt = Date.now();
+    try {
+      this.count('calls_total');
+      results = await this.opts.port.putRecords(
+        this.name,
+        entries.map((e) => ({ partitionKey: e.partitionKey, data: e.data })),
+        request.signal,
+      );
+    } catch (err) {
+      this.calls.onCall?.((performance.now() - started) / 1000, 'failed');
+      await this.onCallFailure(err, startedAt, stopping);
+      return call.members.map(() => 'retry');
+    } finally {
+      clearTimeout(timer);
+      cut.removeEventListener('abort', abort);
+    }
+
+    if (this.operatorFailure) {
+      this.logger.info(this.where, `${this.opts.kind} accepts records again after ${this.operatorFailure.code}`);
+      this.operatorFailure = null;
+    }
+    const outcomes: SendOutcome[] = [];
+    let failed = 0;
+    let delivered = 0;
+    let firstError = '';
+    const throttled = new Set<string>();
+    // Per shard, what this call landed there: counted once per call, not per record.
+    const accepted = new Map<string, { records: number; readings: number; bytes: number }>();
+    let reshardSigns = 0;
+    results.forEach((result, i) => {
+      const entry = entries[i]!;
+      for (let m = 0; m < entry.members.length; m++) outcomes.push(result.ok ? 'delivered' : 'retry');
+      if (result.ok) {
+        delivered += entry.members.length;
+        const shard = result.shardId || UNKNOWN_SHARD;
+        const landed = accepted.get(shard) ?? accepted.set(shard, { records: 0, readings: 0, bytes: 0 }).get(shard)!;
+        landed.records += 1;
+        landed.readings += entry.members.length;
+        landed.bytes += entry.size;
+        // A record landing elsewhere than the map said: the stream was resharded.
+        if (this.hasShardMap && entry.shardId !== null && result.shardId && entry.shardId !== result.shardId) reshardSigns += 1;
+      } else {
+        failed += 1;
+        firstError ||= `${result.errorCode}: ${result.errorMessage}`;
+        this.count('entry_failures_total', { code: result.errorCode });
+        if (result.errorCode === 'ProvisionedThroughputExceededException') {
+          const shard = shardNamedIn(result.errorMessage) ?? entry.shardId ?? UNKNOWN_SHARD;
+          throttled.add(shard);
+          this.count('shard_throttles_total', { shard });
+          if (shard !== UNKNOWN_SHARD && !this.knowsShard(shard)) reshardSigns += 1;
+        }
+      }
+    });
+    if (delivered > 0) this.noteDelivered();
+    else if (failed > 0) this.noteFailed(startedAt, firstError.slice(0, firstError.indexOf(':')), firstError);
+    for (const [shard, landed] of accepted) this.countShard(shard, landed.records, landed.readings, landed.bytes);
+    const pacer = this.pacer;
+    if (pacer) {
+      for (const shard of throttled) pacer.onThrottled(shard);
+      for (const shard of accepted.keys()) if (!throttled.has(shard)) pacer.onAccepted(shard);
+      if (reshardSigns > 0) this.refreshShards('records went to shards the map does not know', stopping);
+    }
+    this.calls.onCall?.((performance.now() - started) / 1000, failed === 0 ? 'ok' : 'partial');
+    this.count('records_total', undefined, entries.length - failed);
+    if (failed === 0) {
+      this.backoff.reset();
+      return outcomes;
+    }
+    // Partial failure (HTTP 200 with ErrorCodes): only those entries go again, in the next call. When pacing
+    // knows the throttled shards, it holds them back itself; the backoff then covers only other errors.
+    const onlyThrottles = results.every((r) => r.ok || r.errorCode === 'ProvisionedThroughputExceededException');
+    const wait = pacer !== null && onlyThrottles ? 0 : this.backoff.next();
+    this.logRetry({ failed, of: entries.length, first: firstError, retryInMs: wait }, `${this.opts.kind} refused some entries; resending exactly those`);
+    await delay(wait, stopping).catch(() => undefined);
+    return outcomes;
+  }
+
+  private async onCallFailure(err: unknown, startedAt: number, stopping: AbortSignal): Promise<void> {
+    const failure = classifyCallError(err, this.opts.kind);
+    this.count('call_failures_total', { code: failure.code });
+    if (stopping.aborted && isAbort(err)) return;
+    this.noteFailed(startedAt, failure.code, failure.message, err);
+    const wait = failure.kind === 'operator' ? this.opts.retry.maxDelayMs : this.backoff.next();
+    if (failure.kind === 'operator') {
+      if (this.operatorFailure?.code !== failure.code) {
+        this.logger.error(
+          { ...this.where, code: failure.code, err: failure.message, probeInMs: wait },
+          `${this.opts.kind} needs operator action: ${failure.action}; readings stay buffered until it is fixed`,
+        );
+      }
+      this.operatorFailure = failure;
+    } else {
+      this.logRetry({ code: failure.code, err: failure.message, retryInMs: wait }, `${this.opts.kind} call failed; the whole call will be retried`);
+    }
+    await this.waitToRetry(wait, stopping);
+  }
+
+  /** Warnings about retries at most every 10 s per destination: an outage must not flood the log. */
+  private logRetry(fields: object, message: string): void {
+    const now = Date.now();
+    if (now - this.lastRetryLog < 10_000) return;
+    this.lastRetryLog = now;
+    this.logger.warn({ ...this.where, ...fields }, message);
   }
 
   get name(): string {
@@ -233,4 +390,9 @@ export class Destination {
       );
     }
   }
+}
+
+function isAbort(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  return name === 'AbortError' || isTidegateError(err, 'ERR_ABORTED');
 }

@@ -1,7 +1,7 @@
 import { aggregateOverheadBytes, encodeAggregate, subRecordBytes } from '../../kinesis-agg/aggregate.js';
 import { entrySize } from './batcher.js';
 import type { BatchLimits } from './limits.js';
-import type { Pending } from './readers.js';
+import type { Pending } from '../../pipeline/sink.js';
 import type { ShardPacer } from './shard-pacer.js';
 
 /** `kpl` packs readings that share a partition key into KPL aggregated records of at most `maxBytes`. */

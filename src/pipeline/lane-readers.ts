@@ -1,16 +1,8 @@
-import type { Logger } from '../../core/logger.js';
-import type { DurableQueue, Lane, StoredRecord } from '../../queue/types.js';
+import type { Logger } from '../core/logger.js';
+import type { DurableQueue, Lane, StoredRecord } from '../queue/types.js';
+import type { Pending } from './sink.js';
 
-export interface Pending {
-  record: StoredRecord;
-  done: boolean;
-  /** Part of a call in flight. */
-  sending: boolean;
-  /** Handled and already handed to the queue for removal. */
-  removed: boolean;
-  /** Handled by moving it to the dead letters rather than by delivery. */
-  deadLettered: boolean;
-}
+export type { Pending };
 
 /** Reads one lane of the queue into a bounded window, in sequence order. */
 export class LaneReader {

@@ -1,0 +1,314 @@
+import { cancellableWait, delay } from '../core/abort.js';
+import { Backoff } from '../core/backoff.js';
+import { describeError } from '../core/errors.js';
+import type { Component } from '../core/lifecycle.js';
+import type { Logger } from '../core/logger.js';
+import type { Metrics } from '../core/metrics.js';
+import type { DurableQueue, Lane, StoredRecord } from '../queue/types.js';
+import { LaneReader, TelemetryReaders } from './lane-readers.js';
+import type { Pending, SendOutcome, Sink, SinkCall } from './sink.js';
+
+export interface DispatcherOptions {
+  /** The cursor's name in the buffer: the buffer deletes a record once every dispatcher's cursor passed it. */
+  id: string;
+  queue: DurableQueue;
+  /** Where records go; the first is the default. */
+  sinks: readonly Sink[];
+  /** The index in `sinks` a record goes to (a router in front of the sinks); absent: all to the first. */
+  route?: (record: StoredRecord) => number;
+  /**
+   * Calls in flight at once per sink. Records are split among them by a hash of their partition key, and
+   * each split has at most one call in flight, so one device's readings never race each other.
+   */
+  concurrency?: number;
+  /** How long a partly filled call waits for more records when the dispatcher was idle. */
+  maxAgeMs: number;
+  /** For failures to read the buffer. */
+  readRetry: { baseDelayMs: number; maxDelayMs: number };
+  logger: Logger;
+  metrics: Metrics;
+}
+
+// Behind by more than ten full calls, new readings take a live reader that goes ahead of the backlog.
+const LIVE_AFTER_CALLS = 10;
+
+/**
+ * The one generic dispatcher between the buffer and the sinks: reads past its cursor (alarms first, then live
+ * readings ahead of a backlog), routes each record to its sink, keeps one call in flight per split, applies
+ * each record's outcome, dead-letters what a sink rejects, and commits the cursor through the highest
+ * contiguous handled sequence, which lets the buffer remove those records. Nothing leaves the disk before a
+ * sink accepted it. The Sink contract is in ./sink.ts.
+ */
+export class Dispatcher implements Component {
+  readonly id: string;
+  /** Read but not yet committed records: alarms, then telemetry (a live reader and the backlog). */
+  private alarms!: LaneReader;
+  private telemetry!: TelemetryReaders;
+  private readonly stopping = new AbortController();
+  private readonly callAborts = new Set<AbortController>();
+  /** Calls in flight, by split (sink × partition-key hash). */
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly concurrency: number;
+  private loop: Promise<void> | null = null;
+  /** Handled records not yet written to the buffer, per reader, merged while a write is under way. */
+  private readonly unwritten = new Map<LaneReader, { through: number | null; delivered: StoredRecord[]; deadLettered: StoredRecord[] }>();
+  private writer: Promise<void> | null = null;
+  private readonly readBackoff: Backoff;
+  // Bounded read-ahead: one head-of-line record that keeps failing cannot pull the whole backlog into memory.
+  private readonly maxWindow: number;
+  /** A full call of the default sink: a reader fills only with room for that many, and lingers for that many. */
+  private readonly minCall: number;
+  /** Which sink each record goes to, decided once per record. */
+  private readonly routed = new WeakMap<Pending, number>();
+
+  constructor(private readonly opts: DispatcherOptions) {
+    if (opts.sinks.length === 0) throw new RangeError('a dispatcher needs at least one sink');
+    this.id = opts.id;
+    this.readBackoff = new Backoff({ baseMs: opts.readRetry.baseDelayMs, maxMs: opts.readRetry.maxDelayMs });
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    // Read-ahead for every split in flight plus the next call of each.
+    const perCall = Math.max(...opts.sinks.map((s) => s.recordsPerCall));
+    this.maxWindow = perCall * 2 * (this.concurrency + 1);
+    this.minCall = opts.sinks[0]!.maxEntriesPerCall;
+  }
+
+  async start(): Promise<void> {
+    for (const sink of this.opts.sinks) await sink.start(this.stopping.signal);
+    this.alarms = new LaneReader('alarm', this.opts.queue.cursor(this.id, 'alarm'), false);
+    this.telemetry = new TelemetryReaders(this.opts.queue.cursor(this.id, 'telemetry'), this.minCall * LIVE_AFTER_CALLS, this.opts.logger);
+    this.loop = this.run();
+  }
+
+  async stop(deadline: AbortSignal): Promise<void> {
+    this.stopping.abort();
+    // The calls in flight may finish (and their successes be committed) until the deadline; then they are cut.
+    const cut = (): void => {
+      for (const call of this.callAborts) call.abort();
+    };
+    if (deadline.aborted) cut();
+    else deadline.addEventListener('abort', cut, { once: true });
+    try {
+      await this.loop;
+      await Promise.allSettled([...this.inflight.values()]);
+      this.commitProgress();
+      while (this.writer) await this.writer;
+    } finally {
+      deadline.removeEventListener('abort', cut);
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.cycle();
+      } catch (err) {
+        if (this.stopping.signal.aborted) break;
+        // Only the buffer can throw here (sinks report failures as outcomes); retry after a pause.
+        this.opts.logger.error({ err: describeError(err) }, 'could not read the buffer; retrying');
+        await delay(this.readBackoff.next(), this.stopping.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** In the order records board a call: alarms, live readings, the backlog. */
+  private readers(): LaneReader[] {
+    return [this.alarms, ...this.telemetry.all];
+  }
+
+  private hasUndelivered(): boolean {
+    return this.readers().some((r) => r.hasUndelivered());
+  }
+
+  private async cycle(): Promise<void> {
+    if (!this.hasUndelivered() && this.inflight.size === 0) {
+      await this.fill();
+      if (!this.hasUndelivered()) await this.waitForRecords();
+      return;
+    }
+    // Alarms are read right before planning, so they board the very next call (an empty lane costs no read);
+    // telemetry is read ahead while calls are in flight, so the next calls are ready when they return.
+    await this.alarms.fill(this.opts.queue, this.maxWindow, 1);
+    for (const sink of this.opts.sinks) sink.tick?.(this.stopping.signal);
+    let pausedForMs: number | null = null;
+    for (const [split, candidates] of this.waitingBySplit()) {
+      if (this.inflight.has(split)) continue;
+      const sink = this.opts.sinks[Math.floor(split / this.concurrency)]!;
+      const plan = sink.plan(candidates);
+      for (const r of plan.rejected) await this.deadLetter(r.pending, r.reason, r.message);
+      if (plan.pausedForMs !== null) pausedForMs = pausedForMs === null ? plan.pausedForMs : Math.min(pausedForMs, plan.pausedForMs);
+      if (plan.call === null || plan.call.members.length === 0) continue;
+      this.inflight.set(split, this.dispatch(sink, plan.call, split));
+    }
+    // Settled into a value so a failed read (the store reopening) is handled here, not left unobserved.
+    const readFailure = this.telemetry.fill(this.opts.queue, this.maxWindow, this.minCall).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    // Waits for a call to return, or, when pacing held records back, for their sink to have room again.
+    const waits: Promise<unknown>[] = [...this.inflight.values()];
+    // One wait per paced cycle, released as soon as a call returns (no combined signal per cycle: issue 15).
+    const pause = pausedForMs === null ? null : cancellableWait(Math.min(1_000, Math.max(2, Math.ceil(pausedForMs))), this.stopping.signal);
+    if (pause) waits.push(pause.promise);
+    if (waits.length > 0) await Promise.race(waits);
+    pause?.cancel();
+    const failure = await readFailure;
+    if (failure) throw failure;
+    this.commitProgress();
+  }
+
+  /** One call of one split: sends it, then applies each member's outcome. */
+  private async dispatch(sink: Sink, call: SinkCall, split: number): Promise<void> {
+    const members = call.members;
+    for (const p of members) p.sending = true;
+    const cut = new AbortController();
+    this.callAborts.add(cut);
+    try {
+      const outcomes = await sink.send(call, cut.signal, this.stopping.signal);
+      await this.apply(members, outcomes);
+    } catch (err) {
+      // A sink breaking its contract (send must not reject): the records stay and board a later call.
+      this.opts.logger.error({ sink: sink.id, err: describeError(err) }, 'a sink failed a call unexpectedly; its records stay buffered and go again');
+      await delay(this.readBackoff.next(), this.stopping.signal).catch(() => undefined);
+    } finally {
+      this.callAborts.delete(cut);
+      for (const p of members) p.sending = false;
+      this.inflight.delete(split);
+    }
+  }
+
+  private async apply(members: readonly Pending[], outcomes: readonly SendOutcome[]): Promise<void> {
+    let delivered = 0;
+    for (let i = 0; i < members.length; i++) {
+      const outcome = outcomes[i] ?? 'retry';
+      const p = members[i]!;
+      if (outcome === 'delivered') {
+        p.done = true;
+        delivered += 1;
+      } else if (outcome !== 'retry') await this.deadLetter(p, outcome.rejected.reason, outcome.rejected.message);
+    }
+    if (delivered === 0) return;
+    this.opts.metrics.inc('readings_delivered_total', undefined, delivered);
+    // Far behind after an outage: new readings from now on go first (see TelemetryReaders).
+    this.telemetry.maybeGoLive(this.opts.queue.head('telemetry'));
+  }
+
+  private async deadLetter(pending: Pending, reason: string, message: string): Promise<void> {
+    await this.opts.queue.deadLetterRecord(pending.record, reason, message, this.id);
+    pending.done = true;
+    pending.deadLettered = true;
+    this.opts.metrics.inc('readings_dead_lettered_total', { reason });
+  }
+
+  /**
+   * Records waiting for a call, grouped by split (sink, then a hash of the partition key), each group in
+   * boarding order: alarms first, then live readings, then the backlog.
+   */
+  private waitingBySplit(): Map<number, Pending[]> {
+    const out = new Map<number, Pending[]>();
+    for (const reader of this.readers()) {
+      for (const p of reader.window) {
+        if (p.done || p.sending) continue;
+        const split = this.sinkOf(p) * this.concurrency + splitOf(p.record.partitionKey, this.concurrency);
+        (out.get(split) ?? out.set(split, []).get(split)!).push(p);
+      }
+    }
+    return out;
+  }
+
+  private sinkOf(p: Pending): number {
+    const route = this.opts.route;
+    if (!route) return 0;
+    let s = this.routed.get(p);
+    if (s === undefined) {
+      s = route(p.record);
+      this.routed.set(p, s);
+    }
+    return s;
+  }
+
+  private async fill(): Promise<void> {
+    await this.alarms.fill(this.opts.queue, this.maxWindow, this.minCall);
+    await this.telemetry.fill(this.opts.queue, this.maxWindow, this.minCall);
+  }
+
+  /** Where each lane's newest reader stands: waiting for records means records past these. */
+  private positions(): Record<Lane, number> {
+    return { alarm: this.alarms.readSeq, telemetry: (this.telemetry.live ?? this.telemetry.backlog).readSeq };
+  }
+
+  /**
+   * Idle: wait for new records, then give a partly filled call up to maxAgeMs to fill. Under load the window
+   * is never empty, so records that arrived during a call go out in the very next one.
+   */
+  private async waitForRecords(): Promise<void> {
+    const signal = this.stopping.signal;
+    await this.opts.queue.waitForRecords(this.positions(), signal).catch(() => undefined);
+    if (signal.aborted || this.opts.maxAgeMs === 0) return;
+    const linger = new AbortController();
+    const onStop = (): void => linger.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    try {
+      await Promise.race([
+        delay(this.opts.maxAgeMs, linger.signal),
+        this.opts.queue.waitForRecords({ ...this.positions(), telemetry: this.positions().telemetry + this.minCall - 1 }, linger.signal),
+      ]).catch(() => undefined);
+    } finally {
+      linger.abort();
+      signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /**
+   * Drops the handled prefix of each window and commits the cursor through it. The writes run in the
+   * background, one at a time, so the next call does not wait for them; what is handled while one is under
+   * way is merged into the next (one write however many calls returned meanwhile, so the writes never fall
+   * behind the calls). stop() waits for the last.
+   */
+  private commitProgress(): void {
+    for (const reader of this.readers()) {
+      const handled = reader.takeHandled();
+      if (!handled) continue;
+      const pending = this.unwritten.get(reader);
+      if (!pending) this.unwritten.set(reader, handled);
+      else {
+        if (handled.through !== null) pending.through = handled.through;
+        pending.delivered.push(...handled.delivered);
+        pending.deadLettered.push(...handled.deadLettered);
+      }
+    }
+    if (this.unwritten.size > 0 && !this.writer) {
+      this.writer = this.writeHandled().finally(() => {
+        this.writer = null;
+        // Handled while the last write finished: written now rather than at the next call's return.
+        if (this.unwritten.size > 0) this.commitProgress();
+      });
+    }
+  }
+
+  private async writeHandled(): Promise<void> {
+    const queue = this.opts.queue;
+    while (this.unwritten.size > 0) {
+      const batch = [...this.unwritten];
+      this.unwritten.clear();
+      for (const [reader, { through, delivered, deadLettered }] of batch) {
+        try {
+          if (through === null) await queue.removeHandled(reader.lane, { delivered, deadLettered });
+          else await queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered });
+        } catch (err) {
+          this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart');
+        }
+      }
+    }
+  }
+}
+
+/** FNV-1a: a cheap, stable split of partition keys among the calls in flight. */
+function splitOf(key: string, splits: number): number {
+  if (splits === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % splits;
+}
