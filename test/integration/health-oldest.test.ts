@@ -49,4 +49,22 @@ describe('oldest undelivered reading', () => {
     expect(await second.oldestUndeliveredAt()).toBe(T0 + (dropped + 6) * 1_000);
     expect(await second.oldestUndeliveredAt()).toBe(await oldestStored(second));
   });
+
+  it('follows every change while asked repeatedly: a first reading, a prune without a delivery, a delivery, an empty buffer', async () => {
+    const temp = await makeTempDir();
+    closers.push(temp.cleanup);
+    const q = openQueue(temp.dir);
+    await q.open();
+    closers.push(() => q.close());
+    expect(await q.oldestUndeliveredAt()).toBeNull();
+    await q.append([reading(1)]);
+    // Asked again with nothing removed: the answer must still see the new reading.
+    expect(await q.oldestUndeliveredAt()).toBe(T0 + 1_000);
+    for (let seq = 2; seq <= 300; seq++) await q.append([reading(seq)]);
+    await expect.poll(() => q.stats().dropped.buffer_full_oldest ?? 0, { timeout: 10_000 }).toBeGreaterThan(100);
+    await expect.poll(async () => (await q.oldestUndeliveredAt()) === (await oldestStored(q)), { timeout: 10_000 }).toBe(true);
+    const all = await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 1_000);
+    await q.commitCursor('kinesis', 'telemetry', all[all.length - 1]!.seq, { delivered: all, deadLettered: [] });
+    expect(await q.oldestUndeliveredAt()).toBeNull();
+  });
 });
