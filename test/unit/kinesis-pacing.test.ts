@@ -271,12 +271,15 @@ describe('planCall', () => {
     const plan = planCall(readings, LIMITS, { mode: 'none' }, pacer);
     expect(plan.entries.map((e) => e.members[0]!.record.seq)).toEqual([0, 1, 2, 3, 4, 100, 101, 102]);
     expect(plan.entries.map((e) => e.shardId)).toEqual([...Array(5).fill('shardId-000000000000'), ...Array(3).fill('shardId-000000000001')]);
-    // Nothing left for shard 0: the plan is empty and says how long to wait.
+    // Nothing left for shard 0: the plan is empty and says how long to wait: until the shard has room for
+    // all 3 waiting (a chunk is the whole burst, 5, or what waits), not for the first token (200 ms).
     const next = planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer);
     expect(next.entries).toHaveLength(0);
-    expect(next.pacedForMs).toBeCloseTo(200, 5);
+    expect(next.pacedForMs).toBeCloseTo(600, 5);
     clock.advance(200);
-    expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(1);
+    expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(0);
+    clock.advance(400);
+    expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(3);
   });
 
   it('counts one aggregated record once against the shard records limit', () => {
