@@ -58,51 +58,70 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     fitting.push(p);
   }
 
+  if (pacer) {
+    // Unaggregated, a reading becomes its group only if its shard is open: a held shard costs no allocation.
+    const planned =
+      aggregation.mode === 'kpl'
+        ? pacedEntries(aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)), (g) => g.partitionKey, (g) => g, limits, pacer)
+        : pacedEntries(fitting, (p) => p.record.partitionKey, single, limits, pacer);
+    return { ...planned, tooLarge };
+  }
   const groups = aggregation.mode === 'kpl' ? aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)) : fitting.map(single);
   const entries: OutEntry[] = [];
-  const held = new Set<string>();
-  const opened = new Set<string>();
-  let pacedForMs: number | null = null;
   let bytes = 0;
-  // Per shard, how many records wait: a saturated shard is not sent a record at a time as its tokens trickle
-  // in, but a chunk (the KPL's buffering time, in effect), which keeps calls few and full.
-  const waitingPerShard = new Map<string, number>();
-  const shardOf = new Map<Group, string>();
-  if (pacer) {
-    for (const g of groups) {
-      const id = pacer.shardOf(g.partitionKey);
-      shardOf.set(g, id);
-      waitingPerShard.set(id, (waitingPerShard.get(id) ?? 0) + 1);
-    }
-  }
-  const hold = (shardId: string, wait: number): void => {
-    held.add(shardId);
-    pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
-  };
   for (const g of groups) {
     if (entries.length >= limits.maxRecords || bytes + g.size > limits.maxBytes) break;
-    const shardId = shardOf.get(g) ?? null;
-    if (shardId !== null && pacer) {
-      if (held.has(shardId)) continue;
-      if (!opened.has(shardId)) {
-        // The first record of this shard in this call: go only with a chunk's worth of allowance (or all that waits).
-        const want = Math.min(waitingPerShard.get(shardId)!, pacer.chunkRecords(shardId));
-        const wait = pacer.msUntilRecords(shardId, want);
-        if (wait > 0) {
-          hold(shardId, wait);
-          continue;
-        }
-        opened.add(shardId);
-      }
-      if (!pacer.tryTake(shardId, g.size)) {
-        hold(shardId, pacer.msUntil(shardId, g.size));
-        continue;
-      }
+    entries.push(toEntry(g, null));
+    bytes += g.size;
+  }
+  return { entries, tooLarge, pacedForMs: null };
+}
+
+/**
+ * The entries of a paced call. Each shard is decided once, before any entry: it opens only with a chunk's
+ * worth of allowance (or all that waits for it), so a saturated shard is not sent a record at a time as its
+ * tokens trickle in, which keeps calls few and full; a held shard's records are all skipped. When every
+ * shard is held, nothing else is looked at (a paced cycle with a full read window runs this every few
+ * milliseconds).
+ */
+function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupOf: (item: T) => Group, limits: BatchLimits, pacer: ShardPacer): Omit<CallPlan, 'tooLarge'> {
+  const shardOf: string[] = new Array<string>(items.length);
+  // Per shard, how many records wait; then whether it is open for this call.
+  const waiting = new Map<string, number>();
+  for (let i = 0; i < items.length; i++) {
+    const id = pacer.shardOf(keyOf(items[i]!));
+    shardOf[i] = id;
+    waiting.set(id, (waiting.get(id) ?? 0) + 1);
+  }
+  const open = new Set<string>();
+  let pacedForMs: number | null = null;
+  const hold = (wait: number): void => {
+    pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
+  };
+  for (const [shardId, count] of waiting) {
+    const wait = pacer.msUntilRecords(shardId, Math.min(count, pacer.chunkRecords(shardId)));
+    if (wait > 0) hold(wait);
+    else open.add(shardId);
+  }
+  const entries: OutEntry[] = [];
+  if (open.size === 0) return { entries, pacedForMs };
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const shardId = shardOf[i]!;
+    if (!open.has(shardId)) continue;
+    const g = groupOf(items[i]!);
+    if (entries.length >= limits.maxRecords || bytes + g.size > limits.maxBytes) break;
+    if (!pacer.tryTake(shardId, g.size)) {
+      // Out of allowance mid-call: the rest of this shard waits (its readings keep their order).
+      open.delete(shardId);
+      hold(pacer.msUntil(shardId, g.size));
+      if (open.size === 0) break;
+      continue;
     }
     entries.push(toEntry(g, shardId));
     bytes += g.size;
   }
-  return { entries, tooLarge, pacedForMs: entries.length === 0 ? pacedForMs : null };
+  return { entries, pacedForMs: entries.length === 0 ? pacedForMs : null };
 }
 
 function single(p: Pending): Group {
