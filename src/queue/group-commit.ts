@@ -7,7 +7,8 @@ import { TidegateError } from '../core/errors.js';
  * this is what keeps SD cards alive.
  */
 export interface GroupCommitOptions<Op> {
-  write(ops: Op[]): Promise<void>;
+  /** Writes one batch; `sync` when any of its submissions asked for it (an fsync, where durability says so). */
+  write(ops: Op[], sync: boolean): Promise<void>;
   intervalMs: number;
   /** A batch this large is written without waiting for the interval to elapse. */
   maxOps: number;
@@ -28,6 +29,8 @@ interface Waiter {
 
 export class GroupCommit<Op> {
   private pending: Op[] = [];
+  /** Whether a submission in `pending` needs its batch synced. */
+  private pendingSync = false;
   private waiters: Waiter[] = [];
   private inFlight: Waiter[] = [];
   private writing: Promise<void> | null = null;
@@ -51,9 +54,15 @@ export class GroupCommit<Op> {
     return this.pending.length;
   }
 
-  /** Ops join the next batch in call order; resolves once that batch is written. */
-  submit(ops: Op[]): Promise<void> {
+  /**
+   * Ops join the next batch in call order; resolves once that batch is written. `sync: false` lets a
+   * submission that may be lost in a power cut (a delivery cursor: the records are resent) skip the fsync
+   * when nothing else in its batch needs one; a later synced batch makes it durable too (LevelDB's log is
+   * written in order).
+   */
+  submit(ops: Op[], sync = true): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (sync) this.pendingSync = true;
       for (const op of ops) this.pending.push(op);
       this.waiters.push({ since: this.now(), settled: false, resolve, reject });
       this.schedule();
@@ -101,12 +110,14 @@ export class GroupCommit<Op> {
     if (this.writing || (this.pending.length === 0 && this.waiters.length === 0)) return;
     const ops = this.pending;
     const waiters = this.waiters;
+    const sync = this.pendingSync;
+    this.pendingSync = false;
     this.pending = [];
     this.waiters = [];
     this.inFlight = waiters;
     this.lastStart = this.now();
     this.writing = this.opts
-      .write(ops)
+      .write(ops, sync)
       .then(
         () => {
           this.commitCount += 1;

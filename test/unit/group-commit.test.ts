@@ -20,10 +20,13 @@ function deferred(): Deferred {
 /** A write function whose calls are recorded and complete only when the test says so. */
 class ControlledWriter {
   readonly calls: number[][] = [];
+  /** Whether each call asked for a sync. */
+  readonly syncs: boolean[] = [];
   private readonly inFlight: Deferred[] = [];
 
-  readonly write = (ops: number[]): Promise<void> => {
+  readonly write = (ops: number[], sync: boolean): Promise<void> => {
     this.calls.push([...ops]);
+    this.syncs.push(sync);
     const d = deferred();
     this.inFlight.push(d);
     return d.promise;
@@ -295,3 +298,21 @@ describe('GroupCommit: drain', () => {
     expect(submitted.outcome.state).toBe('rejected');
   });
 });
+
+describe('GroupCommit: sync', () => {
+  it('syncs a batch when any of its submissions asks for it, and not one whose submissions all waive it', async () => {
+    const { writer, gc } = setup(0);
+    const unsynced = gc.submit([1], false);
+    await settle();
+    writer.succeed(0);
+    await unsynced;
+    const a = gc.submit([2], false);
+    const b = gc.submit([3]);
+    await settle();
+    writer.succeed(1);
+    await Promise.all([a, b]);
+    expect(writer.calls).toEqual([[1], [2, 3]]);
+    expect(writer.syncs).toEqual([false, true]);
+  });
+});
+
