@@ -85,7 +85,7 @@ describe('tidegate rules test and the shipped rule examples', () => {
     const broken = await files(CONFIG.replace('voltage * current', 'voltage * '), []);
     const check = await tidegate('check-config', broken.config);
     expect(check.code).toBe(2);
-    expect(check.stderr).toMatch(/rules\[0\]\.stages\[0\]\.fields\.power: rule "machine-power": expression "voltage \*" at column 10: Unexpected token: EOF/);
+    expect(check.stderr).toMatch(/rules\[0\]\.stages\[0\]\.fields\.power \(line \d+, column \d+\): rule "machine-power": expression "voltage \*" at column 10: Unexpected token: EOF/);
   });
 
   it('check-config builds the rules: a registry that does not load is reported with the rule', async () => {
