@@ -44,6 +44,9 @@ describe('alarm webhook across an outage of the receiver', () => {
     await until(() => outbox() === 3, 10_000, 'three notifications waiting');
     expect(new Set(receiver.requests.map((r) => r.idempotencyKey)).size).toBe(1);
     expect(metric('alarm_webhook_sent_total')).toBe(0);
+    const down = await gateway.progressHealth();
+    expect(down.causes).toContain('source:alarm_webhook: failing');
+    expect(down.reasons.find((r) => r.startsWith('alarm_webhook'))).toMatch(/3 waiting in the outbox/);
 
     answer = 200;
     await receiver.waitFor((r) => acceptedKeys(r).length === 3, 15_000);
@@ -68,6 +71,7 @@ describe('alarm webhook across an outage of the receiver', () => {
     // The outbox is not part of the ledger: raise, ack and clear are three produced records, and it balances.
     expect(gateway.queueStats()).toMatchObject({ received: 2, produced: 3 });
     expect(conservationGap(gateway.queueStats())).toBe(0);
+    expect((await gateway.progressHealth()).causes).not.toContain('source:alarm_webhook: failing');
   });
 });
 

@@ -50,7 +50,7 @@ export class AlarmWebhookDelivery implements Component {
   private readonly backoff: Backoff;
   private readonly target: PostTarget;
   private readonly post: NonNullable<WebhookDeliveryOptions['post']>;
-  /** When the oldest waiting entry first failed (null while delivery works), for health. */
+  /** When delivery began failing (null while it works), for health. */
   private failingSince: number | null = null;
 
   constructor(
@@ -89,7 +89,9 @@ export class AlarmWebhookDelivery implements Component {
 
   health(): HealthReport {
     if (this.failingSince === null) return { status: 'ok', reasons: [] };
-    return { status: 'degraded', reasons: [`the alarm webhook has failed since ${new Date(this.failingSince).toISOString()} (${this.outbox.outboxSize} notifications waiting)`] };
+    // `<id>: <what>: <detail>`: the health model keys a cause by its first two parts, so the key stays stable.
+    const seconds = Math.round((this.clock.now() - this.failingSince) / 1000);
+    return { status: 'degraded', reasons: [`${this.id}: failing: no notification accepted by ${loggableUrl(this.config.url)} for ${seconds} s, ${this.outbox.outboxSize} waiting in the outbox`] };
   }
 
   private async run(signal: AbortSignal): Promise<void> {
