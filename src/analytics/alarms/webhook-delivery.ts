@@ -83,7 +83,17 @@ export class AlarmWebhookDelivery implements Component {
   async stop(deadline: AbortSignal): Promise<void> {
     this.stopping.abort();
     if (!this.loop) return;
-    await Promise.race([this.loop, new Promise<void>((resolve) => (deadline.aborted ? resolve() : deadline.addEventListener('abort', () => resolve(), { once: true })))]);
+    let onDeadline = (): void => undefined;
+    const cut = new Promise<void>((resolve) => {
+      onDeadline = resolve;
+      if (deadline.aborted) resolve();
+      else deadline.addEventListener('abort', onDeadline, { once: true });
+    });
+    try {
+      await Promise.race([this.loop, cut]);
+    } finally {
+      deadline.removeEventListener('abort', onDeadline);
+    }
     this.log.flush();
   }
 

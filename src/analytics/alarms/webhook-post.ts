@@ -29,13 +29,19 @@ export interface PostTarget {
 export async function postEntry(target: PostTarget, entry: OutboxEntry, stop: AbortSignal): Promise<PostOutcome> {
   if (stop.aborted) return { kind: 'aborted' };
   const timeout = AbortSignal.timeout(target.timeoutMs);
+  // One controller per request, tied to the long-lived stop signal by a listener removed afterwards
+  // (AbortSignal.any would stay referenced from `stop` on Node 20, nodejs/node issue 55351).
+  const request = new AbortController();
+  const onAbort = (): void => request.abort();
+  stop.addEventListener('abort', onAbort, { once: true });
+  timeout.addEventListener('abort', onAbort, { once: true });
   try {
     const response = await fetch(target.url, {
       method: 'POST',
       headers: { ...target.headers, 'content-type': 'application/json', 'idempotency-key': entry.id },
       body: entry.body,
       redirect: 'manual',
-      signal: AbortSignal.any([stop, timeout]),
+      signal: request.signal,
     });
     // The answer's body is not needed; reading it to the end lets the connection be reused.
     await response.arrayBuffer().catch(() => undefined);
@@ -47,6 +53,9 @@ export async function postEntry(target: PostTarget, entry: OutboxEntry, stop: Ab
     if (stop.aborted) return { kind: 'aborted' };
     if (timeout.aborted) return { kind: 'failed', reason: 'timeout', detail: `no answer within ${target.timeoutMs} ms` };
     return { kind: 'failed', reason: 'connection', detail: connectionDetail(err) };
+  } finally {
+    stop.removeEventListener('abort', onAbort);
+    timeout.removeEventListener('abort', onAbort);
   }
 }
 
