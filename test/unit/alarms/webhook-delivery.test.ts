@@ -9,7 +9,9 @@ import { conservationGap } from '../../../src/queue/conservation.js';
 import type { LevelQueue } from '../../../src/queue/level-queue.js';
 import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
 import type { QueueStore } from '../../../src/queue/open-store.js';
+import { decodeStoredValue, keySeq, OUTBOX_END, OUTBOX_PREFIX, recordEnd, recordPrefix } from '../../../src/queue/record-codec.js';
 import type { PendingReading } from '../../../src/queue/types.js';
+import { CrashableStore } from '../../helpers/crashable-store.js';
 import { acceptedKeys, startWebhookReceiver, until, type Answer, type ReceivedRequest, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const alarm = (transition: string, n: number): PendingReading => ({
@@ -167,5 +169,29 @@ describe('the outbox in the buffer', () => {
     } finally {
       await q.close();
     }
+  });
+});
+
+describe('the outbox across a crash', () => {
+  it('holds an entry for exactly the alarm records that were committed, with the same bytes, whenever the process dies', async () => {
+    let store = new CrashableStore();
+    for (let round = 0; round < 20; round++) {
+      const q = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'], outbox: { maxEntries: 10_000, select: (r) => r.kind === 'alarm' } }, store.asQueueStore());
+      await q.open();
+      // Several appends in flight, some sharing a commit; the process dies as soon as the first is acknowledged.
+      const appends = [q.append([alarm('raised', round)]), q.append([reading(round), alarm('acknowledged', round)]), q.append([reading(round)])];
+      await appends[0];
+      store = await store.crash();
+      void Promise.allSettled(appends);
+    }
+    await store.open();
+    const records = new Map<number, string>();
+    const entries = new Map<number, string>();
+    for await (const [key, value] of store.iterator({ gt: recordPrefix('alarm'), lt: recordEnd('alarm') })) records.set(keySeq(key), decodeStoredValue('alarm', key, Buffer.from(value)).data.toString('utf8'));
+    for await (const [key, value] of store.iterator({ gt: OUTBOX_PREFIX, lt: OUTBOX_END })) entries.set(keySeq(key), value);
+    await store.close();
+    expect(records.size).toBeGreaterThanOrEqual(20);
+    expect([...entries.keys()]).toEqual([...records.keys()]);
+    for (const [seq, json] of records) expect(entries.get(seq)).toBe(json);
   });
 });
