@@ -1,10 +1,19 @@
 import { z } from 'zod';
 
-/** Header names as HTTP defines them (RFC 9110 token); the two the gateway sets itself are refused. */
-const headerName = z
-  .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)')
-  .refine((name) => !['content-type', 'idempotency-key', 'content-length', 'host'].includes(name.toLowerCase()), 'set by tidegate itself');
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const SET_BY_TIDEGATE = new Set(['content-type', 'idempotency-key', 'content-length', 'host']);
+
+/**
+ * Header names as HTTP defines them (RFC 9110 token); the ones tidegate sets itself are refused. Checked over
+ * the whole map rather than as the record's key schema, so each problem names the header (a key schema's
+ * failure reads only "Invalid key in record").
+ */
+function refineHeaderNames(headers: Record<string, string>, ctx: z.RefinementCtx): void {
+  for (const name of Object.keys(headers)) {
+    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)' });
+    else if (SET_BY_TIDEGATE.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: 'set by tidegate itself' });
+  }
+}
 
 /** The optional HTTP webhook of alarm notifications (`alarms.notify.webhook`). */
 export const webhookSchema = z
@@ -16,7 +25,8 @@ export const webhookSchema = z
       .describe('Where each alarm transition is POSTed as JSON (the alarm record, as the stream carries it).'),
     timeoutMs: z.number().int().min(100).max(120_000).default(5_000).describe('How long (ms) one request may take before it counts as failed (reason timeout) and is retried. Default 5000.'),
     headers: z
-      .record(headerName, z.string().max(8_192))
+      .record(z.string(), z.string().max(8_192))
+      .superRefine(refineHeaderNames)
       .optional()
       .describe('Extra request headers, for example `Authorization: Bearer <token>`. Their values are never logged. Content-Type and Idempotency-Key are set by tidegate.'),
     retry: z
