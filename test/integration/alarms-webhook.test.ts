@@ -75,6 +75,46 @@ describe('alarm webhook across an outage of the receiver', () => {
   });
 });
 
+describe('alarm webhook outbox at its bound', () => {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.reverse()) await close();
+    closers.length = 0;
+  });
+
+  it('drops the oldest waiting notification for a new one, counted, and delivers the newest once the webhook is back', async () => {
+    const temp = await makeTempDir();
+    closers.push(temp.cleanup);
+    let answer: Answer = 503;
+    const receiver = await startWebhookReceiver(() => answer);
+    closers.push(() => receiver.close());
+    const { gateway, mqttUrl } = await startTestGateway(temp.dir, {
+      transforms: [RULE],
+      alarms: { notify: { webhook: { url: receiver.url, maxOutbox: 1, retry: { baseDelayMs: 20, maxDelayMs: 100 } } } },
+    });
+    closers.push(() => gateway.stop(AbortSignal.timeout(10_000)));
+    const device = await mqtt.connectAsync(mqttUrl, { clientId: 'th-1', reconnectPeriod: 0 });
+    closers.push(() => device.endAsync(true));
+
+    await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 1, t: 90 }), { qos: 1 });
+    await receiver.waitFor((r) => r.length >= 1);
+    await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 2, t: 70 }), { qos: 1 });
+    await until(() => gateway.metrics.get('alarm_webhook_outbox_dropped_total') === 1, 10_000, 'the raise being dropped for the clear');
+    expect(gateway.metrics.snapshot()['alarm_webhook_outbox']).toBe(1);
+    // Once the clear is being tried, the dropped raise is never sent again (it is no longer in the outbox).
+    const raiseKey = receiver.requests[0]!.idempotencyKey;
+    await receiver.waitFor((r) => r.some((x) => x.idempotencyKey !== raiseKey));
+
+    answer = 200;
+    await receiver.waitFor((r) => acceptedKeys(r).length === 1, 10_000);
+    await until(() => gateway.metrics.get('alarm_webhook_sent_total') === 1, 5_000, 'the clear counted as sent');
+    const accepted = receiver.requests.filter((r) => r.status === 200);
+    expect(accepted.map((r) => body(r).result.transition)).toEqual(['cleared']);
+    expect(acceptedKeys(receiver.requests)).not.toContain(raiseKey);
+    expect(gateway.metrics.snapshot()['alarm_webhook_outbox']).toBe(0);
+  });
+});
+
 describe('alarm webhook across a SIGKILL', () => {
   let emulator: LocalEmulator | undefined;
   let child: ChildGateway | undefined;
