@@ -39,6 +39,7 @@ import { SerialPortSource } from './sources/serial/source.js';
 import { ModbusBusSource } from './sources/modbus/source.js';
 import { AlarmService } from './analytics/alarms/alarm-service.js';
 import { AlarmBrokerNotifier } from './analytics/alarms/broker-notifier.js';
+import { AlarmWebhookDelivery } from './analytics/alarms/webhook-delivery.js';
 
 
 /** A started component and how to stop it, kept in start order so shutdown runs in reverse. */
@@ -67,6 +68,7 @@ export class Gateway {
   /** The configured rules, for the dashboard's rules card. */
   private ruleNames: string[] = [];
   private readonly siteSources: MqttClientSource[] = [];
+  private webhook: AlarmWebhookDelivery | null = null;
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
   private localKinesis: KinesisClient | null = null;
@@ -133,7 +135,7 @@ export class Gateway {
       waitingForSpace: this.queue.waitingForSpace,
       oldestUndeliveredAgeMs: this.oldestUndeliveredAgeMs,
       delivery: this.sink ? this.sink.deliveryState() : [],
-      other: this.siteSources.flatMap((site) => site.health().reasons),
+      other: [...this.siteSources.flatMap((site) => site.health().reasons), ...(this.webhook?.health().reasons ?? [])],
     });
   }
 
@@ -146,6 +148,9 @@ export class Gateway {
   private async startAll(): Promise<void> {
     const { config, logger, metrics } = this;
     const log = (id: string): Logger => logger.child({ component: id });
+    const webhook = config.alarms.notify.webhook;
+    // Created up front (at 0) so a dashboard sees the series before the first drop.
+    const outboxDropped = webhook ? metrics.counter('alarm_webhook_outbox_dropped_total') : null;
     this.healthModel = new HealthModel({ failingAfterMs: config.status.failingAfterMs ?? 20_000, maxDeliveryLagMs: config.status.maxDeliveryLagMs, logger: log('health') });
 
     this.queue = new LevelQueue({
@@ -160,6 +165,7 @@ export class Gateway {
       ...(config.buffer.maxAgeMs !== undefined ? { maxAgeMs: config.buffer.maxAgeMs } : {}),
       logger: logger.child({ component: 'buffer' }),
       sinkIds: [KINESIS_SINK_ID],
+      ...(webhook ? { outbox: { maxEntries: webhook.maxOutbox, select: (r) => r.kind === 'alarm', onDropped: (n) => outboxDropped?.inc(n) } } : {}),
     });
     await this.queue.open();
     this.running.push({ id: 'queue', stop: () => this.queue.close() });
@@ -243,6 +249,11 @@ export class Gateway {
     });
     await this.startComponent(this.source);
     if (config.alarms.notify.enabled && this.alarms.ruleNames.length > 0) await this.startComponent(new AlarmBrokerNotifier(this.alarms, this.source, admission, config.alarms.notify));
+    // Started whenever a webhook is configured, rules or not: the outbox may hold what an earlier config left.
+    if (webhook) {
+      this.webhook = new AlarmWebhookDelivery(this.queue, webhook);
+      await this.startComponent(this.webhook);
+    }
 
     // Site brokers after the embedded broker, so they stop before it; each is its own source.
     for (const site of config.siteBrokers) {

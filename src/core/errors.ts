@@ -24,7 +24,9 @@ export type TidegateErrorCode =
   | 'ERR_USAGE'
   | 'ERR_KPL_CHECKSUM'
   | 'ERR_KPL_MALFORMED'
-  | 'ERR_TRANSFORM_STATE';
+  | 'ERR_TRANSFORM_STATE'
+  | 'ERR_WEBHOOK_FAILED'
+  | 'ERR_WEBHOOK_REJECTED';
 
 export class TidegateError extends Error {
   readonly code: TidegateErrorCode;

@@ -26,6 +26,15 @@ export class RateLimitedLog {
   ) {}
 
   warn(key: string, fields: object, message: string): void {
+    this.log('warn', key, fields, message);
+  }
+
+  /** As `warn`, at error level (the summary of what it held back is a warning). */
+  error(key: string, fields: object, message: string): void {
+    this.log('error', key, fields, message);
+  }
+
+  private log(level: 'warn' | 'error', key: string, fields: object, message: string): void {
     const now = this.clock.now();
     const window = this.windows.get(key);
     if (window && now - window.openedAt < this.intervalMs) {
@@ -35,7 +44,7 @@ export class RateLimitedLog {
     }
     if (window) this.summarise(key, window, now);
     this.windows.set(key, { openedAt: now, suppressed: 0 });
-    this.logger.warn(fields, message);
+    this.logger[level](fields, message);
   }
 
   /** Logs the summary of every key with occurrences suppressed and forgets all windows; for the owner's stop. */

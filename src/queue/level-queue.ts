@@ -26,6 +26,9 @@ import {
   META_NEXT_DEAD_LETTER,
   META_NEXT_SEQ,
   metaCursorKey,
+  OUTBOX_END,
+  OUTBOX_PREFIX,
+  outboxKey,
   recordEnd,
   recordKey,
   recordPrefix,
@@ -34,6 +37,7 @@ import {
   storedBytes,
   withRecordId,
 } from './record-codec.js';
+import { OutboxIndex, type OutboxChange, type OutboxEntry } from './outbox.js';
 import { Pruner } from './pruner.js';
 import {
   LANES,
@@ -81,6 +85,12 @@ export interface LevelQueueOptions {
    * (no pruner); the store is only read, and written by explicit dead-letter commands.
    */
   inspectOnly?: boolean;
+  /**
+   * The notification outbox: every stored record `select` picks gets an entry (its id and JSON) in the same
+   * batch as the record, kept until `removeOutbox`. At `maxEntries` the oldest entry is dropped for each new
+   * one, in that batch too; `onDropped` is told how many once the batch is committed.
+   */
+  outbox?: { maxEntries: number; select: (r: PendingReading) => boolean; onDropped?: (n: number) => void };
 }
 
 // Larger gaps are not damage (a damaged LevelDB block holds ~4 KiB, a dozen records): drops or failed commits.
@@ -130,6 +140,10 @@ export class LevelQueue implements DurableQueue {
   private readonly recordWaiters = new Waiters();
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
+  private readonly outbox: OutboxIndex;
+  /** Bumped after each commit that added outbox entries; a waiting deliverer compares against it. */
+  private outboxCommits = 0;
+  private readonly outboxWaiters = new Waiters();
   private reopening: Promise<void> | null = null;
   private degraded: string | null = null;
   private closed = false;
@@ -145,6 +159,7 @@ export class LevelQueue implements DurableQueue {
       writeTimeoutMs: opts.commitTimeoutMs ?? 30_000,
       write: (ops, sync) => this.writeBatch(ops, sync),
     });
+    this.outbox = new OutboxIndex(opts.outbox?.maxEntries ?? Number.MAX_SAFE_INTEGER);
   }
 
   async open(): Promise<void> {
@@ -175,6 +190,7 @@ export class LevelQueue implements DurableQueue {
     for (const lane of LANES) this.readHigh[lane] = this.minCursor(lane);
     const ledger = parseConservation(await this.db.get(META_CONSERVATION)) ?? (await this.rebuildLedger());
     Object.assign(this.ledger, ledger);
+    await this.loadOutbox();
     const stored = await this.db.get(META_DEAD_LETTERS_STORED);
     this.deadLettersStored = stored !== undefined ? Number(stored) : await this.countDeadLetters();
     if (!this.opts.inspectOnly) {
@@ -222,18 +238,25 @@ export class LevelQueue implements DurableQueue {
     }
     const lastByLane: Partial<Record<Lane, number>> = {};
     const ops: BatchOp[] = [];
+    const notify: Array<{ seq: number; json: string }> = [];
     let bytes = 0;
     for (const [i, r] of readings.entries()) {
       const seq = this.nextSeq++;
       const recordLane = r.lane ?? 'telemetry';
       const key = recordKey(recordLane, seq);
       lastByLane[recordLane] = seq;
-      const value = encodeStoredValue(r.deviceId, withRecordId(this.opts.gatewayId, seq, bodies[i]!));
+      const json = withRecordId(this.opts.gatewayId, seq, bodies[i]!);
+      const value = encodeStoredValue(r.deviceId, json);
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
+      if (this.opts.outbox?.select(r)) notify.push({ seq, json });
     }
     for (const op of stateOps) ops.push(op);
-    const committed = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), deadStored);
+    // The outbox entries join the records' batch: a committed alarm always has its notification waiting.
+    const change = notify.length > 0 ? this.outbox.add(notify) : null;
+    if (change) ops.push(...change.ops);
+    const submitted = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), deadStored);
+    const committed = change ? submitted.then(() => this.outboxCommitted(change), (err: unknown) => (this.outbox.undo(change), Promise.reject(err))) : submitted;
     appendOpts.onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
@@ -332,6 +355,43 @@ export class LevelQueue implements DurableQueue {
     return state;
   }
 
+  /** The oldest `max` outbox entries that are committed, oldest first. */
+  async readOutbox(max: number): Promise<OutboxEntry[]> {
+    if (this.closed) throw closedError();
+    const entries = await this.db.iterator({ gt: OUTBOX_PREFIX, lt: OUTBOX_END, limit: max }).all();
+    return entries.map(([key, body]) => {
+      const seq = keySeq(key);
+      return { seq, id: `${this.opts.gatewayId}-${seq}`, body };
+    });
+  }
+
+  /** Deletes an outbox entry (its notification was accepted, or refused for good); resolves once committed. */
+  async removeOutbox(seq: number): Promise<void> {
+    if (this.closed) throw closedError();
+    const known = this.outbox.remove(seq);
+    try {
+      await this.submit([{ type: 'del', key: outboxKey(seq) }]);
+    } catch (err) {
+      if (known) this.outbox.restore([seq]);
+      throw err;
+    }
+  }
+
+  /** Outbox entries waiting (including those of batches being written). */
+  get outboxSize(): number {
+    return this.outbox.size;
+  }
+
+  /** A number that changes after every commit that added outbox entries (read it before `readOutbox`). */
+  get outboxVersion(): number {
+    return this.outboxCommits;
+  }
+
+  /** Resolves once a commit added outbox entries after `version` was read, or the queue closes. */
+  waitForOutbox(version: number, signal: AbortSignal): Promise<void> {
+    return this.outboxWaiters.until(() => this.closed || this.outboxCommits !== version, signal);
+  }
+
   head(lane: Lane): number {
     return this.lastCommitted[lane];
   }
@@ -408,6 +468,7 @@ export class LevelQueue implements DurableQueue {
     if (this.unsynced && !this.reopening) await this.submit([], {}, 0, true).catch(() => undefined);
     this.commit.stop();
     this.recordWaiters.wakeAll();
+    this.outboxWaiters.wakeAll();
     await this.db.close();
   }
 
@@ -626,6 +687,22 @@ export class LevelQueue implements DurableQueue {
       if (synced) this.lastSyncAt = Math.max(this.lastSyncAt, startedAt);
       this.unsynced = this.opts.durability === 'fsync' && !synced;
     });
+  }
+
+  private outboxCommitted(change: OutboxChange): void {
+    this.outboxCommits += 1;
+    this.outboxWaiters.wakeAll();
+    if (change.droppedCount > 0) this.opts.outbox?.onDropped?.(change.droppedCount);
+  }
+
+  /** The outbox index at open. Entries left by a config that had a webhook wait until one is configured again. */
+  private async loadOutbox(): Promise<void> {
+    const seqs: number[] = [];
+    for await (const key of this.db.keys({ gt: OUTBOX_PREFIX, lt: OUTBOX_END })) seqs.push(keySeq(key));
+    this.outbox.load(seqs);
+    if (seqs.length > 0 && !this.opts.outbox && !this.opts.inspectOnly) {
+      this.logger.warn({ waiting: seqs.length }, 'alarm webhook notifications wait in the outbox but no webhook is configured (alarms.notify.webhook); they are kept and sent once one is');
+    }
   }
 
   private markCommitted(lane: Lane, last: number): void {

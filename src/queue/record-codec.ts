@@ -13,6 +13,14 @@ export const DEAD_LETTER_PREFIX = 'd!';
 export const DEAD_LETTER_END = 'd~';
 export const STATE_PREFIX = 's!';
 export const STATE_END = 's~';
+/**
+ * The notification outbox (alarm webhook): one entry per alarm record, keyed by the record's own sequence, so
+ * the outbox walks in commit order and an entry's id is the record's. Outside r!, so the ledger, the pruner
+ * and the sinks never see it; it holds no readings and is not counted in the buffer's budget.
+ */
+export const OUTBOX_PREFIX = 'o!';
+export const OUTBOX_END = 'o~';
+export const outboxKey = (seq: number): string => OUTBOX_PREFIX + seq.toString(16).padStart(16, '0');
 export const META_NEXT_SEQ = 'm!next-seq';
 export const META_NEXT_DEAD_LETTER = 'm!next-dead-letter';
 export const META_CONSERVATION = 'm!conservation';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookSchema } from './webhook-schema.js';
 
 /** Names that become one MQTT topic level: no `/`, `+`, `#` or NUL ([MQTT-4.7.1]), no leading `$` ([MQTT-4.7.2]). */
 const ruleName = z
@@ -127,9 +128,10 @@ export const alarmsSchema = z
           .default('tidegate/alarms')
           .describe('Topic prefix: an alarm is retained on <topicPrefix>/<rule>/<deviceId>. Subscribers need the subscribe ACL for it. Default tidegate/alarms.'),
         qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('QoS of the alarm messages. Default 1.'),
+        webhook: webhookSchema.optional(),
       })
       .default({ enabled: true, topicPrefix: 'tidegate/alarms', qos: 1 })
-      .describe('Retained alarm messages on the embedded broker.'),
+      .describe('Alarm notifications: retained messages on the embedded broker (`enabled`), and an optional HTTP webhook (independent of `enabled`).'),
   })
   .describe('Alarm notification.');
 
