@@ -43,7 +43,7 @@ const transforms = [
   },
   { type: 'detect', rule: 'level-stuck', field: 'level_pct', devices: ['tank-*'], severity: 'minor', detector: { kind: 'flatline', readings: 10 } },
   { type: 'detect', rule: 'tank-silent', devices: ['tank-*'], severity: 'major', detector: { kind: 'missing', expectedIntervalMs: SILENCE_MS } },
-  { type: 'detect', rule: 'flow-erratic', field: 'flow_m3_h', devices: ['tank-*'], severity: 'warning', detector: { kind: 'ewma' }, minReraiseMs: 15_000 },
+  { type: 'detect', rule: 'flow-erratic', field: 'flow_m3_h', devices: ['tank-*'], severity: 'warning', detector: { kind: 'ewma', z: 4 }, minReraiseMs: 15_000 },
 ];
 
 const ids = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `tank-${String(from + i).padStart(2, '0')}`);
