@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema } from '../../src/config/json-schema.js';
 import { loadConfig } from '../../src/config/load.js';
+import { loadScenarioFile } from '../../device-sim/scenario/load.js';
+import type { DetectConfig } from '../../src/analytics/alarms/schema.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -61,3 +63,30 @@ function mergeShapes(a: Record<string, unknown>, b: Record<string, unknown>): Re
   }
   return out;
 }
+
+describe('shipped example configs', () => {
+  const examplesDir = path.join(root, 'config/examples');
+
+  it('each one loads as a valid config', async () => {
+    const files = (await readdir(examplesDir)).filter((f) => f.endsWith('.yaml'));
+    expect(files).toEqual(expect.arrayContaining(['anomaly-detection.yaml', 'industrial-line.yaml', 'smart-building.yaml']));
+    for (const file of files) await expect(loadConfig(path.join(examplesDir, file), {}), file).resolves.toBeTruthy();
+  });
+
+  it('anomaly-detection watches every field its scenario injects anomalies into, with one rule per field, and a silence rule for dropouts', async () => {
+    const config = await loadConfig(path.join(examplesDir, 'anomaly-detection.yaml'), {});
+    const scenario = loadScenarioFile(path.join(root, 'device-sim/scenarios/anomaly-detection.yaml'));
+    // Registry entries are typed generically; a `detect` entry has the detect schema's shape.
+    const detects = config.transforms.filter((t) => t.type === 'detect') as unknown as DetectConfig[];
+    const injected = scenario.doc.anomalies ?? [];
+    for (const a of injected) {
+      const watching = detects.filter((d) => (a.kind === 'dropout' ? d.detector.kind === 'missing' && d.field === undefined : d.field === a.field));
+      // One rule per field: two rules on one field would raise twice per episode (a flap in the audit's score).
+      expect(watching.map((d) => d.rule), `${a.kind} ${a.field ?? '(device)'}`).toHaveLength(1);
+    }
+    expect(detects.map((d) => d.detector.kind).sort()).toEqual(['ewma', 'flatline', 'missing', 'rate', 'threshold']);
+    // The fields watched are the fields the scenario's devices send.
+    const sent = Object.keys(scenario.doc.profiles?.tank?.fields ?? {});
+    for (const d of detects) if (d.field !== undefined) expect(sent).toContain(d.field);
+  });
+});
