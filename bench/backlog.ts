@@ -1,8 +1,8 @@
-import { LevelQueue } from '../src/queue/level-queue.js';
+import { LevelBuffer } from '../src/buffer/level-buffer.js';
 
 /** Fills the buffer directly, as a week without uplink would, with device-sim-like readings of 50 devices. */
 export async function fillBacklog(dataDir: string, count: number): Promise<void> {
-  const q = new LevelQueue({ dir: dataDir, gatewayId: 'bench', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 5_000, sinkIds: ['kinesis'] });
+  const q = new LevelBuffer({ dir: dataDir, gatewayId: 'bench', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 5_000, sinkIds: ['kinesis'] });
   await q.open();
   const now = Date.now();
   for (let i = 0; i < count; i += 1_000) {

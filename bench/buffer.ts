@@ -18,7 +18,7 @@ import type { StatusReport } from '../src/control/handler.js';
 import { controlSocketPath } from '../src/control/protocol.js';
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
-import { LevelQueue } from '../src/queue/level-queue.js';
+import { LevelBuffer } from '../src/buffer/level-buffer.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
@@ -40,7 +40,7 @@ async function status(dataDir: string): Promise<StatusReport> {
 }
 
 async function bufferStats(dataDir: string) {
-  const q = new LevelQueue({ dir: dataDir, gatewayId: 'bench', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 1, sinkIds: ['kinesis'], inspectOnly: true });
+  const q = new LevelBuffer({ dir: dataDir, gatewayId: 'bench', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 1, sinkIds: ['kinesis'], inspectOnly: true });
   await q.open();
   const stats = q.stats();
   await q.close();

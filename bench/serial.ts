@@ -129,7 +129,7 @@ async function gatewayRound(dir: string): Promise<{ buffered: number; e2e: numbe
     const started = Date.now();
     let bufferedAt = 0;
     const poll = setInterval(() => {
-      if (!bufferedAt && gw.queueStats().received >= LINES) bufferedAt = Date.now();
+      if (!bufferedAt && gw.bufferStats().received >= LINES) bufferedAt = Date.now();
     }, 5);
     const wrote = writer.go();
     const reached = await watch.until(LINES, PHASE_DEADLINE_MS, 50);
@@ -173,10 +173,10 @@ async function intakeRound(dir: string): Promise<number> {
     const started = Date.now();
     const wrote = writer.go();
     const deadline = started + PHASE_DEADLINE_MS;
-    while (gateway.queueStats().received < LINES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (gateway.bufferStats().received < LINES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await wrote;
     await writer.stop();
-    if (gateway.queueStats().received < LINES) throw new Error(`intake: ${gateway.queueStats().received} of ${LINES} lines within the deadline`);
+    if (gateway.bufferStats().received < LINES) throw new Error(`intake: ${gateway.bufferStats().received} of ${LINES} lines within the deadline`);
     return LINES / ((Date.now() - started) / 1000);
   } finally {
     await gateway.stop(AbortSignal.timeout(15_000));

@@ -59,10 +59,10 @@ try {
   proxy.setFaults({ blackHole: false });
   const started = Date.now();
   const deadline = started + 300_000;
-  while (gateway.queueStats().buffered > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (gateway.bufferStats().buffered > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const drainMs = Date.now() - started;
   // A drain that did not finish has no drain time: report nothing rather than the deadline as a rate.
-  requireMeasured(gateway.queueStats().buffered === 0, `the drain stalled: ${gateway.queueStats().buffered} of ${total} readings still buffered after ${(drainMs / 1000).toFixed(0)} s`);
+  requireMeasured(gateway.bufferStats().buffered === 0, `the drain stalled: ${gateway.bufferStats().buffered} of ${total} readings still buffered after ${(drainMs / 1000).toFixed(0)} s`);
   const read = await readAllShards(kinesis, STREAM, { callTimeoutMs: 30_000 }, AbortSignal.timeout(120_000));
   requireMeasured(read.caughtUp, 'the stream was not read to its end, so loss and duplicates cannot be counted');
   const ids = read.shards.flatMap((s) => s.entries.map((e) => (JSON.parse(e.data.toString('utf8')) as { id: string }).id));

@@ -8,7 +8,7 @@ import { ManualClock } from '../src/core/clock.js';
 import { Metrics } from '../src/core/metrics.js';
 import { windowSchema } from '../src/analytics/windows/schema.js';
 import { WindowTransform } from '../src/analytics/windows/window-transform.js';
-import type { PendingReading } from '../src/queue/types.js';
+import type { PendingReading } from '../src/buffer/types.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');

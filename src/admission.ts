@@ -4,7 +4,7 @@ import type { Counter, Metrics } from './core/metrics.js';
 import { RateLimitedLog } from './core/rate-limited-log.js';
 import { decodeMessage, type DecodeOptions } from './normalize/decode.js';
 import { REJECT_REASONS, type RawMessage, type Reading, type Rejection } from './normalize/reading.js';
-import type { AppendOutcome, DeadLetter, DurableQueue, PendingReading, ReplacedDeadLetters, StateWrite } from './queue/types.js';
+import type { AppendOutcome, DeadLetter, DurableBuffer, PendingReading, ReplacedDeadLetters, StateWrite } from './buffer/types.js';
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
 import { TransformChain, type ChainDeadLetter, type ChainOutcome } from './pipeline/transform-chain.js';
@@ -30,7 +30,7 @@ export class Admission {
   private readonly commitObservers: Array<(records: readonly PendingReading[]) => void> = [];
 
   constructor(
-    private readonly queue: DurableQueue,
+    private readonly buffer: DurableBuffer,
     private readonly decode: DecodeOptions,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
@@ -126,7 +126,7 @@ export class Admission {
       view = read();
       return { readings: [], filtered: 0, consumed: 0, produced: 0, filteredBy: {}, deadLetters: [] };
     });
-    await this.queue.settled();
+    await this.buffer.settled();
     return view;
   }
 
@@ -159,7 +159,7 @@ export class Admission {
    */
   async restoreTransformState(): Promise<{ restored: number; orphaned: number }> {
     if (!this.chain.stateful) return { restored: 0, orphaned: 0 };
-    return this.chain.restore(await this.queue.readState());
+    return this.chain.restore(await this.buffer.readState());
   }
 
   private async appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
@@ -211,8 +211,8 @@ export class Admission {
   }
 
   private async rebuildState(): Promise<void> {
-    await this.queue.settled();
-    const { restored } = this.chain.restore(await this.queue.readState());
+    await this.buffer.settled();
+    const { restored } = this.chain.restore(await this.buffer.readState());
     this.stateSuspect = false;
     this.logger.warn({ entries: restored }, 'an append failed: transform state was re-read from the buffer, which holds the committed state');
   }
@@ -232,7 +232,7 @@ export class Admission {
     }
     const stored = outcome ? outcome.readings : readings;
     const deadLetters = outcome && outcome.deadLetters.length > 0 ? outcome.deadLetters.map(transformDeadLetter) : undefined;
-    const result = await this.queue.append(stored, {
+    const result = await this.buffer.append(stored, {
       ...(ledger ? { ledger } : {}),
       ...(hasState ? { state } : {}),
       ...(deadLetters ? { deadLetters } : {}),
@@ -309,7 +309,7 @@ export class Admission {
   }
 
   private async deadLetter(entry: DeadLetter): Promise<void> {
-    await this.queue.appendDeadLetter(entry);
+    await this.buffer.appendDeadLetter(entry);
     this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
     this.warnings.warn(
       `${entry.source}:${entry.reason}`,

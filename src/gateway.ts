@@ -17,13 +17,13 @@ import { compileTopicTemplate } from './normalize/topic-map.js';
 import { createControlHandler } from './control/handler.js';
 import { controlSocketPath } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
-import { conservationGap } from './queue/conservation.js';
+import { conservationGap } from './buffer/conservation.js';
 import { DeviceActivity } from './telemetry/device-activity.js';
 import { PrometheusExporter } from './telemetry/prometheus.js';
 import { StatusServer } from './telemetry/status-server.js';
 import { HealthModel, type GatewayHealth } from './telemetry/health.js';
-import { listDeadLetters } from './queue/dead-letters.js';
-import { LevelQueue } from './queue/level-queue.js';
+import { listDeadLetters } from './buffer/dead-letters.js';
+import { LevelBuffer } from './buffer/level-buffer.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
 import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
@@ -53,12 +53,12 @@ const OLDEST_READ_MS = 500;
 
 /**
  * The composition root: builds every component from the validated config, starts them
- * queue → emulator → sink → source (listeners last), and stops them in reverse through one path.
+ * buffer → emulator → sink → source (listeners last), and stops them in reverse through one path.
  */
 export class Gateway {
   readonly metrics = new Metrics();
   private readonly running: Running[] = [];
-  private queue!: LevelQueue;
+  private store!: LevelBuffer;
   private sink!: KinesisSink;
   private source!: MqttBrokerSource;
   /** The alarm rules (detect transforms), for operators and the local notification. */
@@ -114,25 +114,25 @@ export class Gateway {
     return this.emulator?.endpoint ?? this.config.kinesis.endpoint;
   }
 
-  queueStats() {
-    return this.queue.stats();
+  bufferStats() {
+    return this.store.stats();
   }
 
   /** The oldest dead letters, for operators and tests. */
   readDeadLetters(max: number) {
-    return listDeadLetters(this.queue, { limit: max });
+    return listDeadLetters(this.store, { limit: max });
   }
 
   /** The store, for the operator tools served over the control socket. */
-  get buffer(): LevelQueue {
-    return this.queue;
+  get buffer(): LevelBuffer {
+    return this.store;
   }
 
   /** Health as of the last read of the oldest undelivered reading (progressHealth reads it first). */
   health(): GatewayHealth {
     return this.healthModel.evaluate({
-      buffer: this.queue.stats(),
-      waitingForSpace: this.queue.waitingForSpace,
+      buffer: this.store.stats(),
+      waitingForSpace: this.store.waitingForSpace,
       oldestUndeliveredAgeMs: this.oldestUndeliveredAgeMs,
       delivery: this.sink ? this.sink.deliveryState() : [],
       other: [...this.siteSources.flatMap((site) => site.health().reasons), ...(this.webhook?.health().reasons ?? [])],
@@ -153,7 +153,7 @@ export class Gateway {
     const outboxDropped = webhook ? metrics.counter('alarm_webhook_outbox_dropped_total') : null;
     this.healthModel = new HealthModel({ failingAfterMs: config.status.failingAfterMs ?? 20_000, maxDeliveryLagMs: config.status.maxDeliveryLagMs, logger: log('health') });
 
-    this.queue = new LevelQueue({
+    this.store = new LevelBuffer({
       dir: config.dataDir,
       gatewayId: config.gatewayId,
       durability: config.buffer.durability,
@@ -167,9 +167,9 @@ export class Gateway {
       sinkIds: [KINESIS_SINK_ID],
       ...(webhook ? { outbox: { maxEntries: webhook.maxOutbox, select: (r) => r.kind === 'alarm', onDropped: (n) => outboxDropped?.inc(n) } } : {}),
     });
-    await this.queue.open();
-    this.running.push({ id: 'queue', stop: () => this.queue.close() });
-    const stats = this.queue.stats();
+    await this.store.open();
+    this.running.push({ id: 'buffer', stop: () => this.store.close() });
+    const stats = this.store.stats();
     if (stats.degraded) metrics.inc('buffer_quarantined_total');
     logger.info(
       { dataDir: config.dataDir, durability: config.buffer.durability, buffered: stats.buffered, bufferedBytes: stats.bufferedBytes, maxBytes: stats.maxBytes, whenFull: stats.whenFull, deadLettersStored: stats.deadLettersStored },
@@ -178,7 +178,7 @@ export class Gateway {
 
     const decode = { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes };
     const handler = createControlHandler({
-      queue: this.queue,
+      buffer: this.store,
       gatewayId: config.gatewayId,
       dataDir: config.dataDir,
       decode,
@@ -195,7 +195,7 @@ export class Gateway {
     const port = new SdkKinesisPort(client);
     this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
 
-    this.exporter = new PrometheusExporter(metrics, () => this.queue.stats());
+    this.exporter = new PrometheusExporter(metrics, () => this.store.stats());
     const exporter = this.exporter;
     const stream = this.kinesisDestinationSettings();
     const routes = await this.routes(port);
@@ -216,7 +216,7 @@ export class Gateway {
       requestTimeoutMs: config.kinesis.requestTimeoutMs,
       concurrency: config.kinesis.concurrency,
       onCall: (seconds, outcome) => exporter.putRecordsSeconds.observe({ outcome }, seconds),
-      queue: this.queue,
+      buffer: this.store,
       port,
       logger: log('kinesis'),
       metrics,
@@ -227,7 +227,7 @@ export class Gateway {
     const rules = buildRules(config.rules);
     this.ruleNames = rules.map((r) => r.name);
     const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules });
-    const admission = new Admission(this.queue, decode, metrics, log('admission'), this.activity, chain);
+    const admission = new Admission(this.store, decode, metrics, log('admission'), this.activity, chain);
     this.admission = admission;
     // Stopped after every source (the list stops in reverse): the warnings' "N similar suppressed" summaries
     // then cover everything the sources admitted.
@@ -251,7 +251,7 @@ export class Gateway {
     if (config.alarms.notify.enabled && this.alarms.ruleNames.length > 0) await this.startComponent(new AlarmBrokerNotifier(this.alarms, this.source, admission, config.alarms.notify));
     // Started whenever a webhook is configured, rules or not: the outbox may hold what an earlier config left.
     if (webhook) {
-      this.webhook = new AlarmWebhookDelivery(this.queue, webhook);
+      this.webhook = new AlarmWebhookDelivery(this.store, webhook);
       await this.startComponent(this.webhook);
     }
 
@@ -299,7 +299,7 @@ export class Gateway {
    * (src/telemetry/health.ts): the oldest undelivered reading is read from the buffer first.
    */
   async progressHealth(): Promise<GatewayHealth> {
-    if (!this.queue) return this.health();
+    if (!this.store) return this.health();
     const oldest = await this.oldestUndelivered();
     this.oldestUndeliveredAgeMs = oldest === null ? null : Math.max(0, Date.now() - oldest);
     return this.health();
@@ -314,7 +314,7 @@ export class Gateway {
   private oldestUndelivered(): Promise<number | null> {
     const now = performance.now();
     if (this.oldestRead && now - this.oldestRead.at < OLDEST_READ_MS) return this.oldestRead.value;
-    const value = this.queue.oldestUndeliveredAt();
+    const value = this.store.oldestUndeliveredAt();
     this.oldestRead = { at: now, value };
     // A failed read is not kept: the next ask reads again.
     value.catch(() => {
@@ -325,7 +325,7 @@ export class Gateway {
 
   /** What the live dashboard shows (sent once a second over /events). */
   private async dashboardSnapshot(): Promise<object> {
-    const ledger = this.queue.stats();
+    const ledger = this.store.stats();
     const health = await this.progressHealth();
     // One read of every series (gauges included) for the whole snapshot.
     const series = this.metrics.snapshot();
@@ -489,7 +489,7 @@ export class Gateway {
 
   private async logStats(): Promise<void> {
     const health = await this.progressHealth().catch(() => this.health());
-    const s = this.queue.stats();
+    const s = this.store.stats();
     this.logger.info(
       {
         received: s.received,
@@ -517,6 +517,6 @@ export class Gateway {
       }
     }
     this.running.length = 0;
-    if (this.queue) await this.logStats();
+    if (this.store) await this.logStats();
   }
 }

@@ -4,7 +4,7 @@
  * The engine asks `canPublish(i)` before every publish so memory stays
  * bounded: QoS>0 is capped at maxInflight unacknowledged publishes; QoS 0 has
  * no acks, so it is gated on the socket instead (connected and not needing
- * drain), otherwise mqtt.js would queue without limit while the broker is slow
+ * drain), otherwise mqtt.js would buffer without limit while the broker is slow
  * or down. Connections open in waves of CONNECT_CONCURRENCY, because 10,000
  * simultaneous SYNs overflow a listen backlog and turn into 1 s retransmits.
  */

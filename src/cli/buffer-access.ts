@@ -4,7 +4,7 @@ import { controlRequest } from '../control/client.js';
 import { createControlHandler } from '../control/handler.js';
 import { controlSocketPath, type ControlRequest } from '../control/protocol.js';
 import { compileTopicTemplate } from '../normalize/topic-map.js';
-import { LevelQueue } from '../queue/level-queue.js';
+import { LevelBuffer } from '../buffer/level-buffer.js';
 import { KINESIS_SINK_ID } from '../sinks/kinesis/limits.js';
 
 /**
@@ -23,7 +23,7 @@ export async function bufferRequest(configFile: string, request: ControlRequest)
       `the gateway is not running and ${configFile} has transforms or rules, which replayed dead letters must go through: start the gateway (tidegate run) and replay again`,
     );
   }
-  const queue = new LevelQueue({
+  const buffer = new LevelBuffer({
     dir: config.dataDir,
     gatewayId: config.gatewayId,
     durability: config.buffer.durability,
@@ -34,10 +34,10 @@ export async function bufferRequest(configFile: string, request: ControlRequest)
     sinkIds: [KINESIS_SINK_ID],
     inspectOnly: true,
   });
-  await queue.open();
+  await buffer.open();
   try {
     const handle = createControlHandler({
-      queue,
+      buffer,
       gatewayId: config.gatewayId,
       dataDir: config.dataDir,
       decode: { matchTopic: compileTopicTemplate(config.mqtt.topicTemplate), maxPayloadBytes: config.mqtt.maxPayloadBytes },
@@ -45,6 +45,6 @@ export async function bufferRequest(configFile: string, request: ControlRequest)
     });
     return await handle(request);
   } finally {
-    await queue.close();
+    await buffer.close();
   }
 }

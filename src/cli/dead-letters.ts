@@ -1,4 +1,4 @@
-import type { StoredDeadLetter, ReplayResult } from '../queue/dead-letters.js';
+import type { StoredDeadLetter, ReplayResult } from '../buffer/dead-letters.js';
 import { bufferRequest } from './buffer-access.js';
 
 export interface DeadLetterOptions {

@@ -8,7 +8,7 @@ import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';
 import type { ReadingValue } from '../normalize/reading.js';
 import { TransformChain, type ChainOutcome } from '../pipeline/transform-chain.js';
-import type { PendingReading } from '../queue/types.js';
+import type { PendingReading } from '../buffer/types.js';
 
 export interface RulesTestOptions {
   config: string;

@@ -1,5 +1,5 @@
 import type { StatusReport } from '../control/handler.js';
-import { sumReasons } from '../queue/conservation.js';
+import { sumReasons } from '../buffer/conservation.js';
 import { bufferRequest } from './buffer-access.js';
 
 const n = (x: number): string => x.toLocaleString('en-US');

@@ -3,7 +3,7 @@ import { gatewayIdSchema, logSchema, shutdownSchema } from '../core/config.js';
 import { pipelineSchema, transformsSchema } from '../pipeline/config.js';
 import { alarmsSchema } from '../analytics/alarms/schema.js';
 import { refineAlarmNamesAcrossRules, rulesSchema } from '../analytics/rules/config.js';
-import { bufferSchema, dataDirSchema } from '../queue/config.js';
+import { bufferSchema, dataDirSchema } from '../buffer/config.js';
 import { firehoseSchema } from '../sinks/firehose/config.js';
 import { kinesisSchema } from '../sinks/kinesis/config.js';
 import { routesSchema } from '../sinks/route-config.js';

@@ -1,9 +1,9 @@
 import type { HealthReport } from '../core/lifecycle.js';
 import type { DecodeOptions } from '../normalize/decode.js';
-import { conservationGap } from '../queue/conservation.js';
-import { listDeadLetters, purgeDeadLetters, replayDeadLetters, type ReplayPipeline } from '../queue/dead-letters.js';
-import type { LevelQueue } from '../queue/level-queue.js';
-import type { QueueStats } from '../queue/types.js';
+import { conservationGap } from '../buffer/conservation.js';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters, type ReplayPipeline } from '../buffer/dead-letters.js';
+import type { LevelBuffer } from '../buffer/level-buffer.js';
+import type { BufferStats } from '../buffer/types.js';
 import type { ControlRequest } from './protocol.js';
 import type { AlarmService } from '../analytics/alarms/alarm-service.js';
 import { TidegateError } from '../core/errors.js';
@@ -15,13 +15,13 @@ export interface StatusReport {
   pid?: number;
   uptimeS?: number;
   health?: HealthReport;
-  buffer: QueueStats;
+  buffer: BufferStats;
   /** received + produced − (delivered + buffered + dead-lettered + dropped + filtered + consumed); 0 when every reading is accounted for. */
   conservationGap: number;
 }
 
 export interface ControlContext {
-  queue: LevelQueue;
+  buffer: LevelBuffer;
   gatewayId: string;
   dataDir: string;
   decode: DecodeOptions;
@@ -40,7 +40,7 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
   return async (request) => {
     switch (request.op) {
       case 'status': {
-        const buffer = ctx.queue.stats();
+        const buffer = ctx.buffer.stats();
         const report: StatusReport = {
           running: ctx.running,
           gatewayId: ctx.gatewayId,
@@ -54,11 +54,11 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
         return report;
       }
       case 'dead-letters.list':
-        return listDeadLetters(ctx.queue, filterOf(request));
+        return listDeadLetters(ctx.buffer, filterOf(request));
       case 'dead-letters.purge':
-        return { purged: await purgeDeadLetters(ctx.queue, filterOf(request)) };
+        return { purged: await purgeDeadLetters(ctx.buffer, filterOf(request)) };
       case 'dead-letters.replay':
-        return replayDeadLetters(ctx.queue, ctx.gatewayId, ctx.decode, filterOf(request), ctx.replayPipeline?.() ?? undefined);
+        return replayDeadLetters(ctx.buffer, ctx.gatewayId, ctx.decode, filterOf(request), ctx.replayPipeline?.() ?? undefined);
       case 'alarms.list':
         return alarmsOf(ctx).list({ ...(request.rule !== undefined ? { rule: request.rule } : {}), all: request.all === true });
       case 'alarms.ack':

@@ -26,7 +26,7 @@ export const RECORD_KINDS: readonly RecordKind[] = ['reading', 'aggregate', 'ala
 /** A JSON value, for the details a rule attaches to the records it makes. */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
-/** A normalized reading before it has been given its id by the queue. */
+/** A normalized reading before it has been given its id by the buffer. */
 export interface Reading {
   deviceId: string;
   topic: string;

@@ -4,14 +4,14 @@ import { describeError } from '../core/errors.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../core/metrics.js';
-import type { DurableQueue, Lane, StoredRecord } from '../queue/types.js';
+import type { DurableBuffer, Lane, StoredRecord } from '../buffer/types.js';
 import { LaneReader, TelemetryReaders } from './lane-readers.js';
 import type { Pending, SendOutcome, Sink, SinkCall } from './sink.js';
 
 export interface DispatcherOptions {
   /** The cursor's name in the buffer: the buffer deletes a record once every dispatcher's cursor passed it. */
   id: string;
-  queue: DurableQueue;
+  buffer: DurableBuffer;
   /** Where records go; the first is the default. */
   sinks: readonly Sink[];
   /** The index in `sinks` a record goes to (a router in front of the sinks); absent: all to the first. */
@@ -74,8 +74,8 @@ export class Dispatcher implements Component {
 
   async start(): Promise<void> {
     for (const sink of this.opts.sinks) await sink.start(this.stopping.signal);
-    this.alarms = new LaneReader('alarm', this.opts.queue.cursor(this.id, 'alarm'), false);
-    this.telemetry = new TelemetryReaders(this.opts.queue.cursor(this.id, 'telemetry'), this.minCall * LIVE_AFTER_CALLS, this.opts.logger);
+    this.alarms = new LaneReader('alarm', this.opts.buffer.cursor(this.id, 'alarm'), false);
+    this.telemetry = new TelemetryReaders(this.opts.buffer.cursor(this.id, 'telemetry'), this.minCall * LIVE_AFTER_CALLS, this.opts.logger);
     this.loop = this.run();
   }
 
@@ -127,7 +127,7 @@ export class Dispatcher implements Component {
     }
     // Alarms are read right before planning, so they board the very next call (an empty lane costs no read);
     // telemetry is read ahead while calls are in flight, so the next calls are ready when they return.
-    await this.alarms.fill(this.opts.queue, this.maxWindow, 1);
+    await this.alarms.fill(this.opts.buffer, this.maxWindow, 1);
     for (const sink of this.opts.sinks) sink.tick?.(this.stopping.signal);
     let pausedForMs: number | null = null;
     for (const [split, candidates] of this.waitingBySplit()) {
@@ -140,7 +140,7 @@ export class Dispatcher implements Component {
       this.inflight.set(split, this.dispatch(sink, plan.call, split));
     }
     // Settled into a value so a failed read (the store reopening) is handled here, not left unobserved.
-    const readFailure = this.telemetry.fill(this.opts.queue, this.maxWindow, this.minCall).then(
+    const readFailure = this.telemetry.fill(this.opts.buffer, this.maxWindow, this.minCall).then(
       () => null,
       (err: unknown) => err,
     );
@@ -189,11 +189,11 @@ export class Dispatcher implements Component {
     if (delivered === 0) return;
     this.opts.metrics.inc('readings_delivered_total', undefined, delivered);
     // Far behind after an outage: new readings from now on go first (see TelemetryReaders).
-    this.telemetry.maybeGoLive(this.opts.queue.head('telemetry'));
+    this.telemetry.maybeGoLive(this.opts.buffer.head('telemetry'));
   }
 
   private async deadLetter(pending: Pending, reason: string, message: string): Promise<void> {
-    await this.opts.queue.deadLetterRecord(pending.record, reason, message, this.id);
+    await this.opts.buffer.deadLetterRecord(pending.record, reason, message, this.id);
     pending.done = true;
     pending.deadLettered = true;
     this.opts.metrics.inc('readings_dead_lettered_total', { reason });
@@ -227,8 +227,8 @@ export class Dispatcher implements Component {
   }
 
   private async fill(): Promise<void> {
-    await this.alarms.fill(this.opts.queue, this.maxWindow, this.minCall);
-    await this.telemetry.fill(this.opts.queue, this.maxWindow, this.minCall);
+    await this.alarms.fill(this.opts.buffer, this.maxWindow, this.minCall);
+    await this.telemetry.fill(this.opts.buffer, this.maxWindow, this.minCall);
   }
 
   /** Where each lane's newest reader stands: waiting for records means records past these. */
@@ -242,7 +242,7 @@ export class Dispatcher implements Component {
    */
   private async waitForRecords(): Promise<void> {
     const signal = this.stopping.signal;
-    await this.opts.queue.waitForRecords(this.positions(), signal).catch(() => undefined);
+    await this.opts.buffer.waitForRecords(this.positions(), signal).catch(() => undefined);
     if (signal.aborted || this.opts.maxAgeMs === 0) return;
     const linger = new AbortController();
     const onStop = (): void => linger.abort();
@@ -250,7 +250,7 @@ export class Dispatcher implements Component {
     try {
       await Promise.race([
         delay(this.opts.maxAgeMs, linger.signal),
-        this.opts.queue.waitForRecords({ ...this.positions(), telemetry: this.positions().telemetry + this.minCall - 1 }, linger.signal),
+        this.opts.buffer.waitForRecords({ ...this.positions(), telemetry: this.positions().telemetry + this.minCall - 1 }, linger.signal),
       ]).catch(() => undefined);
     } finally {
       linger.abort();
@@ -286,14 +286,14 @@ export class Dispatcher implements Component {
   }
 
   private async writeHandled(): Promise<void> {
-    const queue = this.opts.queue;
+    const buffer = this.opts.buffer;
     while (this.unwritten.size > 0) {
       const batch = [...this.unwritten];
       this.unwritten.clear();
       for (const [reader, { through, delivered, deadLettered }] of batch) {
         try {
-          if (through === null) await queue.removeHandled(reader.lane, { delivered, deadLettered });
-          else await queue.commitCursor(this.id, reader.lane, through, { delivered, deadLettered });
+          if (through === null) await buffer.removeHandled(reader.lane, { delivered, deadLettered });
+          else await buffer.commitCursor(this.id, reader.lane, through, { delivered, deadLettered });
         } catch (err) {
           this.opts.logger.error({ err: describeError(err) }, 'could not persist the delivery cursor; delivered readings may be sent again after a restart');
         }

@@ -1,10 +1,10 @@
 import type { Logger } from '../core/logger.js';
-import type { DurableQueue, Lane, StoredRecord } from '../queue/types.js';
+import type { DurableBuffer, Lane, StoredRecord } from '../buffer/types.js';
 import type { Pending } from './sink.js';
 
 export type { Pending };
 
-/** Reads one lane of the queue into a bounded window, in sequence order. */
+/** Reads one lane of the buffer into a bounded window, in sequence order. */
 export class LaneReader {
   readonly window: Pending[] = [];
   /** When set, reads stop here: a backlog reader ends where the live reader began. */
@@ -21,17 +21,17 @@ export class LaneReader {
   }
 
   /** Reads up to the free room of the window; returns how many records came in, or null when it had no room. */
-  async fill(queue: DurableQueue, maxWindow: number, minRoom: number): Promise<number | null> {
+  async fill(buffer: DurableBuffer, maxWindow: number, minRoom: number): Promise<number | null> {
     const room = maxWindow - this.window.length;
     if (room < minRoom) return null;
-    const records = await queue.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
+    const records = await buffer.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
     for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false });
     if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
     return records.length;
   }
 
   /**
-   * Hands over what was handled since the last call: every handled record not yet removed (the queue deletes
+   * Hands over what was handled since the last call: every handled record not yet removed (the buffer deletes
    * it now, so a crash cannot send it again), and for a default reader the new end of its handled prefix, where
    * its cursor moves. A live reader's cursor never moves: it reads ahead of it.
    */
@@ -97,9 +97,9 @@ export class TelemetryReaders {
   }
 
   /** Fills both readers; merges them once the backlog is read through. */
-  async fill(queue: DurableQueue, maxWindow: number, minRoom: number): Promise<void> {
-    if (this.live) await this.live.fill(queue, maxWindow, minRoom);
-    const got = await this.backlog.fill(queue, maxWindow, minRoom);
+  async fill(buffer: DurableBuffer, maxWindow: number, minRoom: number): Promise<void> {
+    if (this.live) await this.live.fill(buffer, maxWindow, minRoom);
+    const got = await this.backlog.fill(buffer, maxWindow, minRoom);
     if (this.live && got === 0) this.merge();
   }
 

@@ -1,5 +1,5 @@
 import { filter, pass, type StateOp, type Transform, type TransformContext, type TransformResult } from './transform.js';
-import type { PendingReading } from '../queue/types.js';
+import type { PendingReading } from '../buffer/types.js';
 
 /** Seqs remembered below a device's newest: a resend older than this is taken as new (and counted twice). */
 export const RESEND_WINDOW = 256;

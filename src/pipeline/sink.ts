@@ -1,4 +1,4 @@
-import type { StoredRecord } from '../queue/types.js';
+import type { StoredRecord } from '../buffer/types.js';
 
 /**
  * The Sink contract: one place records are delivered to (a Kinesis stream, a Firehose delivery stream, ...).

@@ -1,5 +1,5 @@
-import type { LedgerDelta } from '../queue/conservation.js';
-import type { PendingReading, StateWrite } from '../queue/types.js';
+import type { LedgerDelta } from '../buffer/conservation.js';
+import type { PendingReading, StateWrite } from '../buffer/types.js';
 import { TidegateError } from '../core/errors.js';
 import { transformDefinition, type TransformEntry } from './registry.js';
 import { ResendGuard } from './resend-guard.js';
@@ -191,7 +191,7 @@ export class TransformChain {
   }
 
   /**
-   * The ledger change for an outcome appended as one batch: the queue counts every reading it stores as
+   * The ledger change for an outcome appended as one batch: the buffer counts every reading it stores as
    * received, so produced records are taken back out of `received`, and the inputs that were filtered or
    * consumed (not stored) are put in.
    */

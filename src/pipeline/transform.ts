@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Reading } from '../normalize/reading.js';
-import type { Lane, PendingReading, StateWrite } from '../queue/types.js';
+import type { Lane, PendingReading, StateWrite } from '../buffer/types.js';
 
 /**
  * The transform contract: a stage that runs between decode and the buffer, on readings that decoded

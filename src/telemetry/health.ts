@@ -1,11 +1,11 @@
 import { CREDENTIALS_ACTION } from '../aws/credentials.js';
 import type { Logger } from '../core/logger.js';
-import type { QueueStats } from '../queue/types.js';
+import type { BufferStats } from '../buffer/types.js';
 import type { DeliveryState } from '../sinks/kinesis/destination.js';
 
 /** What the health model judges, read from the components at one moment. */
 export interface HealthInputs {
-  buffer: QueueStats;
+  buffer: BufferStats;
   /** Appends waiting for space (whenFull: block). */
   waitingForSpace: number;
   oldestUndeliveredAgeMs: number | null;

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metrics } from '../core/metrics.js';
-import type { QueueStats } from '../queue/types.js';
+import type { BufferStats } from '../buffer/types.js';
 
 const HELP: Record<string, string> = {
   readings_received_total: 'Messages received since start, by source (valid or not)',
@@ -48,7 +48,7 @@ export class PrometheusExporter {
 
   constructor(
     private readonly metrics: Metrics,
-    private readonly buffer: () => QueueStats,
+    private readonly buffer: () => BufferStats,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tidegate_' });
     this.ledgerMetrics();
@@ -96,12 +96,12 @@ export class PrometheusExporter {
 
   private ledgerMetrics(): void {
     const buffer = this.buffer;
-    const counter = (name: string, help: string, read: (s: QueueStats) => number) =>
+    const counter = (name: string, help: string, read: (s: BufferStats) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() {
         this.reset();
         this.inc(read(buffer()));
       } });
-    const byReason = (name: string, help: string, read: (s: QueueStats) => Record<string, number>) =>
+    const byReason = (name: string, help: string, read: (s: BufferStats) => Record<string, number>) =>
       new Counter({ name, help, labelNames: ['reason'], registers: [this.registry], collect() {
         this.reset();
         for (const [reason, n] of Object.entries(read(buffer()))) if (n > 0) this.inc({ reason }, n);
@@ -110,7 +110,7 @@ export class PrometheusExporter {
     counter('tidegate_ledger_delivered_total', 'Delivered, over the life of the data dir', (s) => s.delivered);
     byReason('tidegate_ledger_dead_lettered_total', 'Dead-lettered by reason, over the life of the data dir', (s) => s.deadLettered);
     byReason('tidegate_ledger_dropped_total', 'Dropped by reason, over the life of the data dir', (s) => s.dropped);
-    const gauge = (name: string, help: string, read: (s: QueueStats) => number) =>
+    const gauge = (name: string, help: string, read: (s: BufferStats) => number) =>
       new Gauge({ name, help, registers: [this.registry], collect() {
         this.set(read(buffer()));
       } });

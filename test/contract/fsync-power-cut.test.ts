@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryBuffer } from '../../src/queue/memory-buffer.js';
+import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
 import { PowerCutStore } from '../helpers/power-cut-store.js';
-import { GATEWAY_ID, reading, SINK_ID } from './durable-queue.contract.js';
+import { GATEWAY_ID, reading, SINK_ID } from './durable-buffer.contract.js';
 
 async function survivorsOfPowerCut(durability: 'fsync' | 'os'): Promise<{ acked: number; survived: number }> {
   const store = new PowerCutStore();
-  const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability }, store.asQueueStore());
+  const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability }, store.asBufferStore());
   await q.open();
   let acked = 0;
   for (let i = 1; i <= 20; i++) if ((await q.append([reading(i)])) === 'stored') acked++;
@@ -31,7 +31,7 @@ describe('durability: fsync against a power cut', () => {
 
   it('loses no reading when a delivery written without a sync is cut: its records come back, to be sent again', async () => {
     const store = new PowerCutStore();
-    const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability: 'fsync' }, store.asQueueStore());
+    const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability: 'fsync' }, store.asBufferStore());
     await q.open();
     for (let i = 1; i <= 10; i++) await q.append([reading(i)]);
     const records = await q.read('telemetry', 0, 100);
@@ -48,7 +48,7 @@ describe('durability: fsync against a power cut', () => {
 
   it('makes unsynced deliveries durable when the buffer closes', async () => {
     const store = new PowerCutStore();
-    const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability: 'fsync' }, store.asQueueStore());
+    const q = createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID], durability: 'fsync' }, store.asBufferStore());
     await q.open();
     for (let i = 1; i <= 10; i++) await q.append([reading(i)]);
     const records = await q.read('telemetry', 0, 100);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Pending, SendOutcome, Sink, SinkCall } from '../../src/pipeline/sink.js';
-import type { StoredRecord } from '../../src/queue/types.js';
+import type { StoredRecord } from '../../src/buffer/types.js';
 import type { PutEntry, PutEntryResult, RecordPort } from '../../src/sinks/kinesis/port.js';
 
 /**

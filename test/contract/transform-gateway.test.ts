@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { conservationGap } from '../../src/queue/conservation.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import { KINESIS_SINK_ID } from '../../src/sinks/kinesis/limits.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -29,7 +29,7 @@ describe('a configured transform in the running gateway', () => {
     for (let i = 0; i < 2; i++) await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: i, t: 20 + i, debug: 'x' }), { qos: 1 });
     await device.publishAsync('devices/th-1/telemetry', 'not json', { qos: 1 });
 
-    const live = gateway.queueStats();
+    const live = gateway.bufferStats();
     expect(live).toMatchObject({ received: 6, filtered: 3, consumed: 0, produced: 0, deadLettered: { invalid_json: 1 } });
     expect(live.buffered + live.delivered).toBe(2);
     expect(conservationGap(live)).toBe(0);
@@ -37,7 +37,7 @@ describe('a configured transform in the running gateway', () => {
     await gateway.stop(AbortSignal.timeout(10_000));
     stopped = true;
     // What is on disk, read back by a fresh store: the filtered count was committed with the readings.
-    const store = new LevelQueue({ dir: temp.dir, gatewayId: 'test-gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: [KINESIS_SINK_ID], inspectOnly: true });
+    const store = new LevelBuffer({ dir: temp.dir, gatewayId: 'test-gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: [KINESIS_SINK_ID], inspectOnly: true });
     await store.open();
     closers.push(() => store.close());
     const persisted = store.stats();

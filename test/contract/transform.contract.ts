@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Transform, TransformContext } from '../../src/pipeline/transform.js';
-import type { PendingReading } from '../../src/queue/types.js';
+import type { PendingReading } from '../../src/buffer/types.js';
 
 export function transformContext(clock = new ManualClock(1_700_000_000_000)): TransformContext {
   return { clock, logger: pino({ level: 'silent' }), metrics: new Metrics() };

@@ -1,5 +1,5 @@
 import { MemoryLevel } from 'memory-level';
-import type { QueueStore } from '../../src/queue/open-store.js';
+import type { BufferStore } from '../../src/buffer/open-store.js';
 
 type Write = (...args: unknown[]) => Promise<void>;
 
@@ -31,7 +31,7 @@ export class CrashableStore extends MemoryLevel<string, string> {
     return next;
   }
 
-  asQueueStore(): QueueStore {
-    return this as unknown as QueueStore;
+  asBufferStore(): BufferStore {
+    return this as unknown as BufferStore;
   }
 }

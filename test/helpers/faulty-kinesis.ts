@@ -104,7 +104,7 @@ export function auditDelivery(records: readonly Delivered[], expected: ReadonlyS
  */
 export async function waitUntilDrained(rig: FaultyKinesis, stream: string, expected: ReadonlySet<string>, timeoutMs: number): Promise<{ records: Delivered[]; audit: DeliveryAudit; drainedInMs: number }> {
   const started = Date.now();
-  while (rig.gateway.queueStats().buffered > 0 && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 100));
+  while (rig.gateway.bufferStats().buffered > 0 && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 100));
   const drainedInMs = Date.now() - started;
   const records = await readDelivered(rig.kinesis, stream);
   return { records, audit: auditDelivery(records, expected), drainedInMs };

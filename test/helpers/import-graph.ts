@@ -96,9 +96,9 @@ function shortestCircle(graph: ImportGraph, component: string[]): string[] {
   const start = component[0]!;
   const inside = new Set(component);
   const previous = new Map<string, string>();
-  const queue = [start];
-  while (queue.length > 0) {
-    const v = queue.shift()!;
+  const buffer = [start];
+  while (buffer.length > 0) {
+    const v = buffer.shift()!;
     for (const w of graph.get(v) ?? []) {
       if (!inside.has(w)) continue;
       if (w === start) {
@@ -108,7 +108,7 @@ function shortestCircle(graph: ImportGraph, component: string[]): string[] {
       }
       if (!previous.has(w)) {
         previous.set(w, v);
-        queue.push(w);
+        buffer.push(w);
       }
     }
   }

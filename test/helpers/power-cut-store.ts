@@ -1,5 +1,5 @@
 import { MemoryLevel } from 'memory-level';
-import type { QueueStore } from '../../src/queue/open-store.js';
+import type { BufferStore } from '../../src/buffer/open-store.js';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 type Write = (...args: unknown[]) => Promise<void>;
@@ -27,7 +27,7 @@ export class PowerCutStore extends MemoryLevel<string, string> {
   }
 
   /** The store after a power cut: every write up to the last synced one, nothing after it. */
-  async powerCut(): Promise<QueueStore> {
+  async powerCut(): Promise<BufferStore> {
     let last = -1;
     this.log.forEach((w, i) => (w.sync ? (last = i) : undefined));
     const next = new MemoryLevel<string, string>({ valueEncoding: 'utf8' });
@@ -35,10 +35,10 @@ export class PowerCutStore extends MemoryLevel<string, string> {
     const ops = this.log.slice(0, last + 1).flatMap((w) => w.ops);
     if (ops.length > 0) await next.batch(ops);
     await next.close();
-    return next as unknown as QueueStore;
+    return next as unknown as BufferStore;
   }
 
-  asQueueStore(): QueueStore {
-    return this as unknown as QueueStore;
+  asBufferStore(): BufferStore {
+    return this as unknown as BufferStore;
   }
 }

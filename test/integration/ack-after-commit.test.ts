@@ -5,19 +5,19 @@ import { Admission } from '../../src/admission.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Reading } from '../../src/normalize/reading.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
-import type { DurableQueue } from '../../src/queue/types.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { DurableBuffer } from '../../src/buffer/types.js';
 import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-/** A real LevelDB queue whose appends wait at a gate the test opens: the commit is "held open". */
-function gatedQueue(inner: LevelQueue) {
+/** A real LevelDB buffer whose appends wait at a gate the test opens: the commit is "held open". */
+function gatedQueue(inner: LevelBuffer) {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let notifyAppend!: () => void;
   const appendCalled = new Promise<void>((r) => (notifyAppend = r));
   const events: string[] = [];
-  const queue: DurableQueue = Object.assign(Object.create(inner) as LevelQueue, {
+  const buffer: DurableBuffer = Object.assign(Object.create(inner) as LevelBuffer, {
     append: async (readings: readonly Reading[]) => {
       events.push('append-called');
       notifyAppend();
@@ -26,7 +26,7 @@ function gatedQueue(inner: LevelQueue) {
       events.push('committed');
     },
   });
-  return { queue, release, appendCalled, events };
+  return { buffer, release, appendCalled, events };
 }
 
 describe('durable acknowledgement', () => {
@@ -40,13 +40,13 @@ describe('durable acknowledgement', () => {
     it(`sends no ${qos === 1 ? 'PUBACK' : 'PUBREC'} for a QoS ${qos} publish until the reading is committed to LevelDB`, async () => {
       const temp = await makeTempDir();
       closers.push(temp.cleanup);
-      const inner = new LevelQueue({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
+      const inner = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
       await inner.open();
       closers.push(() => inner.close());
       const gated = gatedQueue(inner);
       const metrics = new Metrics();
       const logger = pino({ level: 'silent' });
-      const admission = new Admission(gated.queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+      const admission = new Admission(gated.buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
       const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics });
       await source.start();
       closers.push(() => source.stop(AbortSignal.timeout(5_000)));

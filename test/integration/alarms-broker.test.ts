@@ -5,30 +5,30 @@ import { hashPassword } from '../../src/auth/password-hash.js';
 import { writeUsersFile } from '../../src/auth/users-file.js';
 import { controlRequest } from '../../src/control/client.js';
 import { controlSocketPath } from '../../src/control/protocol.js';
-import { conservationGap } from '../../src/queue/conservation.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Messages a client receives, awaited one by one with a timeout (no sleeps). */
 function inbox(client: MqttClient) {
-  const queue: Array<{ topic: string; payload: Buffer; retain: boolean }> = [];
+  const buffer: Array<{ topic: string; payload: Buffer; retain: boolean }> = [];
   const waiters: Array<() => void> = [];
   client.on('message', (topic, payload, packet) => {
-    queue.push({ topic, payload, retain: packet.retain });
+    buffer.push({ topic, payload, retain: packet.retain });
     waiters.splice(0).forEach((w) => w());
   });
   return {
-    queue,
+    buffer,
     async next(timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
-      while (queue.length === 0) {
+      while (buffer.length === 0) {
         if (Date.now() > deadline) throw new Error('no message within the timeout');
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 50);
         });
       }
-      return queue.shift()!;
+      return buffer.shift()!;
     },
   };
 }
@@ -98,7 +98,7 @@ describe('alarms: retained notification on the embedded broker, operator command
     const cleared = await ctl.next();
     expect(cleared.topic).toBe('tidegate/alarms/boiler-hot/th-1');
     expect(cleared.payload.length).toBe(0);
-    expect(out.queue).toEqual([]);
+    expect(out.buffer).toEqual([]);
     expect(await controlRequest(socket, { op: 'alarms.list' })).toEqual([]);
 
     // A new subscriber finds nothing retained: the clear replaced the alarm.
@@ -109,7 +109,7 @@ describe('alarms: retained notification on the embedded broker, operator command
     await expect(lateInbox.next(500)).rejects.toThrow(/no message/);
 
     // raised, acknowledged and cleared are three produced records; the ledger balances.
-    const stats = gateway.queueStats();
+    const stats = gateway.bufferStats();
     expect(stats).toMatchObject({ received: 2, produced: 3 });
     expect(conservationGap(stats)).toBe(0);
     expect(gateway.metrics.get('alarm_transitions_total', { rule: 'boiler-hot', severity: 'critical', transition: 'acknowledged' })).toBe(1);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../src/control/client.js';
 import { controlSocketPath } from '../../src/control/protocol.js';
 import type { LocalEmulator } from '../../src/kinesis-local/emulator.js';
-import { conservationGap } from '../../src/queue/conservation.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
 import { crashRig, startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -38,7 +38,7 @@ describe('alarm webhook across an outage of the receiver', () => {
 
     await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 1, t: 90 }), { qos: 1 });
     await receiver.waitFor((r) => r.length >= 3);
-    // The raise is refused by the receiver; the ack and the clear queue up behind it, in the outbox.
+    // The raise is refused by the receiver; the ack and the clear buffer up behind it, in the outbox.
     await controlRequest(controlSocketPath(temp.dir), { op: 'alarms.ack', rule: 'boiler-hot', deviceId: 'th-1' });
     await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 2, t: 70 }), { qos: 1 });
     await until(() => outbox() === 3, 10_000, 'three notifications waiting');
@@ -69,8 +69,8 @@ describe('alarm webhook across an outage of the receiver', () => {
     expect(metric('alarm_webhook_rejected_total')).toBe(0);
     expect(metric('alarm_webhook_sent_total')).toBe(accepted.length);
     // The outbox is not part of the ledger: raise, ack and clear are three produced records, and it balances.
-    expect(gateway.queueStats()).toMatchObject({ received: 2, produced: 3 });
-    expect(conservationGap(gateway.queueStats())).toBe(0);
+    expect(gateway.bufferStats()).toMatchObject({ received: 2, produced: 3 });
+    expect(conservationGap(gateway.bufferStats())).toBe(0);
     expect((await gateway.progressHealth()).causes).not.toContain('source:alarm_webhook: failing');
   });
 });

@@ -1,16 +1,16 @@
 import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { conservationGap } from '../../src/queue/conservation.js';
-import { listDeadLetters } from '../../src/queue/dead-letters.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
-import type { PendingReading } from '../../src/queue/types.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
+import { listDeadLetters } from '../../src/buffer/dead-letters.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { PendingReading } from '../../src/buffer/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const reading = (seq: number): PendingReading => ({ deviceId: `dev-${seq % 5}`, topic: 't', seq, receivedAt: 1_700_000_000_000 + seq, values: { v: seq, note: 'x'.repeat(200) } });
 
-function queueAt(dir: string): LevelQueue {
-  return new LevelQueue({ dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'] });
+function queueAt(dir: string): LevelBuffer {
+  return new LevelBuffer({ dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'] });
 }
 
 /** Writes `count` readings, closes, and reopens once so LevelDB moves them from its log into a table file. */
@@ -24,7 +24,7 @@ async function storeWithTable(dir: string, count: number): Promise<void> {
   await again.close();
 }
 
-async function readAll(q: LevelQueue): Promise<number[]> {
+async function readAll(q: LevelBuffer): Promise<number[]> {
   const seqs: number[] = [];
   let after = 0;
   for (;;) {

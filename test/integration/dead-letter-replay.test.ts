@@ -7,8 +7,8 @@ import { controlRequest } from '../../src/control/client.js';
 import { controlSocketPath } from '../../src/control/protocol.js';
 import { isTidegateError } from '../../src/core/errors.js';
 import type { Gateway } from '../../src/gateway.js';
-import { conservationGap } from '../../src/queue/conservation.js';
-import type { ReplayResult } from '../../src/queue/dead-letters.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
+import type { ReplayResult } from '../../src/buffer/dead-letters.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -47,14 +47,14 @@ describe('dead-letter replay', () => {
     for (let seq = 1; seq <= 3; seq++) await device.publishAsync('devices/room-9/telemetry', JSON.stringify({ seq, temperature: 20 + seq }), { qos: 1 });
     await device.endAsync();
     const reason = 'rule:rooms:enrich#0:unknown_device';
-    expect(gateway.queueStats().deadLettered).toEqual({ [reason]: 3 });
+    expect(gateway.bufferStats().deadLettered).toEqual({ [reason]: 3 });
 
     // Replayed before the registry knows the device: the rule dead-letters them again, nothing is lost or counted twice.
     const early = await replay();
     expect(early).toMatchObject({ replayed: 3, stillInvalid: [], withoutPayload: 0, outcome: { stored: 0, filtered: 0, consumed: 0, deadLetteredAgain: 3, dropped: 0 } });
     expect((await gateway.readDeadLetters(10)).length).toBe(3);
-    expect(gateway.queueStats()).toMatchObject({ received: 4, deadLettered: { [reason]: 3 } });
-    expect(conservationGap(gateway.queueStats())).toBe(0);
+    expect(gateway.bufferStats()).toMatchObject({ received: 4, deadLettered: { [reason]: 3 } });
+    expect(conservationGap(gateway.bufferStats())).toBe(0);
 
     await writeFile(registry, 'deviceId,site,room\nroom-1,hq,1.01\nroom-9,annex,2.07\n');
     await expect.poll(() => gateway.metrics.get('enrich_registry_reloads_total'), { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(1);
@@ -62,7 +62,7 @@ describe('dead-letter replay', () => {
     const fixed = await replay();
     expect(fixed).toMatchObject({ replayed: 3, outcome: { stored: 3, filtered: 0, consumed: 0, deadLetteredAgain: 0, dropped: 0 } });
     expect(await gateway.readDeadLetters(10)).toEqual([]);
-    const stats = gateway.queueStats();
+    const stats = gateway.bufferStats();
     // Received once each, however often replayed; they left the dead letters in the commit that stored them.
     expect(stats.received).toBe(4);
     expect(stats.deadLettered[reason] ?? 0).toBe(0);
@@ -75,8 +75,8 @@ describe('dead-letter replay', () => {
       expect(r.tags).toMatchObject({ site: 'annex', room: '2.07' });
       expect(r.values.temperature_f).toBeCloseTo((20 + r.seq) * 1.8 + 32, 9);
     }
-    await expect.poll(() => gateway.queueStats().delivered, { timeout: 10_000, interval: 50 }).toBe(4);
-    expect(conservationGap(gateway.queueStats())).toBe(0);
+    await expect.poll(() => gateway.bufferStats().delivered, { timeout: 10_000, interval: 50 }).toBe(4);
+    expect(conservationGap(gateway.bufferStats())).toBe(0);
   });
 
   it('with the gateway stopped: replays straight into the buffer without rules, and refuses when the config has rules', async () => {
@@ -87,7 +87,7 @@ describe('dead-letter replay', () => {
     const device = await mqtt.connectAsync(mqttUrl, { clientId: 'replay-offline', reconnectPeriod: 0 });
     await device.publishAsync('elsewhere/dev-7', JSON.stringify({ seq: 1, temperature: 20 }), { qos: 1 });
     await device.endAsync();
-    expect(gateway.queueStats().deadLettered).toEqual({ topic_mismatch: 1 });
+    expect(gateway.bufferStats().deadLettered).toEqual({ topic_mismatch: 1 });
     await gateway.stop(AbortSignal.timeout(10_000));
 
     // A config with rules: the replay must go through them, which only the running gateway can do.
@@ -106,8 +106,8 @@ describe('dead-letter replay', () => {
     const { gateway: again } = await startTestGateway(dataDir);
     closers.push(() => again.stop(AbortSignal.timeout(10_000)));
     expect(await again.readDeadLetters(10)).toEqual([]);
-    expect(again.queueStats()).toMatchObject({ received: 1, deadLettered: { topic_mismatch: 0 } });
-    expect(conservationGap(again.queueStats())).toBe(0);
+    expect(again.bufferStats()).toMatchObject({ received: 1, deadLettered: { topic_mismatch: 0 } });
+    expect(conservationGap(again.bufferStats())).toBe(0);
     const records = (await waitForStream(emulatorClient(again.kinesisEndpoint!), STREAM, (r) => r.length >= 1, 30_000)) as unknown as Array<Record<string, any>>;
     expect(records.map((r) => r.deviceId)).toEqual(['dev-7']);
   });

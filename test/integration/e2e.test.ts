@@ -65,7 +65,7 @@ describe('end to end: MQTT QoS 1 → LevelDB → Kinesis (local emulator)', () =
       kinesis.destroy();
     }
     // Delivered readings leave the buffer.
-    await expect.poll(() => gateway!.queueStats().buffered, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => gateway!.bufferStats().buffered, { timeout: 10_000 }).toBe(0);
     expect(gateway.metrics.get('readings_delivered_total')).toBe(TOTAL);
   });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { QueueStats } from '../../src/queue/types.js';
+import type { BufferStats } from '../../src/buffer/types.js';
 import type { DeliveryState } from '../../src/sinks/kinesis/destination.js';
 import { HealthModel, type HealthInputs } from '../../src/telemetry/health.js';
 
@@ -16,7 +16,7 @@ function capture(): { logger: pino.Logger; lines: Array<{ level: number; msg: st
   return { logger: pino({ level: 'info' }, sink), lines };
 }
 
-const buffer = (over: Partial<QueueStats> = {}): QueueStats => ({
+const buffer = (over: Partial<BufferStats> = {}): BufferStats => ({
   received: 10, delivered: 0, buffered: 10, bufferedBytes: 1_000, deadLettered: {}, dropped: {}, filtered: 0, consumed: 0, produced: 0,
   lastSeq: 10, deadLettersStored: 0, commits: 1, maxBytes: 1_000_000, whenFull: 'block', degraded: null, ...over,
 });

@@ -1,17 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../src/normalize/reading.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const T0 = 1_700_000_000_000;
 const reading = (seq: number): Reading => ({ deviceId: 'old-1', topic: 'devices/old-1/t', seq, receivedAt: T0 + seq * 1_000, values: { v: seq, pad: 'x'.repeat(200) } });
 
-function openQueue(dir: string): LevelQueue {
-  return new LevelQueue({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 1, maxCommitRecords: 1_000, maxBytes: 20_000, whenFull: 'drop_oldest', sinkIds: ['kinesis'] });
+function openQueue(dir: string): LevelBuffer {
+  return new LevelBuffer({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 1, maxCommitRecords: 1_000, maxBytes: 20_000, whenFull: 'drop_oldest', sinkIds: ['kinesis'] });
 }
 
 /** The receive time of the oldest record actually in the buffer, read the way the sink reads it. */
-async function oldestStored(q: LevelQueue): Promise<number> {
+async function oldestStored(q: LevelBuffer): Promise<number> {
   const [first] = await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 1);
   return (JSON.parse(first!.data.toString('utf8')) as { receivedAt: number }).receivedAt;
 }

@@ -148,11 +148,11 @@ describe('health', () => {
     expect(degraded.http.causes).toContain('buffer_full');
     expect(degraded.http.reasons.join('\n')).toMatch(/the buffer is full \(\d+\.\d% of buffer\.maxBytes, buffer\.whenFull: block\): \d+ admissions wait/);
     expect(degraded.control.causes).toEqual(degraded.http.causes);
-    expect(gateway.queueStats().received).toBeLessThan(15);
+    expect(gateway.bufferStats().received).toBeLessThan(15);
 
     await proxy.restore();
     await Promise.all(acks);
-    await expect.poll(() => gateway.queueStats().delivered, { timeout: 20_000, interval: 50 }).toBe(15);
+    await expect.poll(() => gateway.bufferStats().delivered, { timeout: 20_000, interval: 50 }).toBe(15);
     await expect.poll(async () => (await healthz(gateway)).status, { timeout: 5_000, interval: 50 }).toBe(200);
     expect((await bothViews(gateway, temp.dir)).control.status).toBe('ok');
     await client.endAsync();
@@ -192,7 +192,7 @@ describe('health', () => {
 
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-    await expect.poll(() => gateway.queueStats().delivered, { timeout: 10_000, interval: 50 }).toBe(1);
+    await expect.poll(() => gateway.bufferStats().delivered, { timeout: 10_000, interval: 50 }).toBe(1);
     await expect.poll(async () => (await healthz(gateway)).status, { timeout: 5_000, interval: 50 }).toBe(200);
     await client.endAsync();
   }, 60_000);

@@ -127,7 +127,7 @@ describe('kinesis.credentials.source: iot, end to end', () => {
     await publish(mqttUrl, 'dev-c', 1);
     await until(() => gateway!.health().status === 'degraded', 'the gateway to report the refusal');
     expect(gateway!.health().reasons.join(' ')).toMatch(/ERR_AWS_CREDENTIALS: .*HTTP 403 \(Access Denied\); check that the certificate is active and attached to thing "gateway-thing-7"/);
-    expect(gateway!.queueStats().buffered).toBe(1);
+    expect(gateway!.bufferStats().buffered).toBe(1);
     expect(proxy.requests).toHaveLength(0);
 
     refuse = false;

@@ -54,7 +54,7 @@ describe('Kinesis delivery under faults', () => {
     const calls = r.proxy.calls.filter((c) => c.operation === 'PutRecords');
     expect(calls.some((c) => c.entries.includes('ProvisionedThroughputExceededException'))).toBe(true);
     expect(calls.some((c) => c.entries.includes('InternalFailure'))).toBe(true);
-    expect(r.gateway.queueStats().buffered).toBe(0);
+    expect(r.gateway.bufferStats().buffered).toBe(0);
   });
 
   it('lost responses: duplicates only of the calls whose response was dropped, bounded by them; nothing lost', async () => {
@@ -68,7 +68,7 @@ describe('Kinesis delivery under faults', () => {
     expect(audit.extraCopies).toBeGreaterThan(0);
     expect(audit.extraCopies).toBeLessThanOrEqual(stats.userRecordsInDroppedResponses);
     expectOnlyResentAreOutOfLine(r, audit);
-    expect(r.gateway.queueStats().buffered).toBe(0);
+    expect(r.gateway.bufferStats().buffered).toBe(0);
   });
 
   it('a 5xx outage: backoff grows to its cap, the call count stays bounded, the backlog drains after recovery', async () => {

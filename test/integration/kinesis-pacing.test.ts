@@ -133,7 +133,7 @@ describe('per-shard pacing and KPL aggregation, end to end', () => {
       const seqs = records.filter((r) => r.deviceId === `pace-${d}`).map((r) => r.seq!);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     }
-    const ledger = rig.gateway.queueStats();
+    const ledger = rig.gateway.bufferStats();
     expect(ledger.delivered).toBe(2000);
   });
 
@@ -171,10 +171,10 @@ describe('resharding', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect([...rig.gateway.kinesisShards].sort()).toEqual(['shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003']);
-    await expect.poll(() => rig.gateway.queueStats().buffered, { timeout: 20_000 }).toBe(0);
+    await expect.poll(() => rig.gateway.bufferStats().buffered, { timeout: 20_000 }).toBe(0);
     const { lost } = await waitForReadings(rig.kinesis, 'resharded', before, 20_000);
     expect(lost).toEqual([]);
-    expect(rig.gateway.queueStats().delivered).toBe(rig.gateway.queueStats().received);
+    expect(rig.gateway.bufferStats().delivered).toBe(rig.gateway.bufferStats().received);
   });
 });
 

@@ -111,14 +111,14 @@ describe('embedded broker: authentication and ACL', () => {
     await start();
     const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'th-042-main', username: 'th-042', password: 'pw-th-042!', reconnectPeriod: 0 });
     await device.publishAsync('devices/th-042/telemetry', JSON.stringify({ seq: 1, temperature: 21.5 }), { qos: 1 });
-    const received = gateway!.queueStats().received;
+    const received = gateway!.bufferStats().received;
 
     const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
     device.publish('devices/th-043/telemetry', JSON.stringify({ seq: 2, temperature: 99 }), { qos: 1 });
     await closed;
     expect(gateway!.metrics.get('mqtt_acl_denied_total', { action: 'publish' })).toBe(1);
-    expect(gateway!.queueStats().received).toBe(received);
-    expect(gateway!.queueStats().deadLettersStored).toBe(0);
+    expect(gateway!.bufferStats().received).toBe(received);
+    expect(gateway!.bufferStats().deadLettersStored).toBe(0);
     device.end(true);
 
     const kinesis = emulatorClient(gateway!.kinesisEndpoint!);

@@ -7,8 +7,8 @@ import { TidegateError } from '../../src/core/errors.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Reading } from '../../src/normalize/reading.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
-import type { DurableQueue } from '../../src/queue/types.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { DurableBuffer } from '../../src/buffer/types.js';
 import { MqttClientSource } from '../../src/sources/mqtt-client/source.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -28,23 +28,23 @@ function siteConfig(url: string, qos: 0 | 1 | 2) {
   return config.siteBrokers[0]!;
 }
 
-/** A real LevelDB queue whose appends wait at a gate that this test never opens: the commit is held open. */
-function heldQueue(inner: LevelQueue) {
+/** A real LevelDB buffer whose appends wait at a gate that this test never opens: the commit is held open. */
+function heldQueue(inner: LevelBuffer) {
   let appends = 0;
   const never = new Promise<never>(() => undefined);
-  const queue: DurableQueue = Object.assign(Object.create(inner) as LevelQueue, {
+  const buffer: DurableBuffer = Object.assign(Object.create(inner) as LevelBuffer, {
     append: async () => {
       appends += 1;
       return never;
     },
   });
-  return { queue, appends: () => appends };
+  return { buffer, appends: () => appends };
 }
 
-/** A real LevelDB queue that fails every append while `down` is set, as a store whose disk went away. */
-function failingQueue(inner: LevelQueue) {
+/** A real LevelDB buffer that fails every append while `down` is set, as a store whose disk went away. */
+function failingQueue(inner: LevelBuffer) {
   const state = { down: true, failures: 0 };
-  const queue: DurableQueue = Object.assign(Object.create(inner) as LevelQueue, {
+  const buffer: DurableBuffer = Object.assign(Object.create(inner) as LevelBuffer, {
     append: async (readings: readonly Reading[]) => {
       if (state.down) {
         state.failures += 1;
@@ -53,12 +53,12 @@ function failingQueue(inner: LevelQueue) {
       return inner.append(readings);
     },
   });
-  return { queue, state };
+  return { buffer, state };
 }
 
 const count = (log: string, pattern: RegExp): number => log.split('\n').filter((l) => pattern.test(l)).length;
-const storedSeqs = async (queue: LevelQueue): Promise<number[]> =>
-  (await queue.read('telemetry', 0, 1_000)).map((r) => (JSON.parse(r.data.toString()) as { seq: number }).seq).sort((a, b) => a - b);
+const storedSeqs = async (buffer: LevelBuffer): Promise<number[]> =>
+  (await buffer.read('telemetry', 0, 1_000)).map((r) => (JSON.parse(r.data.toString()) as { seq: number }).seq).sort((a, b) => a - b);
 
 describe('mqtt_client source: acknowledgement after the durable commit', () => {
   const closers: Array<() => Promise<unknown>> = [];
@@ -72,7 +72,7 @@ describe('mqtt_client source: acknowledgement after the durable commit', () => {
     closers.push(temp.cleanup);
     const broker: Mosquitto = await startMosquitto(temp.dir);
     closers.push(() => broker.stop());
-    const store = new LevelQueue({ dir: `${temp.dir}/data`, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
+    const store = new LevelBuffer({ dir: `${temp.dir}/data`, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
     await store.open();
     closers.push(() => store.close());
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'device-publisher', reconnectPeriod: 0 });
@@ -80,8 +80,8 @@ describe('mqtt_client source: acknowledgement after the durable commit', () => {
     return { broker, store, publisher };
   }
 
-  function source(queue: DurableQueue, url: string, qos: 0 | 1 | 2, metrics = new Metrics()) {
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+  function source(buffer: DurableBuffer, url: string, qos: 0 | 1 | 2, metrics = new Metrics()) {
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
     const s = new MqttClientSource({ config: siteConfig(url, qos), admission, logger, metrics });
     return { source: s, metrics };
   }
@@ -97,7 +97,7 @@ describe('mqtt_client source: acknowledgement after the durable commit', () => {
       // messages at the ack, has nothing to redeliver.
       const { broker, store, publisher } = await rig();
       const held = heldQueue(store);
-      const first = source(held.queue, broker.url, qos);
+      const first = source(held.buffer, broker.url, qos);
       await first.source.start();
       closers.push(() => first.source.stop(AbortSignal.timeout(1_000)));
       await expect.poll(() => first.source.health().status, { timeout: 10_000 }).toBe('ok');
@@ -126,7 +126,7 @@ describe('mqtt_client source: acknowledgement after the durable commit', () => {
   it('stops acknowledging when the store fails, reconnects, and stores every message the broker redelivers', async () => {
     const { broker, store, publisher } = await rig();
     const failing = failingQueue(store);
-    const { source: s, metrics } = source(failing.queue, broker.url, 1);
+    const { source: s, metrics } = source(failing.buffer, broker.url, 1);
     await s.start();
     closers.push(() => s.stop(AbortSignal.timeout(5_000)));
     await expect.poll(() => s.health().status, { timeout: 10_000 }).toBe('ok');

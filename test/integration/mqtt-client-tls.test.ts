@@ -7,7 +7,7 @@ import { Admission } from '../../src/admission.js';
 import { validateConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { createMemoryBuffer } from '../../src/queue/memory-buffer.js';
+import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
 import { MqttClientSource } from '../../src/sources/mqtt-client/source.js';
 import { caCert, clientCert, clientKey, serverCert, serverKey } from '../helpers/device-sim-tls.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -49,11 +49,11 @@ describe('mqtt_client source: TLS', () => {
         'test config',
       ).siteBrokers[0]!;
       const metrics = new Metrics();
-      const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'] }); await queue.open();
-      const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+      const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'] }); await buffer.open();
+      const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
       const source = new MqttClientSource({ config, admission, logger, metrics });
       closers.push(() => source.stop(AbortSignal.timeout(2_000)));
-      return { source, queue, metrics };
+      return { source, buffer, metrics };
     };
     const withCert = await sourceFor('cert', { caFile: ca, certFile: cert, keyFile: key });
     const withoutCert = await sourceFor('nocert', { caFile: ca });
@@ -64,11 +64,11 @@ describe('mqtt_client source: TLS', () => {
     const publisher = await mqtt.connectAsync(url, { clientId: 'device', ca: caCert, cert: clientCert, key: clientKey, reconnectPeriod: 0 });
     closers.push(() => publisher.endAsync(true));
     await publisher.publishAsync('devices/th-1/t', JSON.stringify({ seq: 1, v: 1 }), { qos: 1 });
-    await expect.poll(() => withCert.queue.stats().buffered, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => withCert.buffer.stats().buffered, { timeout: 10_000 }).toBe(1);
 
     await expect.poll(() => withoutCert.metrics.get('mqtt_client_reconnects_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     expect(withoutCert.source.health().status).toBe('degraded');
-    expect(withoutCert.queue.stats().buffered).toBe(0);
+    expect(withoutCert.buffer.stats().buffered).toBe(0);
   });
 
   it('fails start with the file and key named when a TLS file cannot be read', async () => {

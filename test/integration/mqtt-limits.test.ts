@@ -61,7 +61,7 @@ describe('embedded broker: limits (mqtt.limits)', () => {
     device.end(true);
     expect(gateway!.metrics.get('mqtt_refused_total', { reason: 'topic_too_many_levels' })).toBe(2);
     expect(gateway!.metrics.get('mqtt_refused_total', { reason: 'topic_too_long' })).toBe(1);
-    expect(gateway!.queueStats().received).toBe(1);
+    expect(gateway!.bufferStats().received).toBe(1);
     sub.conn.end();
   });
 
@@ -74,7 +74,7 @@ describe('embedded broker: limits (mqtt.limits)', () => {
     await device.endAsync();
     // 5 at once from the burst, the other 20 at 20 per second: about one second.
     expect(elapsed).toBeGreaterThanOrEqual(900);
-    expect(gateway!.queueStats().received).toBe(25);
+    expect(gateway!.bufferStats().received).toBe(25);
     expect(gateway!.metrics.get('mqtt_publish_delayed_total')).toBeGreaterThanOrEqual(15);
   });
 });

@@ -8,8 +8,8 @@ import { Metrics } from '../../src/core/metrics.js';
 import type { Gateway } from '../../src/gateway.js';
 import type { Reading } from '../../src/normalize/reading.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
-import type { DurableQueue } from '../../src/queue/types.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { DurableBuffer } from '../../src/buffer/types.js';
 import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
 import { crashRig, startChildGateway } from '../helpers/child-gateway.js';
 import { startTestGateway, type ConfigDoc } from '../helpers/gateway-harness.js';
@@ -177,7 +177,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
   it('acknowledges an MQTT 5 QoS 1 publish only after the reading is committed to LevelDB', async () => {
     const temp = await makeTempDir();
     closers.push(temp.cleanup);
-    const inner = new LevelQueue({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
+    const inner = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
     await inner.open();
     closers.push(() => inner.close());
     let release!: () => void;
@@ -185,7 +185,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
     let appendCalled!: () => void;
     const appending = new Promise<void>((r) => (appendCalled = r));
     const events: string[] = [];
-    const queue: DurableQueue = Object.assign(Object.create(inner) as LevelQueue, {
+    const buffer: DurableBuffer = Object.assign(Object.create(inner) as LevelBuffer, {
       append: async (readings: readonly Reading[]) => {
         events.push('append-called');
         appendCalled();
@@ -196,7 +196,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
     });
     const metrics = new Metrics();
     const logger = pino({ level: 'silent' });
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
     const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics });
     await source.start();
     closers.push(() => source.stop(AbortSignal.timeout(5_000)));

@@ -25,7 +25,7 @@ describe('Kinesis outage', () => {
     await client.endAsync();
 
     // Every reading was acknowledged and sits in the buffer; the sink keeps retrying without loss.
-    expect(gateway.queueStats().buffered).toBe(300);
+    expect(gateway.bufferStats().buffered).toBe(300);
     await expect.poll(() => gateway.metrics.get('kinesis_call_failures_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     expect(gateway.metrics.get('readings_delivered_total')).toBe(0);
 
@@ -33,7 +33,7 @@ describe('Kinesis outage', () => {
     const records = await waitForStream(kinesis, 'outage-stream', (r) => r.length >= 300, 30_000);
     expect(new Set(records.map((r) => r.seq)).size).toBe(300);
     expect(records).toHaveLength(300);
-    await expect.poll(() => gateway.queueStats().buffered, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => gateway.bufferStats().buffered, { timeout: 10_000 }).toBe(0);
   });
 
   it('after an outage, readings that arrive during the drain overtake the backlog instead of waiting behind it', async () => {
@@ -70,7 +70,7 @@ describe('Kinesis outage', () => {
     expect(lastLive).toBeLessThan(lastBacklog - 1_000);
     expect(records.filter((r) => r.deviceId === 'new-1').map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(new Set(records.filter((r) => r.deviceId === 'old-1').map((r) => r.seq)).size).toBe(BACKLOG);
-    expect(gateway.queueStats().received).toBe(BACKLOG + 20);
-    await expect.poll(() => gateway.queueStats().buffered, { timeout: 10_000 }).toBe(0);
+    expect(gateway.bufferStats().received).toBe(BACKLOG + 20);
+    await expect.poll(() => gateway.bufferStats().buffered, { timeout: 10_000 }).toBe(0);
   });
 });

@@ -50,7 +50,7 @@ describe('routing', () => {
     const messages = Array.from({ length: 90 }, (_, i) => ({ topic: ['devices/alarm-1/telemetry', 'devices/meter-1/archive', 'devices/th-1/telemetry'][i % 3]!, seq: i }));
     await publishAll(mqttUrl, messages);
 
-    await expect.poll(() => gateway.queueStats().delivered, { timeout: 30_000 }).toBe(90);
+    await expect.poll(() => gateway.bufferStats().delivered, { timeout: 30_000 }).toBe(90);
     const alarms = await readWholeStream(kinesis, 'alarms');
     const main = await readWholeStream(kinesis, 'main');
     const archived = firehose.records('archive').map((b) => b.toString('utf8'));
@@ -81,7 +81,7 @@ describe('routing', () => {
     const seqs = firehose.records('archive').map((b) => (JSON.parse(b.toString('utf8')) as { seq: number }).seq);
     expect(new Set(seqs).size).toBe(60);
     expect(gateway.metrics.get('route_entry_failures_total')).toBeGreaterThan(0);
-    await expect.poll(() => gateway.queueStats().buffered, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => gateway.bufferStats().buffered, { timeout: 10_000 }).toBe(0);
   });
 
   it('reports a missing delivery stream as needing an operator, keeps its readings, and delivers once it exists', { timeout: 60_000 }, async () => {
@@ -98,12 +98,12 @@ describe('routing', () => {
     // The default stream is not held up by the broken route.
     await waitForStream(kinesis, 'main', (r) => r.length === 1, 20_000);
     await expect.poll(() => gateway.health().reasons.join('\n'), { timeout: 20_000 }).toMatch(/firehose archive ResourceNotFoundException: the delivery stream does not exist/);
-    expect(gateway.queueStats().buffered).toBe(1);
+    expect(gateway.bufferStats().buffered).toBe(1);
 
     firehose.streams.add('archive');
     // Operator failures are probed at kinesis.retry.maxDelayMs (500 ms in tests).
     await expect.poll(() => firehose.records('archive').length, { timeout: 20_000 }).toBe(1);
     await expect.poll(() => gateway.health().status, { timeout: 10_000 }).toBe('ok');
-    expect(gateway.queueStats().buffered).toBe(0);
+    expect(gateway.bufferStats().buffered).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
-import { conservationGap } from '../../src/queue/conservation.js';
+import { conservationGap } from '../../src/buffer/conservation.js';
 import { startTestGateway } from '../helpers/gateway-harness.js';
 import { emulatorClient, waitForStream } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -106,7 +106,7 @@ describe('rules end to end: MQTT → enrich, compute, window and deadband rules 
       }
     }
 
-    const stats = gateway.queueStats();
+    const stats = gateway.bufferStats();
     expect(stats.received).toBe(SECONDS * 2 + 1);
     expect(stats.filtered).toBe(SECONDS * 2 - rawCount);
     expect(stats.deadLettered).toEqual({ 'rule:room-climate:enrich#0:unknown_device': 1 });
@@ -123,11 +123,11 @@ describe('rules end to end: MQTT → enrich, compute, window and deadband rules 
     ({ gateway, mqttUrl } = await startTestGateway(dataDir, { rules }));
     running = gateway;
     const again = await mqtt.connectAsync(mqttUrl, { clientId: 'rules-e2e', reconnectPeriod: 0 });
-    const filteredBefore = gateway.queueStats().filtered;
+    const filteredBefore = gateway.bufferStats().filtered;
     await again.publishAsync('devices/room-1/telemetry', JSON.stringify({ seq: 40, ts: BASE + 40_000, temperature: room1(40) }), { qos: 1 });
     await again.endAsync();
 
-    expect(gateway.queueStats().filtered).toBe(filteredBefore + 1);
-    expect(conservationGap(gateway.queueStats())).toBe(0);
+    expect(gateway.bufferStats().filtered).toBe(filteredBefore + 1);
+    expect(conservationGap(gateway.bufferStats())).toBe(0);
   });
 });

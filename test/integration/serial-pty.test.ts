@@ -76,15 +76,15 @@ describe('serial source over a real pty pair (socat) into Kinesis', () => {
     expect(m.get('serial_frame_errors_total', { port: 'line1', reason: 'frame_too_large' })).toBe(sim.faults.oversizeSent);
     expect(m.get('serial_frame_errors_total')).toBeGreaterThanOrEqual(sim.faults.oversizeSent + 1);
     // Every line read is accounted for once its commit lands: a reading in the buffer or a dead letter.
-    const deadLettered = (): number => Object.values(gw.queueStats().deadLettered).reduce((a, b) => a + b, 0);
-    await until(() => deadLettered() === m.get('serial_frame_errors_total') && gw.queueStats().received === m.get('serial_frames_total', { port: 'line1' }), 'every line to be committed');
+    const deadLettered = (): number => Object.values(gw.bufferStats().deadLettered).reduce((a, b) => a + b, 0);
+    await until(() => deadLettered() === m.get('serial_frame_errors_total') && gw.bufferStats().received === m.get('serial_frames_total', { port: 'line1' }), 'every line to be committed');
   });
 
   it('a noise corpus (1 MiB without a newline, NULs, mixed CRLF/LF, wrong-baud random bytes) keeps memory bounded; readings after it still arrive', async () => {
     const { gateway: gw, kinesis } = await rig();
     writer = await PtyWriter.open(pty!.a);
     await writer.write(kvLines('before', 1, 50));
-    await until(() => gw.queueStats().received >= 50, 'the first 50 lines');
+    await until(() => gw.bufferStats().received >= 50, 'the first 50 lines');
     const heapBefore = await settledHeapBytes();
 
     const noNewline = randomBytes(1024 * 1024);
@@ -130,7 +130,7 @@ describe('serial source over a real pty pair (socat) into Kinesis', () => {
     // keep writing (bounded) until one of them gets through, then send the real batch.
     await until(async () => {
       await writer!.write('deviceId=ping t=1\n');
-      return gw.queueStats().received > 20;
+      return gw.bufferStats().received > 20;
     }, 'the reopened port to read', 15_000);
     await writer.write(kvLines('dev', 21, 40));
     const { lost } = await waitForReadings(kinesis, STREAM, new Set(keys('dev', 1, 40)), 20_000);

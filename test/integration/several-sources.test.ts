@@ -59,6 +59,6 @@ describe('several sources in one gateway', () => {
     expect(received('mqtt_broker')).toBe(40);
     expect(received('mqtt_client:plant')).toBe(30);
     expect(received('serial:rs485')).toBe(20);
-    expect(gateway.queueStats().received).toBe(90);
+    expect(gateway.bufferStats().received).toBe(90);
   });
 });

@@ -7,7 +7,7 @@ import {
   KINESIS_MAX_RECORDS_PER_CALL,
   type BatchLimits,
 } from '../../src/sinks/kinesis/limits.js';
-import type { StoredRecord } from '../../src/queue/types.js';
+import type { StoredRecord } from '../../src/buffer/types.js';
 
 const LIMITS: BatchLimits = {
   maxRecords: KINESIS_MAX_RECORDS_PER_CALL,

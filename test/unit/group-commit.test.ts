@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GroupCommit } from '../../src/queue/group-commit.js';
+import { GroupCommit } from '../../src/buffer/group-commit.js';
 
 interface Deferred {
   promise: Promise<void>;

@@ -1,7 +1,7 @@
 import agg from 'aws-kinesis-agg';
 import { describe, expect, it } from 'vitest';
 import { encodeAggregate } from '../../src/kinesis-agg/aggregate.js';
-import type { StoredRecord } from '../../src/queue/types.js';
+import type { StoredRecord } from '../../src/buffer/types.js';
 import { hashKeyOf } from '../../src/sinks/kinesis/hash-key.js';
 import type { BatchLimits } from '../../src/sinks/kinesis/limits.js';
 import { planCall } from '../../src/sinks/kinesis/plan-call.js';

@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { withTimeout } from '../../src/core/abort.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Reading } from '../../src/normalize/reading.js';
-import { listDeadLetters } from '../../src/queue/dead-letters.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
+import { listDeadLetters } from '../../src/buffer/dead-letters.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import { KINESIS_MAX_BYTES_PER_CALL, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_CALL, type BatchLimits } from '../../src/sinks/kinesis/limits.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from '../../src/sinks/kinesis/port.js';
 import type { ShardRange } from '../../src/sinks/kinesis/shard-map.js';
@@ -73,7 +73,7 @@ function reading(i: number, extra: Record<string, string> = {}): Reading {
 }
 
 interface Harness {
-  queue: LevelQueue;
+  buffer: LevelBuffer;
   port: FakeKinesisPort;
   metrics: Metrics;
   sink: KinesisSink;
@@ -85,18 +85,18 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-/** A real LevelQueue in its own temp dir, holding `readings` before the sink starts. */
+/** A real LevelBuffer in its own temp dir, holding `readings` before the sink starts. */
 async function harness(readings: Reading[], opts: { limits?: BatchLimits; maxAgeMs?: number; requestTimeoutMs?: number; port?: FakeKinesisPort; learnRecordLimit?: boolean } = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-sink-'));
-  const queue = new LevelQueue({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 10_000, sinkIds: [SINK_ID] });
-  await queue.open();
+  const buffer = new LevelBuffer({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 10_000, sinkIds: [SINK_ID] });
+  await buffer.open();
   let sink: KinesisSink | null = null;
   cleanups.push(async () => {
     await sink?.stop(AbortSignal.timeout(1_000));
-    await queue.close();
+    await buffer.close();
     await rm(dir, { recursive: true, force: true });
   });
-  if (readings.length > 0) await queue.append(readings);
+  if (readings.length > 0) await buffer.append(readings);
 
   const port = opts.port ?? new FakeKinesisPort();
   const metrics = new Metrics();
@@ -107,13 +107,13 @@ async function harness(readings: Reading[], opts: { limits?: BatchLimits; maxAge
     maxAgeMs: opts.maxAgeMs ?? 0,
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
-    queue,
+    buffer,
     port,
     logger: pino({ level: 'silent' }),
     metrics,
     learnRecordLimit: opts.learnRecordLimit ?? false,
   });
-  return { queue, port, metrics, sink };
+  return { buffer, port, metrics, sink };
 }
 
 async function stopAndCheckStopped(sink: KinesisSink): Promise<void> {
@@ -122,13 +122,13 @@ async function stopAndCheckStopped(sink: KinesisSink): Promise<void> {
 
 describe('KinesisSink: partial failures', () => {
   it('resends exactly the refused entries, then commits through the last sequence', async () => {
-    const { queue, port, metrics, sink } = await harness([1, 2, 3, 4, 5].map((i) => reading(i)));
+    const { buffer, port, metrics, sink } = await harness([1, 2, 3, 4, 5].map((i) => reading(i)));
     port.script.push((entries) =>
       entries.map((_, i) => (i === 1 || i === 3 ? { ok: false, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'Rate exceeded for shard' } : ok(i))),
     );
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
     await stopAndCheckStopped(sink);
 
     expect([...port.streams]).toEqual([STREAM]);
@@ -139,8 +139,8 @@ describe('KinesisSink: partial failures', () => {
     expect(JSON.parse(second[0]!.data)).toMatchObject({ id: 'gw-2', seq: 2, values: { n: 2 } });
     expect(JSON.parse(second[1]!.data)).toMatchObject({ id: 'gw-4', seq: 4, values: { n: 4 } });
 
-    expect(await queue.read('telemetry', 0, 100)).toEqual([]);
-    expect(queue.stats().buffered).toBe(0);
+    expect(await buffer.read('telemetry', 0, 100)).toEqual([]);
+    expect(buffer.stats().buffered).toBe(0);
     expect(metrics.get('readings_delivered_total')).toBe(5);
     expect(metrics.get('kinesis_entry_failures_total', { code: 'ProvisionedThroughputExceededException' })).toBe(2);
     expect(metrics.get('kinesis_entry_failures_total')).toBe(2);
@@ -149,7 +149,7 @@ describe('KinesisSink: partial failures', () => {
   });
 
   it('keeps the cursor below the first refused entry until it is delivered', async () => {
-    const { queue, port, sink } = await harness([1, 2, 3].map((i) => reading(i)));
+    const { buffer, port, sink } = await harness([1, 2, 3].map((i) => reading(i)));
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     port.script.push((entries) => entries.map((_, i) => (i === 1 ? { ok: false, errorCode: 'InternalFailure', errorMessage: 'x' } : ok(i))));
@@ -161,35 +161,35 @@ describe('KinesisSink: partial failures', () => {
 
     await sink.start();
     await vi.waitFor(() => expect(port.calls).toHaveLength(2), WAIT);
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(1), WAIT);
     // 3 was delivered and is removed at once (a crash must not send it again); only 2 waits, the cursor below it.
-    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([2]);
+    expect((await buffer.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([2]);
 
     release();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
   });
 });
 
 describe('KinesisSink: whole-call failures', () => {
   it('re-sends the same batch after a retryable error and delivers it', async () => {
-    const { queue, port, metrics, sink } = await harness([1, 2, 3, 4, 5].map((i) => reading(i)));
+    const { buffer, port, metrics, sink } = await harness([1, 2, 3, 4, 5].map((i) => reading(i)));
     port.script.push({ throw: awsError('ServiceUnavailable') });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls).toHaveLength(2);
     expect(port.calls[1]).toEqual(port.calls[0]);
     expect(port.calls[0]).toHaveLength(5);
-    expect(await queue.read('telemetry', 0, 100)).toEqual([]);
+    expect(await buffer.read('telemetry', 0, 100)).toEqual([]);
     expect(metrics.get('kinesis_call_failures_total', { code: 'ServiceUnavailable' })).toBe(1);
     expect(metrics.get('readings_delivered_total')).toBe(5);
     expect(sink.health().status).toBe('ok');
   });
 
   it('retries a call that hit requestTimeoutMs', async () => {
-    const { queue, port, sink } = await harness([1, 2].map((i) => reading(i)), { requestTimeoutMs: 20 });
+    const { buffer, port, sink } = await harness([1, 2].map((i) => reading(i)), { requestTimeoutMs: 20 });
     // The first call never answers; it fails only when the sink aborts it at the request timeout.
     port.script.push(
       (_entries, signal) =>
@@ -197,13 +197,13 @@ describe('KinesisSink: whole-call failures', () => {
     );
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(2), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(2), WAIT);
     expect(port.calls).toHaveLength(2);
     expect(port.calls[1]).toEqual(port.calls[0]);
   });
 
   it('reports an operator error as degraded, keeps the data, and recovers once the port succeeds', async () => {
-    const { queue, port, metrics, sink } = await harness([1, 2, 3].map((i) => reading(i)));
+    const { buffer, port, metrics, sink } = await harness([1, 2, 3].map((i) => reading(i)));
     port.fallback = { throw: awsError('ResourceNotFoundException', 'Stream test-stream not found') };
 
     await sink.start();
@@ -212,8 +212,8 @@ describe('KinesisSink: whole-call failures', () => {
     expect(health.reasons).toHaveLength(1);
     expect(health.reasons[0]).toContain('ResourceNotFoundException');
     expect(health.reasons[0]).toContain('the stream does not exist');
-    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
-    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await buffer.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(metrics.get('readings_delivered_total')).toBe(0);
 
     // Probed again at maxDelayMs: it keeps failing until the stream exists.
@@ -221,10 +221,10 @@ describe('KinesisSink: whole-call failures', () => {
     expect(sink.health().status).toBe('degraded');
 
     port.fallback = allOk;
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
     expect(sink.health()).toEqual({ status: 'ok', reasons: [] });
     await stopAndCheckStopped(sink);
-    expect(await queue.read('telemetry', 0, 10)).toEqual([]);
+    expect(await buffer.read('telemetry', 0, 10)).toEqual([]);
     expect(metrics.get('readings_delivered_total')).toBe(3);
     // Every call carried the same three records.
     for (const call of port.calls) expect(call).toEqual(port.calls[0]);
@@ -234,10 +234,10 @@ describe('KinesisSink: whole-call failures', () => {
 describe('KinesisSink: limits', () => {
   it('sends 1,200 queued records in calls of at most 500 entries, in order', async () => {
     const readings = Array.from({ length: 1_200 }, (_, i) => reading(i + 1));
-    const { queue, port, metrics, sink } = await harness(readings);
+    const { buffer, port, metrics, sink } = await harness(readings);
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1_200), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(1_200), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls.map((c) => c.length)).toEqual([500, 500, 200]);
@@ -245,16 +245,16 @@ describe('KinesisSink: limits', () => {
     expect(ids).toEqual(readings.map((_, i) => `gw-${i + 1}`));
     expect(metrics.get('readings_delivered_total')).toBe(1_200);
     expect(metrics.get('kinesis_calls_total')).toBe(3);
-    expect(await queue.read('telemetry', 0, 10)).toEqual([]);
+    expect(await buffer.read('telemetry', 0, 10)).toEqual([]);
   });
 
   it('respects a smaller byte limit per call', async () => {
     const readings = Array.from({ length: 10 }, (_, i) => reading(i + 1));
     const limits: BatchLimits = { maxRecords: 500, maxBytes: 700, maxRecordBytes: 700 };
-    const { queue, port, sink } = await harness(readings, { limits });
+    const { buffer, port, sink } = await harness(readings, { limits });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(10), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(10), WAIT);
     for (const call of port.calls) {
       const bytes = call.reduce((n, e) => n + Buffer.byteLength(e.data) + Buffer.byteLength(e.partitionKey), 0);
       expect(bytes).toBeLessThanOrEqual(700);
@@ -264,14 +264,14 @@ describe('KinesisSink: limits', () => {
 
   it('dead-letters a record over the per-record limit and delivers the others', async () => {
     const limits: BatchLimits = { maxRecords: 500, maxBytes: 100_000, maxRecordBytes: 1_000 };
-    const { queue, port, metrics, sink } = await harness([reading(1), reading(2, { blob: 'x'.repeat(2_000) }), reading(3)], { limits });
+    const { buffer, port, metrics, sink } = await harness([reading(1), reading(2, { blob: 'x'.repeat(2_000) }), reading(3)], { limits });
 
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(3), WAIT);
     await stopAndCheckStopped(sink);
 
     expect(port.calls.flat().map((e) => (JSON.parse(e.data) as { seq: number }).seq)).toEqual([1, 3]);
-    const deadLetters = await listDeadLetters(queue, { limit: 10 });
+    const deadLetters = await listDeadLetters(buffer, { limit: 10 });
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]!.entry).toMatchObject({ reason: 'too_large', source: SINK_ID, origin: 'dev-2' });
     expect(JSON.parse(Buffer.from(deadLetters[0]!.entry.payloadBase64!, 'base64').toString('utf8'))).toMatchObject({ seq: 2 });
@@ -282,9 +282,9 @@ describe('KinesisSink: limits', () => {
 
 describe('KinesisSink: stop', () => {
   it('stop(deadline) while idle returns promptly', async () => {
-    const { queue, port, sink } = await harness([reading(1)]);
+    const { buffer, port, sink } = await harness([reading(1)]);
     await sink.start();
-    await vi.waitFor(() => expect(queue.cursor(SINK_ID, 'telemetry')).toBe(1), WAIT);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(1), WAIT);
 
     // Idle now: waiting for new records. The deadline never fires; stop must not need it.
     await withTimeout(sink.stop(new AbortController().signal), 1_000, 'stop while idle');
@@ -292,18 +292,18 @@ describe('KinesisSink: stop', () => {
   });
 
   it('stop(deadline) while a partial batch lingers for maxAgeMs returns promptly and keeps the record', async () => {
-    const { queue, port, sink } = await harness([], { maxAgeMs: 60_000 });
+    const { buffer, port, sink } = await harness([], { maxAgeMs: 60_000 });
     await sink.start();
-    await queue.append([reading(1)]);
+    await buffer.append([reading(1)]);
 
     await withTimeout(sink.stop(new AbortController().signal), 1_000, 'stop while lingering');
     expect(port.calls).toHaveLength(0);
-    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
-    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1]);
+    expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await buffer.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1]);
   });
 
   it('cuts the call in flight when the deadline aborts, committing nothing', async () => {
-    const { queue, port, metrics, sink } = await harness([1, 2].map((i) => reading(i)));
+    const { buffer, port, metrics, sink } = await harness([1, 2].map((i) => reading(i)));
     port.fallback = (_entries, signal) =>
       new Promise<PutEntryResult[]>((_, reject) => signal.addEventListener('abort', () => reject(awsError('AbortError', 'aborted')), { once: true }));
 
@@ -315,8 +315,8 @@ describe('KinesisSink: stop', () => {
     await withTimeout(stopped, 1_000, 'stop with an aborted deadline');
 
     expect(port.calls).toHaveLength(1);
-    expect(queue.cursor(SINK_ID, 'telemetry')).toBe(0);
-    expect((await queue.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2]);
+    expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(0);
+    expect((await buffer.read('telemetry', 0, 10)).map((r) => r.seq)).toEqual([1, 2]);
     expect(metrics.get('readings_delivered_total')).toBe(0);
   });
 });
@@ -327,23 +327,23 @@ describe('KinesisSink: the stream\'s record limit', () => {
   it('sends a 1.5 MiB reading to a stream whose maximum record size was raised to 2 MiB', async () => {
     const port = new FakeKinesisPort();
     port.maxRecordBytes = 2 * 1024 * 1024;
-    const { queue, sink, metrics } = await harness([big()], { port, learnRecordLimit: true });
+    const { buffer, sink, metrics } = await harness([big()], { port, learnRecordLimit: true });
     await sink.start();
     expect(sink.maxRecordBytes).toBe(2 * 1024 * 1024);
     await vi.waitFor(() => expect(metrics.get('readings_delivered_total')).toBe(1), WAIT);
     expect(port.calls[0]![0]!.data.length).toBeGreaterThan(1024 * 1024);
-    expect(queue.stats().deadLettered).toEqual({});
+    expect(buffer.stats().deadLettered).toEqual({});
     await stopAndCheckStopped(sink);
   });
 
   it('dead-letters it as too_large, never sending it, when the stream reports no larger limit', async () => {
-    const { queue, sink, port } = await harness([big(), reading(2)], { learnRecordLimit: true });
+    const { buffer, sink, port } = await harness([big(), reading(2)], { learnRecordLimit: true });
     await sink.start();
     expect(sink.maxRecordBytes).toBe(KINESIS_MAX_RECORD_BYTES);
-    await vi.waitFor(() => expect(queue.stats().deadLettered).toEqual({ too_large: 1 }), WAIT);
-    await vi.waitFor(() => expect(queue.stats().delivered).toBe(1), WAIT);
+    await vi.waitFor(() => expect(buffer.stats().deadLettered).toEqual({ too_large: 1 }), WAIT);
+    await vi.waitFor(() => expect(buffer.stats().delivered).toBe(1), WAIT);
     expect(port.calls.flat().every((e) => e.data.length < 1024 * 1024)).toBe(true);
-    const letters = await listDeadLetters(queue, { limit: 10 });
+    const letters = await listDeadLetters(buffer, { limit: 10 });
     expect(letters[0]!.entry.message).toMatch(/exceeds the record limit of 1048576 bytes/);
     await stopAndCheckStopped(sink);
   });

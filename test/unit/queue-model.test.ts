@@ -3,14 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { conservationGap, sumReasons } from '../../src/queue/conservation.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
-import { createMemoryBuffer } from '../../src/queue/memory-buffer.js';
+import { conservationGap, sumReasons } from '../../src/buffer/conservation.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../helpers/crashable-store.js';
-import { LANES, type DurableQueue, type Lane, type PendingReading, type StoredRecord } from '../../src/queue/types.js';
+import { LANES, type DurableBuffer, type Lane, type PendingReading, type StoredRecord } from '../../src/buffer/types.js';
 
 /**
- * Model-based test of the durable queue: random sequences of what the gateway does to it (appends, sink
+ * Model-based test of the durable buffer: random sequences of what the gateway does to it (appends, sink
  * deliveries and failed calls, dead letters, crashes that lose un-acknowledged writes, restarts), run against
  * a plain model and checked after every step. Both implementations run the same sequences.
  */
@@ -52,9 +52,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
-/** The queue under test, replaced by a new instance on restart. */
+/** The buffer under test, replaced by a new instance on restart. */
 interface Subject {
-  q: DurableQueue;
+  q: DurableBuffer;
   /** An orderly restart: close, then open again over the same data. */
   reopen(): Promise<void>;
   /** What a crash leaves (only what was committed), then open again over it. */
@@ -63,9 +63,9 @@ interface Subject {
 }
 
 async function memorySubject(): Promise<Subject> {
-  // A crash leaves the old queue hanging on a dead store; the new one opens on what that store had committed.
+  // A crash leaves the old buffer hanging on a dead store; the new one opens on what that store had committed.
   let store = new CrashableStore();
-  const make = (): DurableQueue => createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID] }, store.asQueueStore());
+  const make = (): DurableBuffer => createMemoryBuffer({ gatewayId: GATEWAY_ID, sinkIds: [SINK_ID] }, store.asBufferStore());
   const s: Subject = {
     q: make(),
     async reopen() {
@@ -86,8 +86,8 @@ async function memorySubject(): Promise<Subject> {
 
 async function levelSubject(): Promise<Subject> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-model-'));
-  const make = async (): Promise<LevelQueue> => {
-    const q = new LevelQueue({ dir, gatewayId: GATEWAY_ID, durability: 'os', commitIntervalMs: 0, maxCommitRecords: 1_000, sinkIds: [SINK_ID] });
+  const make = async (): Promise<LevelBuffer> => {
+    const q = new LevelBuffer({ dir, gatewayId: GATEWAY_ID, durability: 'os', commitIntervalMs: 0, maxCommitRecords: 1_000, sinkIds: [SINK_ID] });
     await q.open();
     return q;
   };
@@ -109,13 +109,13 @@ async function levelSubject(): Promise<Subject> {
   return s;
 }
 
-/** What the queue should hold and have counted. Readings are identified by a tag in their values. */
+/** What the buffer should hold and have counted. Readings are identified by a tag in their values. */
 class Model {
   readonly lanes: Record<Lane, number[]> = { alarm: [], telemetry: [] };
   readonly laneOf = new Map<number, Lane>();
   /** Every reading ever submitted, acknowledged or not. */
   readonly submitted = new Set<number>();
-  /** Readings the queue stored: acknowledged, or found after a crash. */
+  /** Readings the buffer stored: acknowledged, or found after a crash. */
   readonly keptTags = new Set<number>();
   readonly handled = new Set<number>();
   readonly seqOf = new Map<number, number>();
@@ -322,15 +322,15 @@ async function run(makeSubject: () => Promise<Subject>, ops: readonly Op[]): Pro
   }
 }
 
-describe('durable queue against a model', () => {
-  it('LevelQueue on memory-level: acknowledged readings survive crashes, sequences are never reused, the ledger matches', async () => {
+describe('durable buffer against a model', () => {
+  it('LevelBuffer on memory-level: acknowledged readings survive crashes, sequences are never reused, the ledger matches', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), (ops) => run(memorySubject, ops)),
       { numRuns: 300 },
     );
   });
 
-  it('LevelQueue on a real LevelDB: acknowledged readings survive restarts, sequences are never reused, the ledger matches', async () => {
+  it('LevelBuffer on a real LevelDB: acknowledged readings survive restarts, sequences are never reused, the ledger matches', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 25 }), (ops) => run(levelSubject, ops)),
       { numRuns: 50 },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { routeProblems } from '../../src/config/route-policy.js';
 import { validateConfig } from '../../src/config/load.js';
-import type { StoredRecord } from '../../src/queue/types.js';
+import type { StoredRecord } from '../../src/buffer/types.js';
 import { compileRouteMatch, topicMatches } from '../../src/sinks/kinesis/routes.js';
 
 function record(deviceId: string, topic: string, lane: 'alarm' | 'telemetry' = 'telemetry'): StoredRecord {

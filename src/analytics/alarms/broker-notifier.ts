@@ -3,7 +3,7 @@ import { describeError } from '../../core/errors.js';
 import type { Component, ComponentContext } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Counter } from '../../core/metrics.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import type { AlarmService } from './alarm-service.js';
 import { topicLevel } from './record.js';
 import type { AlarmsConfig } from './schema.js';

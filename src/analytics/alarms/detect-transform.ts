@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { TidegateError } from '../../core/errors.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import { consume, pass, type ProducedRecord, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { AlarmCounters, type SkipReason } from './alarm-metrics.js';
 import { createDetector, type Detector, type Evaluation } from './detectors/index.js';

@@ -5,11 +5,11 @@ import type { Component, ComponentContext, HealthReport } from '../../core/lifec
 import type { Logger } from '../../core/logger.js';
 import type { Counter } from '../../core/metrics.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
-import type { OutboxEntry } from '../../queue/outbox.js';
+import type { OutboxEntry } from '../../buffer/outbox.js';
 import type { WebhookConfig } from './webhook-schema.js';
 import { loggableUrl, postEntry, WEBHOOK_FAILURE_REASONS, type PostOutcome, type PostTarget, type WebhookFailureReason } from './webhook-post.js';
 
-/** The buffer's outbox as the delivery uses it (LevelQueue). */
+/** The buffer's outbox as the delivery uses it (LevelBuffer). */
 export interface Outbox {
   readOutbox(max: number): Promise<OutboxEntry[]>;
   removeOutbox(seq: number): Promise<void>;

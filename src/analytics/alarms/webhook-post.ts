@@ -1,4 +1,4 @@
-import type { OutboxEntry } from '../../queue/outbox.js';
+import type { OutboxEntry } from '../../buffer/outbox.js';
 
 /** Why a request failed in a way worth retrying: the bounded label set of alarm_webhook_failures_total. */
 export type WebhookFailureReason = 'timeout' | 'connection' | 'status';

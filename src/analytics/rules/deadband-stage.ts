@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { filter, pass, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 
 export const deadbandStageSchema = z

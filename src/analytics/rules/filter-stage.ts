@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { filter, pass, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import { compileExpression, type CompiledExpression } from './expression.js';
 import { expressionSchema } from './expression-schema.js';
 import { StageWarnings } from './stage-warnings.js';

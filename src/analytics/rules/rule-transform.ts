@@ -1,7 +1,7 @@
 import { TidegateError } from '../../core/errors.js';
 import { compileGlobs } from '../../core/glob.js';
 import type { Counter } from '../../core/metrics.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import { topicMatches } from '../../sinks/kinesis/routes.js';
 import { buildTransform } from '../../pipeline/transform-chain.js';
 import { consume, deadLetter, filter, pass, type ProducedRecord, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';

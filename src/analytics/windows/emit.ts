@@ -1,5 +1,5 @@
 import type { JsonValue, Reading } from '../../normalize/reading.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import type { ProducedRecord } from '../../pipeline/transform.js';
 import { results, type WindowAcc } from './aggregates.js';
 import type { KeyState, OpenWindow } from './key-state.js';

@@ -1,4 +1,4 @@
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 import { consume, filter, pass, type ProducedRecord, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { aggregateRecord, lateCopy, type AggregateShape, type ClosedBy } from './emit.js';

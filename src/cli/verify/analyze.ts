@@ -188,7 +188,7 @@ function summarize(values: number[], fromTs: number, fromReceivedAt: number): La
   return { from, count: s.length, p50: at(50), p90: at(90), p99: at(99), max: s[s.length - 1]! };
 }
 
-/** A tidegate record (see src/queue/record-codec.ts), or why the data is not one. */
+/** A tidegate record (see src/buffer/record-codec.ts), or why the data is not one. */
 function parseRecord(data: Buffer): ParsedRecord | string {
   let v: unknown;
   try {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { filter, pass, type Transform, type TransformResult } from '../transform.js';
 import { registerTransform } from '../registry.js';
 import { compileGlobs } from '../../core/glob.js';
-import type { PendingReading } from '../../queue/types.js';
+import type { PendingReading } from '../../buffer/types.js';
 
 /**
  * `drop_fields`: removes named values from readings before they are buffered (a debug counter, a field that

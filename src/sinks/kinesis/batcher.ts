@@ -1,4 +1,4 @@
-import type { StoredRecord } from '../../queue/types.js';
+import type { StoredRecord } from '../../buffer/types.js';
 
 /** Size that counts toward the Kinesis limits: data plus partition key (UTF-8 bytes). */
 export function entrySize(r: StoredRecord): number {

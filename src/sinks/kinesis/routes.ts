@@ -1,4 +1,4 @@
-import type { StoredRecord } from '../../queue/types.js';
+import type { StoredRecord } from '../../buffer/types.js';
 
 /** What a routing rule matches on; every given condition must hold. */
 export interface RouteMatch {

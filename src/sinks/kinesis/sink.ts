@@ -2,7 +2,7 @@ import type { Component, HealthReport } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
 import { Dispatcher } from '../../pipeline/dispatcher.js';
-import type { DurableQueue, StoredRecord } from '../../queue/types.js';
+import type { DurableBuffer, StoredRecord } from '../../buffer/types.js';
 import { Destination, type DeliveryState, type DestinationOptions } from './destination.js';
 import type { BatchLimits } from './limits.js';
 import type { Aggregation } from './plan-call.js';
@@ -28,7 +28,7 @@ export interface KinesisSinkOptions {
    * and each split has at most one call in flight, so one device's readings never race each other.
    */
   concurrency?: number;
-  queue: DurableQueue;
+  buffer: DurableBuffer;
   port: KinesisPort;
   /** Told how long each PutRecords call took, and how it ended (for the latency histogram). */
   onCall?: (seconds: number, outcome: 'ok' | 'partial' | 'failed') => void;
@@ -87,7 +87,7 @@ export class KinesisSink implements Component {
     const matches = routes.map((r) => r.match);
     this.dispatcher = new Dispatcher({
       id: opts.id,
-      queue: opts.queue,
+      buffer: opts.buffer,
       sinks: this.destinations,
       ...(matches.length > 0 ? { route: (record: StoredRecord) => matches.findIndex((match) => match(record)) + 1 } : {}),
       concurrency: opts.concurrency ?? 1,

@@ -115,7 +115,7 @@ export class MqttBrokerSource implements Component {
     this.stopping = true;
     this.stopController.abort();
     for (const server of this.servers) server.close();
-    // Admissions under way finish (and are acked) before the queue closes; new publishes are refused.
+    // Admissions under way finish (and are acked) before the buffer closes; new publishes are refused.
     await withTimeout(Promise.allSettled([...this.inflight]), 60_000, 'pending MQTT admissions', deadline).catch(() => undefined);
     for (const socket of this.sockets) socket.destroy();
     if (this.broker) await new Promise<void>((resolve) => this.broker!.close(() => resolve()));
@@ -254,7 +254,7 @@ export class MqttBrokerSource implements Component {
   private admit(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (this.stopping) return this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    // admit() always settles: the queue rejects a commit that takes longer than buffer.commitTimeoutMs.
+    // admit() always settles: the buffer rejects a commit that takes longer than buffer.commitTimeoutMs.
     const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) });
     // An error means no ack: aedes closes the connection and the device retransmits after reconnecting.
     this.track(

@@ -90,7 +90,7 @@ export class MqttClientSource implements Component {
 
   async stop(deadline: AbortSignal): Promise<void> {
     this.stopping.abort();
-    // Commits under way finish and are acknowledged before the connection closes and the queue after it.
+    // Commits under way finish and are acknowledged before the connection closes and the buffer after it.
     await withTimeout(Promise.allSettled([...this.settling]), 60_000, `${this.id} commits in flight`, deadline).catch(() => undefined);
     await this.connection?.close(true);
     await this.loop?.catch(() => undefined);

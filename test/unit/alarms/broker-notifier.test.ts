@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AlarmBrokerNotifier, type LocalBroker } from '../../../src/analytics/alarms/broker-notifier.js';
 import { AlarmService, type AlarmAdmission } from '../../../src/analytics/alarms/alarm-service.js';
 import { Metrics } from '../../../src/core/metrics.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 import { rig } from './helpers.js';
 
 /** A broker port that keeps retained messages the way MQTT does: an empty payload deletes. */

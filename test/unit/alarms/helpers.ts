@@ -2,7 +2,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { DetectTransform } from '../../../src/analytics/alarms/detect-transform.js';
 import { detectSchema } from '../../../src/analytics/alarms/schema.js';
 import type { ProducedRecord } from '../../../src/pipeline/transform.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 import { transformContext } from '../../contract/transform.contract.js';
 
 export const T0 = 1_700_000_000_000;

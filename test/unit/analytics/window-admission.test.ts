@@ -7,8 +7,8 @@ import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
 import { transformEntrySchema } from '../../../src/pipeline/registry.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import '../../../src/pipeline/transforms/index.js';
-import { conservationGap } from '../../../src/queue/conservation.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { conservationGap } from '../../../src/buffer/conservation.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
 
 describe('a window between admission and the buffer', () => {
@@ -18,9 +18,9 @@ describe('a window between admission and the buffer', () => {
     const entry = transformEntrySchema.parse({ type: 'window', name: 'temp_1m', kind: 'tumbling', sizeMs: 60_000, fields: ['t'], aggregates: ['mean', 'count'], allowedLatenessMs: 1_000, idleTimeoutMs: 120_000 });
     const chain = TransformChain.fromConfig([entry], ctx);
     const store = new CrashableStore();
-    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
-    await queue.open();
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), ctx.logger, undefined, chain);
+    const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asBufferStore());
+    await buffer.open();
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), ctx.logger, undefined, chain);
     const minute = 1_700_000_040_000; // a whole minute since the epoch
     const base = minute + 40_000;
     const reading = (deviceId: string, dt: number, t: number, seq: number) => ({ deviceId, topic: `devices/${deviceId}/telemetry`, ts: base + dt, seq, receivedAt: clock.now(), values: { t } });
@@ -32,10 +32,10 @@ describe('a window between admission and the buffer', () => {
     await admission.onTime(clock.now()); // both went idle: their open windows close
     await admission.admitReadings('serial:a', [reading('a', 130_000, 26, 5)]);
     await admission.flushTransforms(); // a's third minute, partial, on stop
-    const stats = queue.stats();
+    const stats = buffer.stats();
     expect(stats).toMatchObject({ received: 6, consumed: 5, filtered: 1, produced: 5, buffered: 5 });
     expect(conservationGap(stats)).toBe(0);
-    const records = (await queue.read('telemetry', 0, 10)).map((r) => JSON.parse(r.data.toString()));
+    const records = (await buffer.read('telemetry', 0, 10)).map((r) => JSON.parse(r.data.toString()));
     expect(records.map((r) => [r.kind, r.deviceId, r.values, r.result.closedBy ?? null])).toEqual([
       ['aggregate', 'a', { t_mean: 21, t_count: 2 }, 'watermark'],
       ['derived', 'a', { t: 99 }, null],

@@ -4,7 +4,7 @@ import { Metrics } from '../../../src/core/metrics.js';
 import { windowSchema, type WindowConfig } from '../../../src/analytics/windows/schema.js';
 import { WindowTransform } from '../../../src/analytics/windows/window-transform.js';
 import type { ProducedRecord, TransformContext, TransformResult } from '../../../src/pipeline/transform.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 
 export function ctxAt(start = 0): TransformContext & { clock: ManualClock; metrics: Metrics } {
   return { clock: new ManualClock(start), logger: pino({ level: 'silent' }), metrics: new Metrics() };

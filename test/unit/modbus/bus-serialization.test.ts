@@ -4,7 +4,7 @@ import { Admission } from '../../../src/admission.js';
 import { modbusBusSchema } from '../../../src/sources/modbus/config.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { ModbusRequestError, type ModbusLink } from '../../../src/sources/modbus/modbus-link.js';
 import { ModbusBusSource } from '../../../src/sources/modbus/source.js';
 
@@ -29,10 +29,10 @@ function slowBus() {
 
 describe('Modbus bus scheduling', () => {
   it('never has two requests on one bus at once, and a failing unit backs off without holding up the others', async () => {
-    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await queue.open();
+    const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await buffer.open();
     const metrics = new Metrics();
     const logger = pino({ level: 'silent' });
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
     const fake = slowBus();
     const bus = modbusBusSchema.parse({
       path: '/dev/fake',
@@ -41,9 +41,9 @@ describe('Modbus bus scheduling', () => {
     const source = new ModbusBusSource({ bus, admission, metrics, logger, open: fake.open });
     await source.start();
     const end = Date.now() + 10_000;
-    while (queue.stats().buffered < 60 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    while (buffer.stats().buffered < 60 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     await source.stop(AbortSignal.timeout(2_000));
-    expect(queue.stats().buffered).toBeGreaterThanOrEqual(60);
+    expect(buffer.stats().buffered).toBeGreaterThanOrEqual(60);
     expect(fake.state.maxInFlight).toBe(1);
     const asked = (u: number) => fake.state.requests.filter((x) => x === u).length;
     for (const u of [1, 2, 3]) expect(asked(u)).toBeGreaterThanOrEqual(15);

@@ -9,10 +9,10 @@ import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
 import { registerTransform } from '../../../src/pipeline/registry.js';
 import { consume, pass, type Transform } from '../../../src/pipeline/transform.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
-import { conservationGap } from '../../../src/queue/conservation.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { conservationGap } from '../../../src/buffer/conservation.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 
 // A transform defined here, in one place, with its schema slice: the registration call is all it takes.
 // It folds every `every`-th reading of a device into a count and emits that count as an alarm.
@@ -51,35 +51,35 @@ describe('transform registry', () => {
   it('runs a registered transform from config through admission, and the ledger balances with consumed and produced', async () => {
     const config = validateConfig({ ...baseDoc, transforms: [{ type: 'test_count_every', every: 2 }, { type: 'drop_fields', fields: ['debug'] }] }, 'test');
     const store = new CrashableStore();
-    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
-    await queue.open();
+    const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asBufferStore());
+    await buffer.open();
     const metrics = new Metrics();
     const chain = TransformChain.fromConfig(config.transforms, ctx());
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, metrics, pino({ level: 'silent' }), undefined, chain);
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, metrics, pino({ level: 'silent' }), undefined, chain);
     const raw = (i: number, payload: object) => ({ source: 'mqtt', topic: 'devices/d1/telemetry', payload: Buffer.from(JSON.stringify(payload)), origin: 'c', receivedAt: 1_000 + i });
     const outcome = await admission.admitBatch([raw(0, { t: 1, debug: 'x' }), raw(1, { t: 2 }), raw(2, { debug: 'only' }), raw(3, 'garbage' as unknown as object), raw(4, { t: 5 })]);
     // d1: #1 passes, #2 consumed (alarm count=2), #3 passes but loses its only field, #4 is consumed (alarm count=4)
     expect(outcome).toEqual({ accepted: 3, filtered: 1, consumed: 2, produced: 2, rejected: 1, dropped: 0 });
-    const stats = queue.stats();
+    const stats = buffer.stats();
     expect(stats).toMatchObject({ received: 5, buffered: 3, filtered: 1, consumed: 2, produced: 2, deadLettered: { not_an_object: 1 } });
     expect(conservationGap(stats)).toBe(0);
-    const alarms = await queue.read('alarm', 0, 10);
+    const alarms = await buffer.read('alarm', 0, 10);
     expect(alarms.map((r) => JSON.parse(r.data.toString()).values)).toEqual([{ count: 2 }, { count: 4 }]);
-    const telemetry = await queue.read('telemetry', 0, 10);
+    const telemetry = await buffer.read('telemetry', 0, 10);
     expect(telemetry.map((r) => JSON.parse(r.data.toString()).values)).toEqual([{ t: 1 }]);
     expect(metrics.get('readings_filtered_total', { reason: 'drop_fields#1:no_values_left' })).toBe(1);
-    await queue.close();
+    await buffer.close();
   });
 
   it('counts a batch the chain filters entirely, with nothing left to store', async () => {
     const store = new CrashableStore();
-    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
-    await queue.open();
+    const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asBufferStore());
+    await buffer.open();
     const chain = TransformChain.fromConfig([{ type: 'drop_fields', fields: ['a'] }], ctx());
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), pino({ level: 'silent' }), undefined, chain);
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), pino({ level: 'silent' }), undefined, chain);
     expect(await admission.admitReadings('serial:x', [{ deviceId: 'd', topic: 't', receivedAt: 1, values: { a: 1 } }])).toBe('stored');
     // Only what was committed survives: reopen the buffer on what the crashed store kept.
-    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asQueueStore());
+    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asBufferStore());
     await survivor.open();
     const durable = survivor.stats();
     expect(durable).toMatchObject({ received: 1, filtered: 1, buffered: 0 });

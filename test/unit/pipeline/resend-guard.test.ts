@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RESEND_WINDOW, ResendGuard } from '../../../src/pipeline/resend-guard.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 import { describeTransform, transformContext } from '../../contract/transform.contract.js';
 
 const T0 = 1_700_000_000_000;

@@ -7,10 +7,10 @@ import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
 import { consume, type ProducedRecord, type Transform } from '../../../src/pipeline/transform.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import { DropFields } from '../../../src/pipeline/transforms/drop-fields.js';
-import { conservationGap } from '../../../src/queue/conservation.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
+import { conservationGap } from '../../../src/buffer/conservation.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 
 /** A tumbling window of `windowMs` summing `t` per device, closed by time (onTime) or on stop (flush). */
 class SumWindow implements Transform {
@@ -40,26 +40,26 @@ describe('a stateful transform in the chain', () => {
     const ctx = { clock, logger: pino({ level: 'silent' }), metrics: new Metrics() };
     const chain = new TransformChain([new SumWindow(1_000), new DropFields('drop_fields#1', { fields: ['debug'] })], ctx);
     const store = new CrashableStore();
-    const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asQueueStore());
-    await queue.open();
-    const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), ctx.logger, undefined, chain);
+    const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, store.asBufferStore());
+    await buffer.open();
+    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 1024 }, new Metrics(), ctx.logger, undefined, chain);
     const reading = (deviceId: string, t: number) => ({ deviceId, topic: `devices/${deviceId}/telemetry`, receivedAt: clock.now(), values: { t } });
 
     await admission.admitReadings('serial:a', [reading('a', 1), reading('a', 2), reading('b', 10)]);
-    expect(queue.stats()).toMatchObject({ received: 3, consumed: 3, buffered: 0, produced: 0 });
+    expect(buffer.stats()).toMatchObject({ received: 3, consumed: 3, buffered: 0, produced: 0 });
     await clock.advance(500);
     expect(await admission.onTime(clock.now())).toMatchObject({ accepted: 0, produced: 0 });
     await admission.admitReadings('serial:a', [reading('b', 5)]);
     await clock.advance(500);
     expect(await admission.onTime(clock.now())).toMatchObject({ accepted: 2, produced: 2 });
-    expect(conservationGap(queue.stats())).toBe(0);
-    const records = (await queue.read('telemetry', 0, 10)).map((r) => JSON.parse(r.data.toString()).values);
+    expect(conservationGap(buffer.stats())).toBe(0);
+    const records = (await buffer.read('telemetry', 0, 10)).map((r) => JSON.parse(r.data.toString()).values);
     expect(records).toEqual([{ sum: 3, n: 2 }, { sum: 15, n: 2 }]);
 
     await admission.admitReadings('serial:a', [reading('c', 7)]);
     expect(await admission.flushTransforms()).toMatchObject({ accepted: 1, produced: 1 });
     // Only what was committed survives: reopen the buffer on what the crashed store kept.
-    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asQueueStore());
+    const survivor = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }, (await store.crash()).asBufferStore());
     await survivor.open();
     const durable = survivor.stats();
     expect(durable).toMatchObject({ received: 5, consumed: 5, produced: 3, buffered: 3 });

@@ -5,9 +5,9 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import { consume, pass, type StateOp, type Transform, type TransformResult } from '../../../src/pipeline/transform.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
-import type { QueueStore } from '../../../src/queue/open-store.js';
-import type { PendingReading } from '../../../src/queue/types.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
+import type { BufferStore } from '../../../src/buffer/open-store.js';
+import type { PendingReading } from '../../../src/buffer/types.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
 
 const silent = pino({ level: 'silent' });
@@ -52,18 +52,18 @@ function reading(i: number): PendingReading {
   return { deviceId, topic: `devices/${deviceId}/telemetry`, receivedAt: 1_700_000_000_000 + i, values: { i } };
 }
 
-function admissionOn(store: QueueStore, t: CountPerDevice, opts: { maxBytes?: number; whenFull?: 'block'; commitTimeoutMs?: number; commitIntervalMs?: number } = {}) {
-  const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'], logger: silent, ...opts }, store);
+function admissionOn(store: BufferStore, t: CountPerDevice, opts: { maxBytes?: number; whenFull?: 'block'; commitTimeoutMs?: number; commitIntervalMs?: number } = {}) {
+  const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['kinesis'], logger: silent, ...opts }, store);
   const chain = new TransformChain([t], { clock: new ManualClock(0), logger: silent, metrics: new Metrics() });
-  return { queue, admission: new Admission(queue, decode, new Metrics(), silent, undefined, chain) };
+  return { buffer, admission: new Admission(buffer, decode, new Metrics(), silent, undefined, chain) };
 }
 
 describe('transform state persisted with the readings it accounts for', () => {
   it('after a crash, the restored state holds exactly the committed readings and every acknowledged one', async () => {
     const store = new CrashableStore();
     const before = new CountPerDevice('consume');
-    const { queue, admission } = admissionOn(store.asQueueStore(), before, { commitIntervalMs: 2 });
-    await queue.open();
+    const { buffer, admission } = admissionOn(store.asBufferStore(), before, { commitIntervalMs: 2 });
+    await buffer.open();
     const acked: number[] = [];
     let crashed: Promise<CrashableStore> | null = null;
     const batches = Array.from({ length: 60 }, (_, b) => [reading(3 * b), reading(3 * b + 1), reading(3 * b + 2)]);
@@ -79,11 +79,11 @@ describe('transform state persisted with the readings it accounts for', () => {
     expect(acked.length).toBeGreaterThanOrEqual(60);
 
     const after = new CountPerDevice('consume');
-    const reopened = admissionOn(survivor.asQueueStore(), after);
-    await reopened.queue.open();
+    const reopened = admissionOn(survivor.asBufferStore(), after);
+    await reopened.buffer.open();
     const { restored } = await reopened.admission.restoreTransformState();
     expect(restored).toBeGreaterThan(0);
-    const stats = reopened.queue.stats();
+    const stats = reopened.buffer.stats();
     const total = after.total();
     // The state and the ledger were written in one batch: they agree on what was consumed.
     expect(total.n).toBe(stats.consumed);
@@ -93,60 +93,60 @@ describe('transform state persisted with the readings it accounts for', () => {
     expect(total.n % 3).toBe(0);
     const ackedSum = acked.reduce((a, b) => a + b, 0);
     expect(total.sum).toBeGreaterThanOrEqual(ackedSum);
-    await reopened.queue.close();
+    await reopened.buffer.close();
   });
 
   it('a clean reopen restores the state exactly as it was in memory', async () => {
     const store = new CrashableStore();
     const before = new CountPerDevice('pass');
-    const { queue, admission } = admissionOn(store.asQueueStore(), before);
-    await queue.open();
+    const { buffer, admission } = admissionOn(store.asBufferStore(), before);
+    await buffer.open();
     await Promise.all(Array.from({ length: 40 }, (_, b) => admission.admitReadings('serial', [reading(2 * b), reading(2 * b + 1)])));
-    await queue.close();
+    await buffer.close();
     const after = new CountPerDevice('pass');
-    const reopened = admissionOn(store.asQueueStore(), after);
-    await reopened.queue.open();
+    const reopened = admissionOn(store.asBufferStore(), after);
+    await reopened.buffer.open();
     await reopened.admission.restoreTransformState();
     expect(after.counts).toEqual(before.counts);
     expect(after.total()).toEqual({ n: 80, sum: (79 * 80) / 2 });
-    await reopened.queue.close();
+    await reopened.buffer.close();
   });
 
   it('an append that fails before it is written leaves the in-memory state as the disk has it', async () => {
     const store = new CrashableStore();
     const t = new CountPerDevice('pass');
     // The first batch fills the budget; the second waits for space, none is freed, and it fails.
-    const { queue, admission } = admissionOn(store.asQueueStore(), t, { maxBytes: 400, whenFull: 'block', commitTimeoutMs: 50 });
-    await queue.open();
+    const { buffer, admission } = admissionOn(store.asBufferStore(), t, { maxBytes: 400, whenFull: 'block', commitTimeoutMs: 50 });
+    await buffer.open();
     await admission.admitReadings('serial', [reading(0), reading(1), reading(2), reading(3)]);
     await expect(admission.admitReadings('serial', [reading(4), reading(5)])).rejects.toMatchObject({ code: 'ERR_QUEUE_FULL' });
     // The failed batch's readings were not acknowledged and will be sent again: the state must not hold them.
     expect(t.total()).toEqual({ n: 4, sum: 6 });
     // And the state still works: the resent batch is counted once it fits.
-    await queue.close();
+    await buffer.close();
     const again = new CountPerDevice('pass');
-    const reopened = admissionOn(store.asQueueStore(), again, { maxBytes: 100_000 });
-    await reopened.queue.open();
+    const reopened = admissionOn(store.asBufferStore(), again, { maxBytes: 100_000 });
+    await reopened.buffer.open();
     await reopened.admission.restoreTransformState();
     await reopened.admission.admitReadings('serial', [reading(4), reading(5)]);
     expect(again.total()).toEqual({ n: 6, sum: 15 });
-    await reopened.queue.close();
+    await reopened.buffer.close();
   });
 
   it('state of a transform no longer configured is reported, not handed to another', async () => {
     const store = new CrashableStore();
-    const { queue, admission } = admissionOn(store.asQueueStore(), new CountPerDevice('consume'));
-    await queue.open();
+    const { buffer, admission } = admissionOn(store.asBufferStore(), new CountPerDevice('consume'));
+    await buffer.open();
     await admission.admitReadings('serial', [reading(0), reading(1)]);
-    await queue.close();
+    await buffer.close();
     class Other extends CountPerDevice {
       override readonly id = 'other#0';
     }
     const other = new Other('consume');
-    const reopened = admissionOn(store.asQueueStore(), other);
-    await reopened.queue.open();
+    const reopened = admissionOn(store.asBufferStore(), other);
+    await reopened.buffer.open();
     expect(await reopened.admission.restoreTransformState()).toEqual({ restored: 0, orphaned: 2 });
     expect(other.total()).toEqual({ n: 0, sum: 0 });
-    await reopened.queue.close();
+    await reopened.buffer.close();
   });
 });

@@ -5,8 +5,8 @@ import { Admission } from '../../../src/admission.js';
 import { serialPortSchema } from '../../../src/sources/serial/config.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
-import { createMemoryBuffer } from '../../../src/queue/memory-buffer.js';
-import { listDeadLetters } from '../../../src/queue/dead-letters.js';
+import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
+import { listDeadLetters } from '../../../src/buffer/dead-letters.js';
 import { serialportOpener, type OpenSerialLink, type SerialportLink } from '../../../src/sources/serial/serialport-link.js';
 import { SerialPortSource } from '../../../src/sources/serial/source.js';
 
@@ -25,9 +25,9 @@ async function until(done: () => boolean, what: string, timeoutMs = 5_000): Prom
 }
 
 async function rig(portDoc: Record<string, unknown>) {
-  const queue = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await queue.open();
+  const buffer = createMemoryBuffer({ gatewayId: 'gw', sinkIds: ['k'] }); await buffer.open();
   const metrics = new Metrics();
-  const admission = new Admission(queue, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
+  const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
   const links: SerialportLink[] = [];
   const opener = serialportOpener(MockBinding);
   const open: OpenSerialLink = async (settings, signal) => {
@@ -38,8 +38,8 @@ async function rig(portDoc: Record<string, unknown>) {
   const port = serialPortSchema.parse({ path: '/dev/ttyMOCK0', reopen: { baseDelayMs: 5, maxDelayMs: 20 }, ...portDoc });
   const source = new SerialPortSource({ port, admission, metrics, logger, open });
   const emit = (data: string | Buffer): void => (links.at(-1)!.port.port as unknown as MockPortBinding).emitData(data);
-  const readings = async () => (await queue.read('telemetry', 0, 100_000)).map((r) => JSON.parse(r.data.toString()) as { deviceId: string; seq?: number; values: Record<string, unknown> });
-  return { queue, metrics, source, links, emit, readings };
+  const readings = async () => (await buffer.read('telemetry', 0, 100_000)).map((r) => JSON.parse(r.data.toString()) as { deviceId: string; seq?: number; values: Record<string, unknown> });
+  return { buffer, metrics, source, links, emit, readings };
 }
 
 beforeEach(() => MockBinding.createPort('/dev/ttyMOCK0', { echo: false, record: false }));
@@ -52,10 +52,10 @@ describe('serial source on the mock binding', () => {
     try {
       r.emit('deviceId=a seq=1 t=1\r\ndeviceId=a se');
       r.emit('q=2 t=2\n\u0000\u0000garbage\n' + 'x'.repeat(200) + '\ndeviceId=b seq=1 t=3\n');
-      await until(() => r.queue.stats().received >= 5, 'five messages');
+      await until(() => r.buffer.stats().received >= 5, 'five messages');
       expect((await r.readings()).map((x) => `${x.deviceId}#${x.seq}`)).toEqual(['a#1', 'a#2', 'b#1']);
-      expect((await listDeadLetters(r.queue)).map((d) => d.entry.reason)).toEqual(['invalid_frame', 'frame_too_large']);
-      const big = (await listDeadLetters(r.queue))[1]!.entry;
+      expect((await listDeadLetters(r.buffer)).map((d) => d.entry.reason)).toEqual(['invalid_frame', 'frame_too_large']);
+      const big = (await listDeadLetters(r.buffer))[1]!.entry;
       expect(big.message).toMatch(/line of 200 bytes exceeds serial\[\]\.maxFrameBytes \(64\)/);
       expect(Buffer.from(big.payloadBase64!, 'base64').length).toBeLessThanOrEqual(256);
       expect(r.metrics.get('serial_frames_total', { port: 'ttyMOCK0' })).toBe(5);
@@ -70,7 +70,7 @@ describe('serial source on the mock binding', () => {
     const j = await rig({ framing: 'jsonl', deviceId: 'pump-1' });
     await j.source.start();
     j.emit('{"seq":1,"flow":2.5}\n{"seq":2,"flow":2.6}\n');
-    await until(() => j.queue.stats().buffered === 2, 'two readings');
+    await until(() => j.buffer.stats().buffered === 2, 'two readings');
     expect((await j.readings()).map((x) => [x.deviceId, x.values.flow])).toEqual([['pump-1', 2.5], ['pump-1', 2.6]]);
     await j.source.stop(AbortSignal.timeout(2_000));
     MockBinding.reset();
@@ -78,7 +78,7 @@ describe('serial source on the mock binding', () => {
     const c = await rig({ framing: 'csv', columns: ['deviceId', 'seq', 'temp'] });
     await c.source.start();
     c.emit('th-1,1,20.5\nth-2,1,19\n');
-    await until(() => c.queue.stats().buffered === 2, 'two csv readings');
+    await until(() => c.buffer.stats().buffered === 2, 'two csv readings');
     expect((await c.readings()).map((x) => [x.deviceId, x.values.temp])).toEqual([['th-1', 20.5], ['th-2', 19]]);
     await c.source.stop(AbortSignal.timeout(2_000));
   });
@@ -88,19 +88,19 @@ describe('serial source on the mock binding', () => {
     await r.source.start();
     try {
       r.emit('deviceId=a seq=1 t=1\n');
-      await until(() => r.queue.stats().buffered === 1, 'first reading');
+      await until(() => r.buffer.stats().buffered === 1, 'first reading');
       r.links[0]!.port.close();
       await until(() => r.links.length === 2 && r.source.isOpen, 'reopen after close');
       r.emit('deviceId=a seq=2 t=1\npartial');
-      await until(() => r.queue.stats().buffered === 2, 'second reading');
+      await until(() => r.buffer.stats().buffered === 2, 'second reading');
       r.links[1]!.port.destroy(new Error('EIO: the adapter went away'));
       await until(() => r.links.length === 3 && r.source.isOpen, 'reopen after error');
       r.emit('deviceId=a seq=3 t=1\n');
-      await until(() => r.queue.stats().buffered === 3, 'third reading');
+      await until(() => r.buffer.stats().buffered === 3, 'third reading');
       expect(r.metrics.get('serial_reopens_total', { port: 'ttyMOCK0', reason: 'closed' })).toBe(1);
       expect(r.metrics.get('serial_reopens_total', { port: 'ttyMOCK0', reason: 'error' })).toBe(1);
       // The half line that was on the wire when the port failed is kept as a dead letter, not guessed at.
-      expect((await listDeadLetters(r.queue)).map((d) => d.entry.message)).toEqual([expect.stringMatching(/cut off when the port closed/)]);
+      expect((await listDeadLetters(r.buffer)).map((d) => d.entry.message)).toEqual([expect.stringMatching(/cut off when the port closed/)]);
     } finally {
       await r.source.stop(AbortSignal.timeout(2_000));
     }
@@ -118,7 +118,7 @@ describe('serial source on the mock binding', () => {
       await until(() => r.metrics.get('serial_reopens_total', { port: 'ttyMOCK0', reason: 'silence' }) >= 1, 'silence reopen');
       await until(() => r.source.isOpen, 'open again');
       r.emit('deviceId=a seq=1 t=1\n');
-      await until(() => r.queue.stats().buffered === 1, 'reading after the watchdog reopen');
+      await until(() => r.buffer.stats().buffered === 1, 'reading after the watchdog reopen');
     } finally {
       await r.source.stop(AbortSignal.timeout(2_000));
     }

@@ -1,36 +1,36 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTidegateError } from '../../src/core/errors.js';
-import { conservationGap, sumReasons } from '../../src/queue/conservation.js';
-import { encodeRecordJson, encodeStoredValue, recordKey, storedBytes } from '../../src/queue/record-codec.js';
-import { LANES, type DeadLetter, type DurableQueue, type Lane, type PendingReading, type QueueStats, type StoredRecord, type WhenFull } from '../../src/queue/types.js';
+import { conservationGap, sumReasons } from '../../src/buffer/conservation.js';
+import { encodeRecordJson, encodeStoredValue, recordKey, storedBytes } from '../../src/buffer/record-codec.js';
+import { LANES, type DeadLetter, type DurableBuffer, type Lane, type PendingReading, type BufferStats, type StoredRecord, type WhenFull } from '../../src/buffer/types.js';
 
 /**
- * One behavioural contract for every DurableQueue: the LevelDB queue and the in-memory one must be
- * indistinguishable to a sink. Each implementation's test file calls `describeDurableQueue` with a factory.
+ * One behavioural contract for every DurableBuffer: the LevelDB buffer and the in-memory one must be
+ * indistinguishable to a sink. Each implementation's test file calls `describeDurableBuffer` with a factory.
  */
 
 export const GATEWAY_ID = 'gw';
 export const SINK_ID = 'kinesis';
 
-export interface QueueOptions {
+export interface BufferOptions {
   maxBytes?: number;
   whenFull?: WhenFull;
   commitTimeoutMs?: number;
 }
 
-export interface QueueUnderTest {
+export interface BufferUnderTest {
   /** The current instance, open. */
-  queue: DurableQueue;
+  buffer: DurableBuffer;
   /**
    * Ends the current instance the way a restart does (LevelDB: close, then a new instance on the same
-   * directory; memory: crash()) and returns the new one, open; `queue` is updated too.
+   * directory; memory: crash()) and returns the new one, open; `buffer` is updated too.
    */
-  reopen(): Promise<DurableQueue>;
+  reopen(): Promise<DurableBuffer>;
   /** Closes whatever is open and removes the test's files. */
   dispose(): Promise<void>;
 }
 
-export type QueueFactory = (opts: QueueOptions) => Promise<QueueUnderTest>;
+export type BufferFactory = (opts: BufferOptions) => Promise<BufferUnderTest>;
 
 export function reading(i: number, lane?: Lane): PendingReading {
   const deviceId = `dev-${i % 3}`;
@@ -43,7 +43,7 @@ export function recordBytes(lane: Lane, seq: number, r: PendingReading): number 
 }
 
 /** received = delivered + buffered + deadLettered + dropped + filtered, and no count is negative. */
-export function expectBalanced(stats: QueueStats): void {
+export function expectBalanced(stats: BufferStats): void {
   expect(conservationGap(stats), `ledger does not balance: ${JSON.stringify(stats)}`).toBe(0);
   for (const n of [stats.received, stats.delivered, stats.buffered, stats.bufferedBytes, stats.filtered, ...Object.values(stats.deadLettered), ...Object.values(stats.dropped)]) {
     expect(n, `negative count in ${JSON.stringify(stats)}`).toBeGreaterThanOrEqual(0);
@@ -51,12 +51,12 @@ export function expectBalanced(stats: QueueStats): void {
   if (stats.buffered === 0) expect(stats.bufferedBytes).toBe(0);
 }
 
-export async function readAll(q: DurableQueue, lane: Lane, afterSeq = 0): Promise<StoredRecord[]> {
+export async function readAll(q: DurableBuffer, lane: Lane, afterSeq = 0): Promise<StoredRecord[]> {
   return q.read(lane, afterSeq, 100_000);
 }
 
 /** The ledger's `buffered` and `bufferedBytes` are exactly what a reader can see (single sink). */
-export async function expectLedgerMatchesContents(q: DurableQueue): Promise<void> {
+export async function expectLedgerMatchesContents(q: DurableBuffer): Promise<void> {
   const all = (await Promise.all(LANES.map((lane) => readAll(q, lane)))).flat();
   const stats = q.stats();
   expect({ buffered: all.length, bufferedBytes: all.reduce((n, r) => n + r.bytes, 0) }).toEqual({ buffered: stats.buffered, bufferedBytes: stats.bufferedBytes });
@@ -64,7 +64,7 @@ export async function expectLedgerMatchesContents(q: DurableQueue): Promise<void
 }
 
 /** As the sink does: reads past the cursor and commits the first `n` (all by default) as delivered. */
-export async function deliver(q: DurableQueue, lane: Lane, n = Infinity): Promise<StoredRecord[]> {
+export async function deliver(q: DurableBuffer, lane: Lane, n = Infinity): Promise<StoredRecord[]> {
   const records = (await readAll(q, lane, q.cursor(SINK_ID, lane))).slice(0, n);
   if (records.length > 0) await q.commitCursor(SINK_ID, lane, records[records.length - 1]!.seq, { delivered: records, deadLettered: [] });
   return records;
@@ -89,13 +89,13 @@ function track<T>(p: Promise<T>): { settled: () => boolean; promise: Promise<T> 
 const UNIT = recordBytes('telemetry', 1, reading(1));
 const WAIT = { timeout: 1_000, interval: 5 };
 
-export function describeDurableQueue(name: string, factory: QueueFactory): void {
-  describe(`DurableQueue contract: ${name}`, () => {
-    const open: QueueUnderTest[] = [];
+export function describeDurableBuffer(name: string, factory: BufferFactory): void {
+  describe(`DurableBuffer contract: ${name}`, () => {
+    const open: BufferUnderTest[] = [];
     afterEach(async () => {
       while (open.length > 0) await open.pop()!.dispose();
     });
-    async function make(opts: QueueOptions = {}): Promise<QueueUnderTest> {
+    async function make(opts: BufferOptions = {}): Promise<BufferUnderTest> {
       const h = await factory(opts);
       open.push(h);
       return h;
@@ -104,7 +104,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('sequences', () => {
       it('hands out strictly increasing sequences across lanes and batches, each in its record id', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         await q.append([reading(2, 'alarm')]);
         await q.append([reading(3), reading(4), reading(5)]);
@@ -127,13 +127,13 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('never reuses a sequence after a restart, even when every record was delivered and removed', async () => {
         const h = await make();
-        await h.queue.append([reading(1)]);
-        await h.queue.append([reading(2, 'alarm')]);
-        await h.queue.append([reading(3)]);
-        await deliver(h.queue, 'telemetry');
-        await deliver(h.queue, 'alarm');
-        const before = h.queue.stats().lastSeq;
-        expectBalanced(h.queue.stats());
+        await h.buffer.append([reading(1)]);
+        await h.buffer.append([reading(2, 'alarm')]);
+        await h.buffer.append([reading(3)]);
+        await deliver(h.buffer, 'telemetry');
+        await deliver(h.buffer, 'alarm');
+        const before = h.buffer.stats().lastSeq;
+        expectBalanced(h.buffer.stats());
         const q = await h.reopen();
         expect(q.stats().lastSeq).toBeGreaterThanOrEqual(before);
         expect(await readAll(q, 'telemetry')).toEqual([]);
@@ -151,7 +151,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('read', () => {
       it('returns the records of one lane past a position, oldest first, at most max', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         for (let i = 1; i <= 6; i++) await q.append([reading(i, i % 3 === 0 ? 'alarm' : 'telemetry')]);
         const telemetry = await readAll(q, 'telemetry');
         expect(telemetry.map(tagOf)).toEqual([1, 2, 4, 5]);
@@ -164,7 +164,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('shows a record only once its append is committed', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         const appended = q.append([reading(1)]);
         expect(await q.read('telemetry', 0, 10)).toEqual([]);
         expect(await appended).toBe('stored');
@@ -174,7 +174,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('makes every record of a batch that mixes lanes readable in its own lane', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1, 'telemetry'), reading(2, 'alarm')]);
         expect((await readAll(q, 'alarm')).map(tagOf)).toEqual([2]);
         expect((await readAll(q, 'telemetry')).map(tagOf)).toEqual([1]);
@@ -185,17 +185,17 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('waitForRecords', () => {
       it('resolves at once when a lane already has a record past the position', async () => {
         const h = await make();
-        await h.queue.append([reading(1, 'alarm')]);
-        await expect(h.queue.waitForRecords({ alarm: 0, telemetry: 0 }, new AbortController().signal)).resolves.toBeUndefined();
+        await h.buffer.append([reading(1, 'alarm')]);
+        await expect(h.buffer.waitForRecords({ alarm: 0, telemetry: 0 }, new AbortController().signal)).resolves.toBeUndefined();
       });
 
       it('resolves when a later append to either lane is committed', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         const [first] = await readAll(q, 'telemetry');
         const waiting = track(q.waitForRecords({ alarm: 0, telemetry: first!.seq }, new AbortController().signal));
-        await q.read('telemetry', 0, 1); // a round trip through the queue: nothing new, still waiting
+        await q.read('telemetry', 0, 1); // a round trip through the buffer: nothing new, still waiting
         expect(waiting.settled()).toBe(false);
         await q.append([reading(2, 'alarm')]);
         await expect(waiting.promise).resolves.toBeUndefined();
@@ -204,11 +204,11 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
       it('rejects with ERR_ABORTED when its signal aborts, and at once when it already has', async () => {
         const h = await make();
         const abort = new AbortController();
-        const waiting = h.queue.waitForRecords({ alarm: 0, telemetry: 0 }, abort.signal);
+        const waiting = h.buffer.waitForRecords({ alarm: 0, telemetry: 0 }, abort.signal);
         abort.abort();
         const err = await waiting.catch((e: unknown) => e);
         expect(isTidegateError(err, 'ERR_ABORTED')).toBe(true);
-        const again = await h.queue.waitForRecords({ alarm: 0, telemetry: 0 }, abort.signal).catch((e: unknown) => e);
+        const again = await h.buffer.waitForRecords({ alarm: 0, telemetry: 0 }, abort.signal).catch((e: unknown) => e);
         expect(isTidegateError(again, 'ERR_ABORTED')).toBe(true);
       });
     });
@@ -216,13 +216,13 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('commitCursor', () => {
       it('removes the handled records, counts them delivered, and persists the cursor across a restart', async () => {
         const h = await make();
-        for (let i = 1; i <= 4; i++) await h.queue.append([reading(i)]);
-        const handled = await deliver(h.queue, 'telemetry', 2);
+        for (let i = 1; i <= 4; i++) await h.buffer.append([reading(i)]);
+        const handled = await deliver(h.buffer, 'telemetry', 2);
         const through = handled[1]!.seq;
-        expect(h.queue.cursor(SINK_ID, 'telemetry')).toBe(through);
-        expect(h.queue.stats()).toMatchObject({ received: 4, delivered: 2, buffered: 2 });
-        expect((await readAll(h.queue, 'telemetry')).map(tagOf)).toEqual([3, 4]);
-        await expectLedgerMatchesContents(h.queue);
+        expect(h.buffer.cursor(SINK_ID, 'telemetry')).toBe(through);
+        expect(h.buffer.stats()).toMatchObject({ received: 4, delivered: 2, buffered: 2 });
+        expect((await readAll(h.buffer, 'telemetry')).map(tagOf)).toEqual([3, 4]);
+        await expectLedgerMatchesContents(h.buffer);
 
         const q = await h.reopen();
         expect(q.cursor(SINK_ID, 'telemetry')).toBe(through);
@@ -234,7 +234,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('ignores a cursor at or below the current one', async () => {
         const h = await make();
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         await q.append([reading(2)]);
         const [r1, r2] = await readAll(q, 'telemetry');
@@ -249,12 +249,12 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('dead letters', () => {
       it('counts a dead-lettered message as received and dead-lettered, by reason, across a restart', async () => {
         const h = await make();
-        await h.queue.appendDeadLetter(deadLetter('invalid_json'));
-        await h.queue.appendDeadLetter(deadLetter('invalid_json'));
-        await h.queue.appendDeadLetter(deadLetter('no_values'));
-        await h.queue.append([reading(1)]);
-        expect(h.queue.stats()).toMatchObject({ received: 4, buffered: 1, deadLettered: { invalid_json: 2, no_values: 1 }, deadLettersStored: 3 });
-        expectBalanced(h.queue.stats());
+        await h.buffer.appendDeadLetter(deadLetter('invalid_json'));
+        await h.buffer.appendDeadLetter(deadLetter('invalid_json'));
+        await h.buffer.appendDeadLetter(deadLetter('no_values'));
+        await h.buffer.append([reading(1)]);
+        expect(h.buffer.stats()).toMatchObject({ received: 4, buffered: 1, deadLettered: { invalid_json: 2, no_values: 1 }, deadLettersStored: 3 });
+        expectBalanced(h.buffer.stats());
         const q = await h.reopen();
         expect(q.stats()).toMatchObject({ received: 4, buffered: 1, deadLettered: { invalid_json: 2, no_values: 1 }, deadLettersStored: 3 });
         await expectLedgerMatchesContents(q);
@@ -262,15 +262,15 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('moves a stored record to the dead letters: no longer buffered, and gone once the cursor passes it', async () => {
         const h = await make();
-        await h.queue.append([reading(1)]);
-        await h.queue.append([reading(2)]);
-        const [bad, good] = await readAll(h.queue, 'telemetry');
-        await h.queue.deadLetterRecord(bad!, 'too_large', 'record too large', SINK_ID);
-        expect(h.queue.stats()).toMatchObject({ received: 2, buffered: 1, deadLettered: { too_large: 1 }, deadLettersStored: 1 });
-        expectBalanced(h.queue.stats());
-        await h.queue.commitCursor(SINK_ID, 'telemetry', good!.seq, { delivered: [good!], deadLettered: [bad!] });
-        expect(h.queue.stats()).toMatchObject({ received: 2, delivered: 1, buffered: 0, bufferedBytes: 0, deadLettered: { too_large: 1 } });
-        await expectLedgerMatchesContents(h.queue);
+        await h.buffer.append([reading(1)]);
+        await h.buffer.append([reading(2)]);
+        const [bad, good] = await readAll(h.buffer, 'telemetry');
+        await h.buffer.deadLetterRecord(bad!, 'too_large', 'record too large', SINK_ID);
+        expect(h.buffer.stats()).toMatchObject({ received: 2, buffered: 1, deadLettered: { too_large: 1 }, deadLettersStored: 1 });
+        expectBalanced(h.buffer.stats());
+        await h.buffer.commitCursor(SINK_ID, 'telemetry', good!.seq, { delivered: [good!], deadLettered: [bad!] });
+        expect(h.buffer.stats()).toMatchObject({ received: 2, delivered: 1, buffered: 0, bufferedBytes: 0, deadLettered: { too_large: 1 } });
+        await expectLedgerMatchesContents(h.buffer);
         const q = await h.reopen();
         expect(q.stats()).toMatchObject({ received: 2, delivered: 1, buffered: 0, deadLettered: { too_large: 1 }, deadLettersStored: 1 });
         await expectLedgerMatchesContents(q);
@@ -279,9 +279,9 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
       it('keeps ledger and contents together when a restart comes between deadLetterRecord and the cursor commit', async () => {
         // The sink dead-letters a record, then commits its cursor later, in the background: a crash may fall in between.
         const h = await make();
-        await h.queue.append([reading(1)]);
-        const [bad] = await readAll(h.queue, 'telemetry');
-        await h.queue.deadLetterRecord(bad!, 'too_large', 'record too large', SINK_ID);
+        await h.buffer.append([reading(1)]);
+        const [bad] = await readAll(h.buffer, 'telemetry');
+        await h.buffer.deadLetterRecord(bad!, 'too_large', 'record too large', SINK_ID);
         const q = await h.reopen();
         await expectLedgerMatchesContents(q);
         // What the sink does after the restart: anything still readable past its cursor is dead-lettered again.
@@ -296,7 +296,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
     it('balances the ledger after every operation of a mixed workload', async () => {
       const h = await make();
-      let q = h.queue;
+      let q = h.buffer;
       const steps: Array<() => Promise<unknown>> = [
         () => q.append([reading(1)]),
         () => q.append([reading(2, 'alarm'), reading(3, 'alarm')]),
@@ -325,7 +325,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('budget: drop_newest', () => {
       it('drops and counts an append that does not fit, returns dropped, and never shows it to a reader', async () => {
         const h = await make({ maxBytes: Math.floor(UNIT * 2.5), whenFull: 'drop_newest', commitTimeoutMs: 500 });
-        const q = h.queue;
+        const q = h.buffer;
         expect(await q.append([reading(1)])).toBe('stored');
         expect(await q.append([reading(2)])).toBe('stored');
         expect(await q.append([reading(3)])).toBe('dropped');
@@ -345,7 +345,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
     describe('budget: block', () => {
       it('holds an append that does not fit until a commitCursor frees space, then stores it', async () => {
         const h = await make({ maxBytes: Math.floor(UNIT * 2.5), whenFull: 'block', commitTimeoutMs: 10_000 });
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         await q.append([reading(2)]);
         const blocked = track(q.append([reading(3)]));
@@ -361,7 +361,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('admits only as many held appends as the freed space takes', async () => {
         const h = await make({ maxBytes: Math.floor(UNIT * 2.5), whenFull: 'block', commitTimeoutMs: 10_000 });
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         await q.append([reading(2)]);
         const a = track(q.append([reading(3)]));
@@ -379,7 +379,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('refuses with ERR_QUEUE_FULL after commitTimeoutMs when nothing frees space, counting nothing', async () => {
         const h = await make({ maxBytes: Math.floor(UNIT * 2.5), whenFull: 'block', commitTimeoutMs: 150 });
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1)]);
         await q.append([reading(2)]);
         const err = await q.append([reading(3)]).catch((e: unknown) => e);
@@ -395,7 +395,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('stores every append and drops the oldest unread telemetry, counted, until the buffer fits', async () => {
         const h = await make({ maxBytes: budget, whenFull: 'drop_oldest' });
-        const q = h.queue;
+        const q = h.buffer;
         for (let i = 1; i <= 8; i++) expect(await q.append([reading(i)])).toBe('stored');
         // Only the pruning is asynchronous; the bound is far below any periodic timer.
         await vi.waitFor(() => expect(q.stats().bufferedBytes).toBeLessThanOrEqual(budget), WAIT);
@@ -411,7 +411,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('drops right after the first append that goes over budget, without waiting for another one', async () => {
         const h = await make({ maxBytes: budget, whenFull: 'drop_oldest' });
-        const q = h.queue;
+        const q = h.buffer;
         for (let i = 1; i <= 4; i++) expect(await q.append([reading(i)])).toBe('stored');
         // Three records fit, the fourth is over budget; the bound is far below any periodic timer.
         await vi.waitFor(() => expect(q.stats().bufferedBytes).toBeLessThanOrEqual(budget), WAIT);
@@ -422,7 +422,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('drops telemetry and never an alarm while unread telemetry remains', async () => {
         const h = await make({ maxBytes: budget, whenFull: 'drop_oldest' });
-        const q = h.queue;
+        const q = h.buffer;
         await q.append([reading(1, 'alarm')]);
         await q.append([reading(2, 'alarm')]);
         for (let i = 3; i <= 8; i++) await q.append([reading(i)]);
@@ -434,7 +434,7 @@ export function describeDurableQueue(name: string, factory: QueueFactory): void 
 
       it('never drops what a reader holds: held records stay readable, and nothing is both dropped and delivered', async () => {
         const h = await make({ maxBytes: budget, whenFull: 'drop_oldest' });
-        const q = h.queue;
+        const q = h.buffer;
         for (let i = 1; i <= 3; i++) await q.append([reading(i)]);
         const held = await q.read('telemetry', 0, 2); // read by the sink, not yet delivered
         expect(held.map(tagOf)).toEqual([1, 2]);

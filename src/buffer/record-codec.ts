@@ -35,7 +35,7 @@ export const keySeq = (key: string): number => parseInt(key.slice(key.lastIndexO
 const SEPARATOR = '\u0000';
 const CRC_CHARS = 8;
 
-/** The record a consumer sees: stable id (gateway id + queue sequence) first, for de-duplication. */
+/** The record a consumer sees: stable id (gateway id + buffer sequence) first, for de-duplication. */
 export function encodeRecordJson(gatewayId: string, seq: number, r: Reading): string {
   return withRecordId(gatewayId, seq, encodeRecordBody(r));
 }

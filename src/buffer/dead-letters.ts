@@ -1,7 +1,7 @@
 import { isTidegateError } from '../core/errors.js';
 import type { DecodeOptions } from '../normalize/decode.js';
 import { decodeMessage } from '../normalize/decode.js';
-import type { BatchOp, LevelQueue } from './level-queue.js';
+import type { BatchOp, LevelBuffer } from './level-buffer.js';
 import { DEAD_LETTER_END, DEAD_LETTER_PREFIX, deadLetterKey, encodeRecordJson, encodeStoredValue, keySeq, recordKey, storedBytes } from './record-codec.js';
 import type { DeadLetter, PendingReading } from './types.js';
 
@@ -21,7 +21,7 @@ const matches = (d: StoredDeadLetter, f: DeadLetterFilter): boolean =>
   (f.reason === undefined || d.entry.reason === f.reason) && (f.ids === undefined || f.ids.includes(d.n));
 
 /** Reads dead letters oldest first, streaming from the store (never the whole area in memory at once). */
-export async function listDeadLetters(q: LevelQueue, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
+export async function listDeadLetters(q: LevelBuffer, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
   const out: StoredDeadLetter[] = [];
   const limit = filter.limit ?? Infinity;
   for await (const [key, value] of q.db.iterator({ gt: DEAD_LETTER_PREFIX, lt: DEAD_LETTER_END })) {
@@ -34,7 +34,7 @@ export async function listDeadLetters(q: LevelQueue, filter: DeadLetterFilter = 
 }
 
 /** Deletes dead letters (the ledger keeps counting them as dead-lettered: purging removes evidence, not history). */
-export async function purgeDeadLetters(q: LevelQueue, filter: DeadLetterFilter = {}): Promise<number> {
+export async function purgeDeadLetters(q: LevelBuffer, filter: DeadLetterFilter = {}): Promise<number> {
   const victims = await listDeadLetters(q, filter);
   if (victims.length === 0) return 0;
   await q.submit(victims.map((d) => ({ type: 'del', key: deadLetterKey(d.n) })), {}, -victims.length);
@@ -72,7 +72,7 @@ const REPLAY_BATCH = 256;
  * through the transforms and rules like a reading that just arrived; without one (no transforms or rules
  * configured, or the gateway stopped and none configured), it is stored as it is.
  */
-export async function replayDeadLetters(q: LevelQueue, gatewayId: string, decode: DecodeOptions, filter: DeadLetterFilter = {}, pipeline?: ReplayPipeline): Promise<ReplayResult> {
+export async function replayDeadLetters(q: LevelBuffer, gatewayId: string, decode: DecodeOptions, filter: DeadLetterFilter = {}, pipeline?: ReplayPipeline): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: 0, stillInvalid: [], withoutPayload: 0 };
   if (pipeline) return replayThroughPipeline(q, decode, filter, pipeline, result);
   for (const d of await listDeadLetters(q, filter)) {
@@ -92,7 +92,7 @@ export async function replayDeadLetters(q: LevelQueue, gatewayId: string, decode
   return result;
 }
 
-async function replayThroughPipeline(q: LevelQueue, decode: DecodeOptions, filter: DeadLetterFilter, pipeline: ReplayPipeline, result: ReplayResult): Promise<ReplayResult> {
+async function replayThroughPipeline(q: LevelBuffer, decode: DecodeOptions, filter: DeadLetterFilter, pipeline: ReplayPipeline, result: ReplayResult): Promise<ReplayResult> {
   const outcome = { stored: 0, filtered: 0, consumed: 0, produced: 0, deadLetteredAgain: 0, dropped: 0 };
   let batch: Array<{ n: number; reason: string; reading: PendingReading }> = [];
   const send = async (): Promise<void> => {

@@ -1,23 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTidegateError } from '../../src/core/errors.js';
-import { listDeadLetters } from '../../src/queue/dead-letters.js';
-import { LevelQueue } from '../../src/queue/level-queue.js';
+import { listDeadLetters } from '../../src/buffer/dead-letters.js';
+import { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import type { Reading } from '../../src/normalize/reading.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const reading = (deviceId: string, seq: number): Reading => ({ deviceId, topic: `devices/${deviceId}/t`, seq, receivedAt: 1_700_000_000_000 + seq, values: { v: seq } });
 
 /** Reads every record up to `through` and commits them as delivered, the way the sink does. */
-async function deliverThrough(q: LevelQueue, through: number): Promise<void> {
+async function deliverThrough(q: LevelBuffer, through: number): Promise<void> {
   const records = (await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 10_000)).filter((r) => r.seq <= through);
   await q.commitCursor('kinesis', 'telemetry', through, { delivered: records, deadLettered: [] });
 }
 
-function openQueue(dir: string): LevelQueue {
-  return new LevelQueue({ dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'] });
+function openQueue(dir: string): LevelBuffer {
+  return new LevelBuffer({ dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'] });
 }
 
-describe('LevelQueue on a real LevelDB', () => {
+describe('LevelBuffer on a real LevelDB', () => {
   const closers: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     for (const close of closers.reverse()) await close();
@@ -105,7 +105,7 @@ describe('LevelQueue on a real LevelDB', () => {
   it('a replay into a full drop_newest buffer fails and keeps its dead letters, where a new reading would be dropped', async () => {
     const temp = await makeTempDir();
     closers.push(temp.cleanup);
-    const q = new LevelQueue({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'], maxBytes: 2_000, whenFull: 'drop_newest' });
+    const q = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 1, maxCommitRecords: 1_000, sinkIds: ['kinesis'], maxBytes: 2_000, whenFull: 'drop_newest' });
     await q.open();
     closers.push(() => q.close());
     await q.appendDeadLetter({ reason: 'topic_mismatch', message: 'x', source: 'mqtt_broker', origin: 'c', topic: 'elsewhere/a', receivedAt: 1, payloadBase64: Buffer.from('{"v":1}').toString('base64') });

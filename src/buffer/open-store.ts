@@ -3,11 +3,11 @@ import type { AbstractLevel } from 'abstract-level';
 import { TidegateError } from '../core/errors.js';
 import { ensurePrivateDir } from './private-dir.js';
 
-/** The store the queue runs on: classic-level in production, any abstract-level database with string keys and values. */
-export type QueueStore = AbstractLevel<string | Buffer | Uint8Array, string, string>;
+/** The store the buffer runs on: classic-level in production, any abstract-level database with string keys and values. */
+export type BufferStore = AbstractLevel<string | Buffer | Uint8Array, string, string>;
 
 export interface OpenedStore {
-  db: QueueStore;
+  db: BufferStore;
   /** Set when the previous store could not be opened and was moved aside. */
   quarantinedTo: string | null;
   reason: string | null;
@@ -37,7 +37,7 @@ async function missingCurrent(dir: string): Promise<boolean> {
  * readings instead of crash-looping or running without forwarding. A store locked by another process is
  * an operator error and fails at once.
  */
-export async function openStore(dir: string, make: () => QueueStore, now = new Date()): Promise<OpenedStore> {
+export async function openStore(dir: string, make: () => BufferStore, now = new Date()): Promise<OpenedStore> {
   let reason: string | null = (await missingCurrent(dir)) ? 'the CURRENT file is missing' : null;
   if (!reason) {
     const db = make();
@@ -64,7 +64,7 @@ export async function openStore(dir: string, make: () => QueueStore, now = new D
 }
 
 /** Opens an existing store as it is, for operator tools: a missing or damaged store is an error, not quarantined. */
-export async function openForInspection(dir: string, make: () => QueueStore): Promise<OpenedStore> {
+export async function openForInspection(dir: string, make: () => BufferStore): Promise<OpenedStore> {
   if (await missingCurrent(dir)) throw new TidegateError('ERR_QUEUE_OPEN', `the buffer in ${dir} is damaged (its CURRENT file is missing); start the gateway to move it aside`);
   const names = await readdir(dir).catch(() => [] as string[]);
   if (!names.includes('CURRENT')) throw new TidegateError('ERR_QUEUE_OPEN', `there is no tidegate buffer in ${dir} (check dataDir in the config)`);

@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { QueueStore } from './open-store.js';
+import type { BufferStore } from './open-store.js';
 import { pino } from 'pino';
 import { delay } from '../core/abort.js';
 import { Backoff } from '../core/backoff.js';
@@ -46,10 +46,10 @@ import {
   type BatchOp,
   type Conservation,
   type DeadLetter,
-  type DurableQueue,
+  type DurableBuffer,
   type Lane,
   type PendingReading,
-  type QueueStats,
+  type BufferStats,
   type ReadOptions,
   type ReplacedDeadLetters,
   type StateWrite,
@@ -59,13 +59,13 @@ import {
 
 export type { BatchOp };
 
-export interface LevelQueueOptions {
+export interface LevelBufferOptions {
   dir: string;
   /**
    * Makes the store (an unopened abstract-level database with utf8 values); absent means classic-level in
    * `dir`. Called again on each reopen, so a factory over one in-memory store keeps the data across reopens.
    */
-  makeStore?: () => QueueStore;
+  makeStore?: () => BufferStore;
   gatewayId: string;
   durability: 'fsync' | 'os';
   commitIntervalMs: number;
@@ -104,12 +104,12 @@ const MAX_GAP_PROBE = 1_000;
 const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetry: make() });
 
 /**
- * The durable queue on LevelDB. Every write goes through one group commit, and every batch carries the
+ * The durable buffer on LevelDB. Every write goes through one group commit, and every batch carries the
  * next-sequence pointers and the conservation ledger, so after any crash the ledger matches the data.
  * Startup reads metadata and seeks to the newest keys: it never scans the backlog.
  */
-export class LevelQueue implements DurableQueue {
-  db!: QueueStore;
+export class LevelBuffer implements DurableBuffer {
+  db!: BufferStore;
   private readonly commit: GroupCommit<BatchOp>;
   private readonly logger: Logger;
   private readonly warnings: RateLimitedLog;
@@ -148,7 +148,7 @@ export class LevelQueue implements DurableQueue {
   private degraded: string | null = null;
   private closed = false;
 
-  constructor(private readonly opts: LevelQueueOptions) {
+  constructor(private readonly opts: LevelBufferOptions) {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.warnings = new RateLimitedLog(this.logger);
     this.maxBytes = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
@@ -169,7 +169,7 @@ export class LevelQueue implements DurableQueue {
         this.logger.warn({ dataDir: this.opts.dir, mode: mode.toString(8) }, 'the buffer directory is open to other users; `chmod 700` it so only tidegate\'s user can read the buffered readings');
       }
     }
-    const make = (): QueueStore => this.makeDb();
+    const make = (): BufferStore => this.makeDb();
     const store = this.opts.inspectOnly ? await openForInspection(this.opts.dir, make) : await openStore(this.opts.dir, make);
     this.db = store.db;
     if (store.quarantinedTo) {
@@ -199,8 +199,8 @@ export class LevelQueue implements DurableQueue {
     }
   }
 
-  // A small block cache: the queue reads what it wrote moments ago (mostly from the memtable) once.
-  private makeDb(): QueueStore {
+  // A small block cache: the buffer reads what it wrote moments ago (mostly from the memtable) once.
+  private makeDb(): BufferStore {
     if (this.opts.makeStore) return this.opts.makeStore();
     return new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
   }
@@ -387,7 +387,7 @@ export class LevelQueue implements DurableQueue {
     return this.outboxCommits;
   }
 
-  /** Resolves once a commit added outbox entries after `version` was read, or the queue closes. */
+  /** Resolves once a commit added outbox entries after `version` was read, or the buffer closes. */
   waitForOutbox(version: number, signal: AbortSignal): Promise<void> {
     return this.outboxWaiters.until(() => this.closed || this.outboxCommits !== version, signal);
   }
@@ -436,7 +436,7 @@ export class LevelQueue implements DurableQueue {
     this.wakeSpace();
   }
 
-  stats(): QueueStats {
+  stats(): BufferStats {
     return {
       ...this.ledger,
       deadLettered: { ...this.ledger.deadLettered },
@@ -538,7 +538,7 @@ export class LevelQueue implements DurableQueue {
         await this.db.open();
         // Probe with a real synced write: the disk may still be full.
         // `sync` is classic-level's option; abstract-level passes it through to the store.
-        await this.db.put(META_NEXT_SEQ, String(this.nextSeq), { sync: true } as Parameters<QueueStore['put']>[2]);
+        await this.db.put(META_NEXT_SEQ, String(this.nextSeq), { sync: true } as Parameters<BufferStore['put']>[2]);
         this.logger.info('the buffer is writable again; acknowledging readings');
         return;
       } catch (err) {
@@ -752,7 +752,7 @@ function toStateOps(state: readonly StateWrite[] | undefined): BatchOp[] {
   return state.map((op) => (op.type === 'put' ? { type: 'put', key: STATE_PREFIX + op.key, value: op.value } : { type: 'del', key: STATE_PREFIX + op.key }));
 }
 
-/** Replayed dead letters leave `deadLettered` and were received once already (the queue counts what it stores). */
+/** Replayed dead letters leave `deadLettered` and were received once already (the buffer counts what it stores). */
 function replacedDelta(replaced: ReplacedDeadLetters): LedgerDelta {
   const deadLettered: Record<string, number> = {};
   for (const [reason, n] of Object.entries(replaced.reasons)) deadLettered[reason] = -n;

@@ -1,7 +1,7 @@
 import { abortError } from '../core/abort.js';
 
 /**
- * Callers waiting for a condition about the queue (new records, free space). `wakeAll` re-checks every
+ * Callers waiting for a condition about the buffer (new records, free space). `wakeAll` re-checks every
  * waiter after a change; a waiter leaves when its condition holds or its signal aborts.
  */
 export class Waiters {

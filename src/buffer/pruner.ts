@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import { describeError } from '../core/errors.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import type { QueueStore } from './open-store.js';
+import type { BufferStore } from './open-store.js';
 import { decodeStoredValue, recordEnd, recordKey } from './record-codec.js';
 import type { BatchOp, Conservation, Lane, LedgerDelta, StoredRecord, WhenFull } from './types.js';
 
@@ -12,11 +12,11 @@ const SCAN = 1_000;
 const LOW_WATERMARK = 0.95;
 
 /**
- * The part of the LevelQueue the pruner works on. Declared here rather than imported, so the queue, which
+ * The part of the LevelBuffer the pruner works on. Declared here rather than imported, so the buffer, which
  * owns the pruner, and the pruner do not import each other.
  */
-export interface PrunableQueue {
-  readonly db: QueueStore;
+export interface PrunableBuffer {
+  readonly db: BufferStore;
   readonly maxBytes: number;
   readonly whenFull: WhenFull;
   readonly ledger: Readonly<Conservation>;
@@ -42,7 +42,7 @@ export class Pruner {
   private readonly warnings: RateLimitedLog;
 
   constructor(
-    private readonly q: PrunableQueue,
+    private readonly q: PrunableBuffer,
     private readonly opts: { maxAgeMs?: number | undefined; logger: Logger },
   ) {
     this.warnings = new RateLimitedLog(opts.logger);

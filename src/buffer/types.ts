@@ -7,7 +7,7 @@ import type { Reading } from '../normalize/reading.js';
 export type Lane = 'alarm' | 'telemetry';
 export const LANES: readonly Lane[] = ['alarm', 'telemetry'];
 
-/** A record as it sits in the queue: the bytes that will be sent, addressed by lane and sequence. */
+/** A record as it sits in the buffer: the bytes that will be sent, addressed by lane and sequence. */
 export interface StoredRecord {
   lane: Lane;
   seq: number;
@@ -52,7 +52,7 @@ export interface Conservation {
   produced: number;
 }
 
-export interface QueueStats extends Conservation {
+export interface BufferStats extends Conservation {
   /** Highest sequence handed out so far. */
   lastSeq: number;
   /** Dead letters currently kept (an operator can purge them; `deadLettered` keeps counting). */
@@ -77,7 +77,7 @@ export interface PendingReading extends Reading {
 export interface AppendOptions {
   /**
    * Ledger counts the readings account for (filtered, consumed, produced by transforms), written in the same
-   * commit as the readings, or alone when none are left to store. The queue counts each reading it is given
+   * commit as the readings, or alone when none are left to store. The buffer counts each reading it is given
    * as received; the delta adjusts that (a produced record was not received).
    */
   ledger?: LedgerDelta;
@@ -117,7 +117,7 @@ export interface ReadOptions {
   reader?: 'default' | 'live';
 }
 
-export interface DurableQueue {
+export interface DurableBuffer {
   open(): Promise<void>;
   /** Resolves once the readings are durably committed, or dropped by policy (the acknowledgement boundary). */
   append(readings: readonly PendingReading[], opts?: AppendOptions): Promise<AppendOutcome>;
@@ -147,7 +147,7 @@ export interface DurableQueue {
   readState(): Promise<Map<string, string>>;
   /** Resolves once every write submitted so far has landed or failed. */
   settled(): Promise<void>;
-  stats(): QueueStats;
+  stats(): BufferStats;
   close(): Promise<void>;
 }
 
