@@ -51,6 +51,13 @@ export class WindowTransform implements Transform {
     return this.open.size;
   }
 
+  /** Open windows and keys as gauges: what the state holds now, against maxOpenWindows and maxKeys. */
+  attach(ctx: TransformContext): void {
+    const label = `{window="${this.shape.name}"}`;
+    ctx.metrics.gauge(`window_open_windows${label}`, () => this.open.size);
+    ctx.metrics.gauge(`window_keys${label}`, () => this.keys.size);
+  }
+
   process(reading: PendingReading, ctx: TransformContext): TransformResult {
     const key = this.keyOf(reading);
     if (!key) return this.skip(ctx, 'no_group_key', reading);

@@ -245,3 +245,23 @@ describe('configuration', () => {
     expect(TransformChain.ledgerDelta(run)).toEqual({ received: 2, filtered: 1, consumed: 3, produced: 2 });
   });
 });
+
+describe('gauges', () => {
+  it('show the windows open and the keys held now, as they open and close', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], allowedLatenessMs: 0, name: 'room_temp' });
+    t.attach(ctx);
+    const gauges = (): [number | undefined, number | undefined] => {
+      const s = ctx.metrics.snapshot();
+      return [s['window_open_windows{window="room_temp"}'], s['window_keys{window="room_temp"}']];
+    };
+    expect(gauges()).toEqual([0, 0]);
+    t.process(reading('d1', 10_000, { x: 1 }), ctx);
+    t.process(reading('d2', 10_000, { x: 1 }), ctx);
+    expect(gauges()).toEqual([2, 2]);
+    t.process(reading('d1', 70_000, { x: 2 }), ctx); // d1's first window closes, its second opens
+    expect(gauges()).toEqual([2, 2]);
+    t.flush(ctx);
+    expect(gauges()).toEqual([0, 2]);
+  });
+});
