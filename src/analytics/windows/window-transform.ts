@@ -5,7 +5,7 @@ import { aggregateRecord, lateCopy, type AggregateShape, type ClosedBy } from '.
 import { holdsData, newKeyState, type KeyState, type OpenWindow } from './key-state.js';
 import { windowKind, type WindowKind } from './kinds.js';
 import type { WindowConfig } from './schema.js';
-import { decodeState, encodeKey, KEY_PREFIX } from './state-codec.js';
+import { decodeState, encodeKey, KEY_PREFIX, SHAPE_KEY, shapeFingerprint } from './state-codec.js';
 
 interface Registered {
   readonly state: KeyState;
@@ -33,6 +33,11 @@ export class WindowTransform implements Transform {
   private readonly dirty = new Set<string>();
   private readonly groupFields: readonly string[];
   private readonly fields: readonly string[];
+  private readonly fingerprint: string;
+  /** The shape is written with the next checkpoint: at first, and after a restore under another shape. */
+  private shapeDirty = true;
+  /** State restored under another shape and set aside, to be logged and counted once a context is at hand. */
+  private discarded: { windows: number; readings: number; keys: number } | null = null;
 
   constructor(
     readonly id: string,
@@ -44,6 +49,7 @@ export class WindowTransform implements Transform {
     this.idleTimeoutMs = config.idleTimeoutMs ?? this.kind.lengthMs + config.allowedLatenessMs;
     this.groupFields = config.groupBy;
     this.fields = config.fields;
+    this.fingerprint = shapeFingerprint(config);
   }
 
   /** Open windows over all keys (for the memory bound and its tests). */
@@ -56,9 +62,23 @@ export class WindowTransform implements Transform {
     const label = `{window="${this.shape.name}"}`;
     ctx.metrics.gauge(`window_open_windows${label}`, () => this.open.size);
     ctx.metrics.gauge(`window_keys${label}`, () => this.keys.size);
+    ctx.metrics.counter('window_restore_discarded_total', { window: this.shape.name });
+  }
+
+  /** Says once, with the first context after a restore, what was set aside because the shape changed. */
+  private reportDiscarded(ctx: TransformContext): void {
+    const d = this.discarded;
+    if (!d) return;
+    this.discarded = null;
+    ctx.metrics.inc('window_restore_discarded_total', { window: this.shape.name }, d.windows);
+    ctx.logger.warn(
+      { window: this.shape.name, windows: d.windows, readings: d.readings, keys: d.keys },
+      'the window changed (kind, length, groupBy, fields or aggregates) since its state was saved: the open windows saved under the old shape were discarded, not closed with mismatched accumulators; their readings were already counted as consumed',
+    );
   }
 
   process(reading: PendingReading, ctx: TransformContext): TransformResult {
+    if (this.discarded) this.reportDiscarded(ctx);
     const key = this.keyOf(reading);
     if (!key) return this.skip(ctx, 'no_group_key', reading);
     let values: Record<string, number> | undefined;
@@ -98,6 +118,7 @@ export class WindowTransform implements Transform {
   }
 
   onTime(now: number, ctx: TransformContext): readonly ProducedRecord[] {
+    if (this.discarded) this.reportDiscarded(ctx);
     const produced: ProducedRecord[] = [];
     for (const state of [...this.keys.values()]) {
       if (this.config.time === 'processing' && this.kind.byTime) {
@@ -124,6 +145,10 @@ export class WindowTransform implements Transform {
 
   checkpoint(): readonly StateOp[] {
     const ops: StateOp[] = [];
+    if (this.shapeDirty) {
+      ops.push({ type: 'put', key: SHAPE_KEY, value: this.fingerprint });
+      this.shapeDirty = false;
+    }
     for (const id of this.dirty) {
       const state = this.keys.get(id);
       ops.push(state ? { type: 'put', key: KEY_PREFIX + id, value: JSON.stringify(state) } : { type: 'del', key: KEY_PREFIX + id });
@@ -138,6 +163,16 @@ export class WindowTransform implements Transform {
     this.open.clear();
     this.dirty.clear();
     this.nextSeq = decoded.nextSeq;
+    // State saved before shapes were stored is taken as it is (the shape cannot be told); a known other shape
+    // is set aside, and its keys deleted from the store with the next checkpoint.
+    this.shapeDirty = decoded.shape !== this.fingerprint;
+    if (decoded.shape !== undefined && decoded.shape !== this.fingerprint) {
+      const windows = decoded.states.reduce((n, s) => n + s.windows.length, 0);
+      const readings = decoded.states.reduce((n, s) => n + s.windows.reduce((m, w) => m + windowCount(w), 0), 0);
+      this.discarded = { windows, readings, keys: decoded.states.length };
+      for (const state of decoded.states) this.dirty.add(state.id);
+      return;
+    }
     const windows: Registered[] = [];
     for (const state of decoded.states) {
       this.keys.set(state.id, state);
@@ -279,4 +314,8 @@ export class WindowTransform implements Transform {
 function sortRecords(records: ProducedRecord[]): ProducedRecord[] {
   const order = (r: ProducedRecord) => r.reading.result as { window: { start: number; end: number } };
   return records.sort((a, b) => order(a).window.end - order(b).window.end || (a.reading.deviceId < b.reading.deviceId ? -1 : a.reading.deviceId > b.reading.deviceId ? 1 : 0) || order(a).window.start - order(b).window.start);
+}
+
+function windowCount(w: OpenWindow): number {
+  return w.acc?.count ?? 0;
 }

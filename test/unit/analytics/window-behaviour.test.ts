@@ -178,9 +178,32 @@ describe('stop and state', () => {
     t.process(reading('d', 1, { x: 1 }), ctx);
     expect(t.flush(ctx)).toEqual([]);
     const state = new Map(t.checkpoint().map((op) => [op.key, op.type === 'put' ? op.value : '']));
-    const after = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], onStop: 'keep', aggregates: ['count'] });
+    const after = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], onStop: 'keep', name: 'renamed' });
     after.restore(state);
-    expect(after.process(reading('d', MIN + 5_000, { x: 1 }), ctx).produced?.map(summary)).toEqual([{ key: 'd', start: 0, end: MIN, count: 1, closedBy: 'watermark', values: { x_count: 1 } }]);
+    // A new name does not change what is accumulated: the window goes on.
+    expect(after.process(reading('d', MIN + 5_000, { x: 1 }), ctx).produced?.map(summary)).toEqual([
+      { key: 'd', start: 0, end: MIN, count: 1, closedBy: 'watermark', values: { x_count: 1, x_mean: 1, x_min: 1, x_max: 1 } },
+    ]);
+  });
+
+  it('sets aside state saved under another shape (here other aggregates): counted and logged, never closed with mismatched accumulators', () => {
+    const ctx = ctxAt(0);
+    const t = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], onStop: 'keep', name: 'w' });
+    t.process(reading('d', 1, { x: 1 }), ctx);
+    t.process(reading('d', 2, { x: 3 }), ctx);
+    t.process(reading('e', 2, { x: 5 }), ctx);
+    const state = new Map(t.checkpoint().map((op) => [op.key, op.type === 'put' ? op.value : '']));
+    const after = makeWindow({ kind: 'tumbling', sizeMs: MIN, fields: ['x'], onStop: 'keep', name: 'w', aggregates: ['count', 'p95'] });
+    after.attach(ctx);
+    after.restore(state);
+    expect(after.openWindows).toBe(0);
+    // The next checkpoint stores the new shape and deletes the keys saved under the old one.
+    expect(after.checkpoint().map((op) => [op.type, op.key]).sort()).toEqual([['del', 'k:["d"]'], ['del', 'k:["e"]'], ['put', 'c:']]);
+    expect(after.onTime(10, ctx)).toEqual([]);
+    expect(ctx.metrics.get('window_restore_discarded_total', { window: 'w' })).toBe(2);
+    // New readings start afresh under the new shape.
+    after.process(reading('d', 10, { x: 7 }), ctx);
+    expect(after.process(reading('d', MIN + 5_000, { x: 1 }), ctx).produced?.map(summary)).toEqual([{ key: 'd', start: 0, end: MIN, count: 1, closedBy: 'watermark', values: { x_count: 1, x_p95: 7 } }]);
   });
 
   it('checkpoints only the keys that changed, and deletes a key forgotten after keyRetentionMs', () => {
@@ -188,7 +211,9 @@ describe('stop and state', () => {
     const t = makeWindow({ kind: 'tumbling', sizeMs: 1_000, fields: ['x'], idleTimeoutMs: 1_000, keyRetentionMs: 5_000 });
     t.process(reading('a', 0, { x: 1 }, { receivedAt: 0 }), ctx);
     t.process(reading('b', 0, { x: 1 }, { receivedAt: 0 }), ctx);
+    // The first checkpoint also stores the window's shape, which later ones leave alone.
     expect(t.checkpoint().map((op) => [op.type, op.key])).toEqual([
+      ['put', 'c:'],
       ['put', 'k:["a"]'],
       ['put', 'k:["b"]'],
     ]);
