@@ -13,6 +13,23 @@ type AlarmBody = { id: string; kind: string; result: { transition: string; episo
 const body = (r: ReceivedRequest): AlarmBody => JSON.parse(r.body) as AlarmBody;
 const RULE = { type: 'detect', rule: 'boiler-hot', field: 't', severity: 'critical', detector: { kind: 'threshold', raise: 80, clear: 75 } };
 
+/**
+ * A webhook receiver that answers `answer.now` (503 at first), and a gateway with RULE notifying it with the
+ * given webhook settings, plus a device; everything is closed through `closers`.
+ */
+async function webhookRig(closers: Array<() => Promise<unknown>>, webhook: Record<string, unknown>) {
+  const temp = await makeTempDir();
+  closers.push(temp.cleanup);
+  const answer: { now: Answer } = { now: 503 };
+  const receiver = await startWebhookReceiver(() => answer.now);
+  closers.push(() => receiver.close());
+  const { gateway, mqttUrl } = await startTestGateway(temp.dir, { transforms: [RULE], alarms: { notify: { webhook: { url: receiver.url, ...webhook } } } });
+  closers.push(() => gateway.stop(AbortSignal.timeout(10_000)));
+  const device = await mqtt.connectAsync(mqttUrl, { clientId: 'th-1', reconnectPeriod: 0 });
+  closers.push(() => device.endAsync(true));
+  return { temp, answer, receiver, gateway, device };
+}
+
 describe('alarm webhook across an outage of the receiver', () => {
   const closers: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
@@ -21,18 +38,7 @@ describe('alarm webhook across an outage of the receiver', () => {
   });
 
   it('keeps raise, ack and clear in the outbox while the webhook answers 503, then delivers each exactly once per Idempotency-Key, in order', async () => {
-    const temp = await makeTempDir();
-    closers.push(temp.cleanup);
-    let answer: Answer = 503;
-    const receiver = await startWebhookReceiver(() => answer);
-    closers.push(() => receiver.close());
-    const { gateway, mqttUrl } = await startTestGateway(temp.dir, {
-      transforms: [RULE],
-      alarms: { notify: { webhook: { url: receiver.url, timeoutMs: 2_000, headers: { Authorization: 'Bearer site-token' }, retry: { baseDelayMs: 20, maxDelayMs: 200 } } } },
-    });
-    closers.push(() => gateway.stop(AbortSignal.timeout(10_000)));
-    const device = await mqtt.connectAsync(mqttUrl, { clientId: 'th-1', reconnectPeriod: 0 });
-    closers.push(() => device.endAsync(true));
+    const { temp, answer, receiver, gateway, device } = await webhookRig(closers, { timeoutMs: 2_000, headers: { Authorization: 'Bearer site-token' }, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
     const metric = (name: string, labels?: Record<string, string>) => gateway.metrics.get(name, labels);
     const outbox = () => gateway.metrics.snapshot()['alarm_webhook_outbox'];
 
@@ -48,7 +54,7 @@ describe('alarm webhook across an outage of the receiver', () => {
     expect(down.causes).toContain('source:alarm_webhook: failing');
     expect(down.reasons.find((r) => r.startsWith('alarm_webhook'))).toMatch(/3 waiting in the outbox/);
 
-    answer = 200;
+    answer.now = 200;
     await receiver.waitFor((r) => acceptedKeys(r).length === 3, 15_000);
     await until(() => outbox() === 0 && metric('alarm_webhook_sent_total') === 3, 10_000, 'the outbox emptying');
 
@@ -83,18 +89,7 @@ describe('alarm webhook outbox at its bound', () => {
   });
 
   it('drops the oldest waiting notification for a new one, counted, and delivers the newest once the webhook is back', async () => {
-    const temp = await makeTempDir();
-    closers.push(temp.cleanup);
-    let answer: Answer = 503;
-    const receiver = await startWebhookReceiver(() => answer);
-    closers.push(() => receiver.close());
-    const { gateway, mqttUrl } = await startTestGateway(temp.dir, {
-      transforms: [RULE],
-      alarms: { notify: { webhook: { url: receiver.url, maxOutbox: 1, retry: { baseDelayMs: 20, maxDelayMs: 100 } } } },
-    });
-    closers.push(() => gateway.stop(AbortSignal.timeout(10_000)));
-    const device = await mqtt.connectAsync(mqttUrl, { clientId: 'th-1', reconnectPeriod: 0 });
-    closers.push(() => device.endAsync(true));
+    const { answer, receiver, gateway, device } = await webhookRig(closers, { maxOutbox: 1, retry: { baseDelayMs: 20, maxDelayMs: 100 } });
 
     await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq: 1, t: 90 }), { qos: 1 });
     await receiver.waitFor((r) => r.length >= 1);
@@ -105,7 +100,7 @@ describe('alarm webhook outbox at its bound', () => {
     const raiseKey = receiver.requests[0]!.idempotencyKey;
     await receiver.waitFor((r) => r.some((x) => x.idempotencyKey !== raiseKey));
 
-    answer = 200;
+    answer.now = 200;
     await receiver.waitFor((r) => acceptedKeys(r).length === 1, 10_000);
     await until(() => gateway.metrics.get('alarm_webhook_sent_total') === 1, 5_000, 'the clear counted as sent');
     const accepted = receiver.requests.filter((r) => r.status === 200);
