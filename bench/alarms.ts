@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { connect } from 'mqtt';
 import { parse, stringify } from 'yaml';
@@ -118,17 +119,25 @@ interface Run {
 }
 
 /** Collects raises from the broker's alarm topics, each timed at its arrival here. */
-function listen(url: string, signal: AbortSignal): { subscribed: Promise<void>; done: Promise<AlarmCollector> } {
+function listen(url: string, signal: AbortSignal): { subscribed: Promise<void>; done: Promise<AlarmCollector>; lost: () => string | undefined } {
   const collector = new AlarmCollector();
+  // A listener that lost its connection mid-run missed alarms: that would read as low recall, not as a fault.
+  let lost: string | undefined;
   const client = connect(url, { clientId: `bench-alarms-${process.pid}`, clean: true, reconnectPeriod: 0, connectTimeout: 10_000 });
   client.on('message', (_topic, payload) => {
     if (payload.length === 0) return collector.addEmptyPayload();
     const parsed = alarmFromBytes(payload);
     collector.add('alarm' in parsed && parsed.alarm.transition === 'raised' ? { alarm: { ...parsed.alarm, at: Date.now() } } : parsed);
   });
+  client.on('close', () => {
+    if (!signal.aborted) lost ??= 'the alarm listener lost its connection during the run';
+  });
   const subscribed = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no alarm subscription on ${url} within 10 s`)), 10_000);
-    client.once('error', (err) => reject(err));
+    client.on('error', (err) => {
+      lost ??= `the alarm listener failed: ${err.message}`;
+      reject(err);
+    });
     client.once('connect', () =>
       client.subscribe(example.alarms.notify.topicPrefix + '/#', { qos: 1 }, (err) => {
         clearTimeout(timer);
@@ -138,9 +147,9 @@ function listen(url: string, signal: AbortSignal): { subscribed: Promise<void>; 
     );
   });
   const done = new Promise<AlarmCollector>((resolve) => {
-    signal.addEventListener('abort', () => void client.endAsync(true).finally(() => resolve(collector)), { once: true });
+    signal.addEventListener('abort', () => void Promise.race([client.endAsync(true), delay(10_000, undefined, { ref: false })]).finally(() => resolve(collector)), { once: true });
   });
-  return { subscribed, done };
+  return { subscribed, done, lost: () => lost };
 }
 
 async function runVariant(kinesis: ReturnType<typeof createKinesisClient>, endpoint: string, dir: string, scenarioFile: string, variant: Variant, n: number): Promise<Run> {
@@ -166,9 +175,13 @@ async function runVariant(kinesis: ReturnType<typeof createKinesisClient>, endpo
       summary = await load.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? o : undefined)), (DURATION_S + 120) * 1000);
     } finally {
       stopListening.abort();
+      // The summary is its last line: let it exit by itself (bounded), so the truth file is complete.
+      if (load.proc.exitCode === null && load.proc.signalCode === null) await Promise.race([new Promise((r) => load.proc.once('exit', r)), delay(10_000, undefined, { ref: false })]);
       await load.stop();
     }
     const collector = await listener?.done;
+    const lost = listener?.lost();
+    requireMeasured(lost === undefined, `${variant} round ${n}: ${lost}`);
     const readings = summary.acked as number;
     requireMeasured(readings > 0 && summary.failed === 0, `${variant} round ${n}: device-sim sent ${summary.sent}, ${readings} acknowledged, ${summary.failed} failed`);
     // Alarm records share the stream with the readings, so the count only says every reading could be in.
