@@ -1,6 +1,6 @@
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { delay } from '../core/abort.js';
+import { boundedSignal, delay } from '../core/abort.js';
 import { Backoff } from '../core/backoff.js';
 import { describeError, isTidegateError, TidegateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -100,9 +100,11 @@ async function fetchWithRetry(opts: IotCredentialsOptions): Promise<AwsCredentia
 function fetchOnce(opts: IotCredentialsOptions): Promise<AwsCredentials> {
   const [host, portText] = opts.endpoint.split(':') as [string, string | undefined];
   const timeoutMs = opts.requestTimeoutMs ?? 10_000;
-  const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  // Not AbortSignal.any with a timeout signal: that one can be collected before it fires (see boundedSignal).
+  const bounded = boundedSignal(opts.signal, timeoutMs);
+  const signal = bounded.signal;
   const where = `AWS IoT credentials provider ${opts.endpoint}`;
-  return new Promise<AwsCredentials>((resolve, reject) => {
+  const request = new Promise<AwsCredentials>((resolve, reject) => {
     const req = https.request(
       {
         host,
@@ -134,6 +136,7 @@ function fetchOnce(opts: IotCredentialsOptions): Promise<AwsCredentials> {
     req.on('error', (err) => reject(networkError(err, signal, timeoutMs, where)));
     req.end();
   });
+  return request.finally(() => bounded.done());
 }
 
 function readBody(res: IncomingMessage): Promise<string> {

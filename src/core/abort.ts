@@ -38,6 +38,34 @@ export function cancellableWait(ms: number, signal: AbortSignal): { promise: Pro
   return { promise, cancel };
 }
 
+/**
+ * A signal for one bounded operation: aborted when `parent` aborts or after `ms`, whichever comes first;
+ * `done()` releases its timer and its listener on `parent` once the operation is over. Not
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: on Node 20 a timeout signal held only by a combined
+ * signal can be garbage-collected before it fires (nodejs/node issue 57736), and the operation it bounds then
+ * never times out; under load, where collections come often, a probe of a black-holed stream hung that way.
+ * The timer here is held by the event loop until it fires or `done()` clears it.
+ */
+export function boundedSignal(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(parent!.reason);
+  const timer = setTimeout(() => {
+    parent?.removeEventListener('abort', onParent);
+    controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  // The operation is what keeps the process alive, not its deadline.
+  timer.unref();
+  if (parent?.aborted) onParent();
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
+
 export function abortError(signal: AbortSignal): TidegateError {
   return new TidegateError('ERR_ABORTED', 'operation aborted', { cause: signal.reason });
 }

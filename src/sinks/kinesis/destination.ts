@@ -1,5 +1,5 @@
 import { isCredentialsError } from '../../aws/credentials.js';
-import { delay } from '../../core/abort.js';
+import { boundedSignal, delay } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError, isTidegateError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -291,8 +291,9 @@ export class Destination implements Sink<KinesisCall> {
       await delay(Math.min(every, left), stopping).catch(() => undefined);
       if (stopping.aborted || performance.now() >= until) return;
       const startedAt = Date.now();
+      const bounded = boundedSignal(stopping, Math.min(STREAM_READ_TIMEOUT_MS, every));
       try {
-        await stream.describeStream(this.opts.name, AbortSignal.any([stopping, AbortSignal.timeout(Math.min(STREAM_READ_TIMEOUT_MS, every))]));
+        await stream.describeStream(this.opts.name, bounded.signal);
         this.count('probes_total', { outcome: 'ok' });
         return;
       } catch (err) {
@@ -300,6 +301,8 @@ export class Destination implements Sink<KinesisCall> {
         const e = err as { name?: string; code?: string; message?: string };
         // A probe that fails for want of credentials says so in health (the backoff itself continues).
         if (isCredentialsError(err)) this.noteFailed(startedAt, e.code ?? e.name ?? 'CredentialsProviderError', e.message ?? String(err), err);
+      } finally {
+        bounded.done();
       }
     }
   }
@@ -353,8 +356,9 @@ export class Destination implements Sink<KinesisCall> {
     const now = performance.now();
     if (now - this.shardsReadAt < MIN_SHARD_REFRESH_MS) return;
     this.shardsReadAt = now;
+    const bounded = boundedSignal(stopping, STREAM_READ_TIMEOUT_MS);
     this.shardRead = stream
-      .listShards(this.opts.name, AbortSignal.any([stopping, AbortSignal.timeout(STREAM_READ_TIMEOUT_MS)]))
+      .listShards(this.opts.name, bounded.signal)
       .then((shards) => {
         const map = new ShardMap(shards);
         if (map.size === 0) throw new Error('ListShards returned no open shard');
@@ -368,6 +372,7 @@ export class Destination implements Sink<KinesisCall> {
         this.logger.warn({ ...this.where, err: describeError(err), why }, 'could not read the shard map (ListShards); pacing as before');
       })
       .finally(() => {
+        bounded.done();
         this.shardRead = null;
       });
   }
