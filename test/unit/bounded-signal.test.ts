@@ -13,7 +13,7 @@ describe('boundedSignal', () => {
     expect(parent.signal.aborted).toBe(false);
   });
 
-  it('aborts with the parent, at once, with the parent\\'s reason', () => {
+  it("aborts with the parent, at once, with the parent's reason", () => {
     const parent = new AbortController();
     const { signal } = boundedSignal(parent.signal, 60_000);
     parent.abort(new Error('stopping'));
