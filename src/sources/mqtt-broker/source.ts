@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Admission } from '../../admission.js';
 import { withTimeout } from '../../core/abort.js';
@@ -64,6 +64,11 @@ export class MqttBrokerSource implements Component {
     this.refusals = new RateLimitedLog(opts.logger);
     this.auth = opts.auth ?? mqttAuthSchema.parse({});
     this.limits = opts.limits ?? mqttLimitsSchema.parse({});
+    // Each publish delayed by mqtt.limits.publishRate waits on the stop signal, and its listener goes when
+    // the wait ends. aedes reads a client's next chunk only once every packet of the last one is handled, so
+    // the waits are bounded by one read's packets per connected client (and maxConnections): more than
+    // Node's default of 10 listeners is expected, not a leak.
+    setMaxListeners(0, this.stopController.signal);
   }
 
   async start(): Promise<void> {
