@@ -8,6 +8,7 @@ import type { AppendOutcome, DeadLetter, DurableBuffer, PendingReading, Replaced
 import { describeError } from './core/errors.js';
 import { abortError } from './core/abort.js';
 import { TransformChain, type ChainDeadLetter, type ChainOutcome } from './pipeline/transform-chain.js';
+import { replacedBy, type ReplayItem } from './buffer/dead-letters.js';
 import type { ProducedRecord, Transform } from './pipeline/transform.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
@@ -134,13 +135,11 @@ export class Admission {
    * Sends readings decoded again from dead letters through the transforms and rules, as if they had just
    * arrived (the resend guard aside), and removes those dead letters in the same commit as the outcome.
    */
-  async replay(items: ReadonlyArray<{ n: number; reason: string; reading: PendingReading }>): Promise<Omit<AdmitOutcome, 'rejected'>> {
+  async replay(items: readonly ReplayItem[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
     if (items.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
-    const reasons: Record<string, number> = {};
-    for (const item of items) reasons[item.reason] = (reasons[item.reason] ?? 0) + 1;
-    const replaces: ReplacedDeadLetters = { numbers: items.map((i) => i.n), reasons };
+    const replaces = replacedBy(items);
     const readings = items.map((i) => i.reading);
-    if (this.chain.empty) return this.appendOutcome(null, readings, undefined, undefined, replaces);
+    if (this.chain.empty) return this.appendOutcome(null, readings, { replaces });
     return this.inTurn(() => this.chain.runReplayed(readings), readings, replaces);
   }
 
@@ -179,7 +178,7 @@ export class Admission {
    * in flight have settled.
    */
   private async inTurn(run: () => ChainOutcome, readings: readonly PendingReading[] = [], replaces?: ReplacedDeadLetters): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    if (!this.chain.stateful) return this.appendOutcome(run(), readings, undefined, undefined, replaces);
+    if (!this.chain.stateful) return this.appendOutcome(run(), readings, replaces ? { replaces } : {});
     const previous = this.turn;
     let release!: () => void;
     this.turn = new Promise<void>((resolve) => (release = resolve));
@@ -189,16 +188,11 @@ export class Admission {
       if (this.stateSuspect) await this.rebuildState();
       const outcome = run();
       const state = this.chain.checkpoint();
-      return await this.appendOutcome(
-        outcome,
-        readings,
-        state,
-        () => {
-          submitted = true;
-          release();
-        },
-        replaces,
-      );
+      const onSubmitted = (): void => {
+        submitted = true;
+        release();
+      };
+      return await this.appendOutcome(outcome, readings, { state, onSubmitted, ...(replaces ? { replaces } : {}) });
     } catch (err) {
       // Not submitted: nothing of it was written, and no later batch has run yet, so rebuild now. Submitted:
       // later batches may already be under way; the next turn rebuilds first.
@@ -220,9 +214,7 @@ export class Admission {
   private async appendOutcome(
     outcome: ChainOutcome | null,
     readings: readonly PendingReading[] = [],
-    state?: readonly StateWrite[],
-    onSubmitted?: () => void,
-    replaces?: ReplacedDeadLetters,
+    { state, onSubmitted, replaces }: { state?: readonly StateWrite[]; onSubmitted?: () => void; replaces?: ReplacedDeadLetters } = {},
   ): Promise<Omit<AdmitOutcome, 'rejected'>> {
     const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
     const hasState = state !== undefined && state.length > 0;

@@ -1,9 +1,9 @@
 import { isTidegateError } from '../core/errors.js';
 import type { DecodeOptions } from '../normalize/decode.js';
 import { decodeMessage } from '../normalize/decode.js';
-import type { BatchOp, LevelBuffer } from './level-buffer.js';
-import { DEAD_LETTER_END, DEAD_LETTER_PREFIX, deadLetterKey, encodeRecordJson, encodeStoredValue, keySeq, recordKey, storedBytes } from './record-codec.js';
-import type { DeadLetter, PendingReading } from './types.js';
+import type { LevelBuffer } from './level-buffer.js';
+import { DEAD_LETTER_END, DEAD_LETTER_PREFIX, deadLetterKey, keySeq } from './record-codec.js';
+import type { DeadLetter, PendingReading, ReplacedDeadLetters } from './types.js';
 
 export interface StoredDeadLetter {
   n: number;
@@ -45,10 +45,10 @@ export interface ReplayResult {
   /** Dead letters that decoded and left the dead letters: stored, or what the rules made of them. */
   replayed: number;
   /**
-   * With transforms or rules (a running gateway), what became of the replayed readings, as for any reading:
-   * stored, filtered, consumed into a window or detector, dead-lettered again by a rule, dropped (buffer full).
+   * What became of the replayed readings, as for any reading: stored, filtered, consumed into a window or
+   * detector, dead-lettered again by a rule, dropped (buffer full).
    */
-  outcome?: { stored: number; filtered: number; consumed: number; produced: number; deadLetteredAgain: number; dropped: number };
+  outcome: { stored: number; filtered: number; consumed: number; produced: number; deadLetteredAgain: number; dropped: number };
   /** Still invalid under the current configuration, left in place with their new reason. */
   stillInvalid: Array<{ n: number; reason: string; message: string }>;
   /** Refused before their payload was read (oversize): nothing to replay. */
@@ -57,44 +57,45 @@ export interface ReplayResult {
   leftByFullBuffer?: number;
 }
 
-/** The running gateway's pipeline, which replayed readings go through (the transforms and rules). */
+/** Readings decoded again from dead letters, each with the dead letter it replaces. */
+export type ReplayItem = { n: number; reason: string; reading: PendingReading };
+
+/** Where replayed readings go: the running gateway's pipeline (its transforms and rules), or the buffer itself. */
 export interface ReplayPipeline {
-  replay(items: ReadonlyArray<{ n: number; reason: string; reading: PendingReading }>): Promise<{ accepted: number; filtered: number; consumed: number; produced: number; dropped: number }>;
+  replay(items: readonly ReplayItem[]): Promise<{ accepted: number; filtered: number; consumed: number; produced: number; dropped: number }>;
 }
 
-// Replayed through the pipeline in batches of this many: one commit each, a bounded batch in memory.
+/** The dead letters a batch of replayed readings replaces, deleted in the commit that stores what they became. */
+export function replacedBy(items: readonly ReplayItem[]): ReplacedDeadLetters {
+  const reasons: Record<string, number> = {};
+  for (const item of items) reasons[item.reason] = (reasons[item.reason] ?? 0) + 1;
+  return { numbers: items.map((i) => i.n), reasons };
+}
+
+/** Without transforms or rules (an operator tool on a stopped gateway): the readings are stored as they are. */
+export function bufferReplay(q: LevelBuffer): ReplayPipeline {
+  return {
+    async replay(items) {
+      const stored = (await q.append(items.map((i) => i.reading), { replaces: replacedBy(items) })) === 'stored';
+      return { accepted: stored ? items.length : 0, filtered: 0, consumed: 0, produced: 0, dropped: stored ? 0 : items.length };
+    },
+  };
+}
+
+// Replayed in batches of this many: one commit each, a bounded batch in memory.
 const REPLAY_BATCH = 256;
 
 /**
  * Sends dead letters through decoding again, with the current configuration (a topic template, a size limit
- * or a device registry fixed since). Each one that is now valid leaves the dead letters in the same atomic
- * batch as what it becomes, so conservation still holds. With a `pipeline` (the running gateway), it goes
- * through the transforms and rules like a reading that just arrived; without one (no transforms or rules
- * configured, or the gateway stopped and none configured), it is stored as it is.
+ * or a device registry fixed since), then through `pipeline`: the running gateway's transforms and rules, as
+ * for a reading that just arrived, or (by default) straight into the buffer. Each batch leaves the dead
+ * letters in the same atomic commit as what its readings became, so conservation still holds, and a
+ * reading is counted as received once however often it is replayed.
  */
-export async function replayDeadLetters(q: LevelBuffer, gatewayId: string, decode: DecodeOptions, filter: DeadLetterFilter = {}, pipeline?: ReplayPipeline): Promise<ReplayResult> {
-  const result: ReplayResult = { replayed: 0, stillInvalid: [], withoutPayload: 0 };
-  if (pipeline) return replayThroughPipeline(q, decode, filter, pipeline, result);
-  for (const d of await listDeadLetters(q, filter)) {
-    const reading = decodeDead(d, decode, result);
-    if (!reading) continue;
-    const seq = q.takeSeq();
-    const key = recordKey('telemetry', seq);
-    const value = encodeStoredValue(reading.deviceId, encodeRecordJson(gatewayId, seq, reading));
-    const ops: BatchOp[] = [
-      { type: 'put', key, value },
-      { type: 'del', key: deadLetterKey(d.n) },
-    ];
-    await q.submit(ops, { deadLettered: { [d.entry.reason]: -1 }, buffered: 1, bufferedBytes: storedBytes(key, value) }, -1);
-    q.noteCommitted('telemetry', seq);
-    result.replayed += 1;
-  }
-  return result;
-}
-
-async function replayThroughPipeline(q: LevelBuffer, decode: DecodeOptions, filter: DeadLetterFilter, pipeline: ReplayPipeline, result: ReplayResult): Promise<ReplayResult> {
+export async function replayDeadLetters(q: LevelBuffer, decode: DecodeOptions, filter: DeadLetterFilter = {}, pipeline: ReplayPipeline = bufferReplay(q)): Promise<ReplayResult> {
   const outcome = { stored: 0, filtered: 0, consumed: 0, produced: 0, deadLetteredAgain: 0, dropped: 0 };
-  let batch: Array<{ n: number; reason: string; reading: PendingReading }> = [];
+  const result: ReplayResult = { replayed: 0, outcome, stillInvalid: [], withoutPayload: 0 };
+  let batch: ReplayItem[] = [];
   const send = async (): Promise<void> => {
     if (batch.length === 0) return;
     const o = await pipeline.replay(batch);
@@ -123,7 +124,6 @@ async function replayThroughPipeline(q: LevelBuffer, decode: DecodeOptions, filt
     const tried = result.replayed + result.stillInvalid.length + result.withoutPayload;
     result.leftByFullBuffer = letters.length - tried;
   }
-  result.outcome = outcome;
   return result;
 }
 

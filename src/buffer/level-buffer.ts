@@ -93,12 +93,12 @@ export interface LevelBufferOptions {
   outbox?: { maxEntries: number; select: (r: PendingReading) => boolean; onDropped?: (n: number) => void };
 }
 
-// Larger gaps are not damage (a damaged LevelDB block holds ~4 KiB, a dozen records): drops or failed commits.
 /**
  * Deliveries (cursor moves and deletions) are fsynced at most this often: a power cut then resends at most
  * about this much of what Kinesis had accepted, and a drain no longer costs an fsync per call.
  */
 const DELIVERY_SYNC_MS = 1_000;
+// Larger gaps are not damage (a damaged LevelDB block holds ~4 KiB, a dozen records): drops or failed commits.
 const MAX_GAP_PROBE = 1_000;
 
 const byLane = <T>(make: () => T): Record<Lane, T> => ({ alarm: make(), telemetry: make() });
@@ -117,9 +117,6 @@ export class LevelBuffer implements DurableBuffer {
   private lastSyncAt = 0;
   /** The last batch was written without a sync it would otherwise have had (a delivery). */
   private unsynced = false;
-  /** How many writes took records out of the buffer: what a cached oldest record is checked against. */
-  private removals = 0;
-  private readonly oldestCache: Partial<Record<Lane, { cursor: number; head: number; removals: number; at: number | null }>> = {};
   readonly maxBytes: number;
   readonly whenFull: WhenFull;
   private nextSeq = 1;
@@ -322,31 +319,17 @@ export class LevelBuffer implements DurableBuffer {
     return oldest;
   }
 
-  /**
-   * The received time of a lane's oldest record, read from the store only when it may have changed: health
-   * asks on every /healthz, status and stats line, and a store read each time was a measurable part of a
-   * paced drain's CPU. The answer stands while no record left the lane (the removal count) and the cursor
-   * has not moved; an empty lane's answer also needs no new record.
-   */
+  /** The received time of a lane's oldest record still in the buffer (null when the lane is empty). */
   private async oldestOf(lane: Lane): Promise<number | null> {
-    const cursor = this.minCursor(lane);
-    const head = this.lastCommitted[lane];
-    const known = this.oldestCache[lane];
-    if (known && known.cursor === cursor && known.removals === this.removals && (known.at !== null || known.head === head)) return known.at;
-    const removals = this.removals;
-    const [entry] = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, cursor), lt: recordEnd(lane), limit: 1, valueEncoding: 'buffer' }).all();
-    let at: number | null = null;
-    if (entry) {
-      try {
-        const received = (JSON.parse(decodeStoredValue(lane, entry[0], entry[1]).data.toString('utf8')) as { receivedAt?: number }).receivedAt;
-        if (typeof received === 'number') at = received;
-      } catch {
-        // A damaged record says nothing about age; the reader dead-letters it.
-      }
+    const [entry] = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, this.minCursor(lane)), lt: recordEnd(lane), limit: 1, valueEncoding: 'buffer' }).all();
+    if (!entry) return null;
+    try {
+      const received = (JSON.parse(decodeStoredValue(lane, entry[0], entry[1]).data.toString('utf8')) as { receivedAt?: number }).receivedAt;
+      return typeof received === 'number' ? received : null;
+    } catch {
+      // A damaged record says nothing about age; the reader dead-letters it.
+      return null;
     }
-    // A damaged oldest record is not cached: it says nothing, and is read again until it is gone.
-    if (!entry || at !== null) this.oldestCache[lane] = { cursor, head, removals, at };
-    return at;
   }
 
   async readState(): Promise<Map<string, string>> {
@@ -478,14 +461,9 @@ export class LevelBuffer implements DurableBuffer {
    * counts what is not on disk.
    */
   submit(ops: BatchOp[], delta: LedgerDelta = {}, deadLettersStored = 0, sync = true): Promise<void> {
-    // Records leaving the buffer (delivered, dead-lettered, pruned) may change which one is oldest: counted
-    // when submitted and again when written, so a read of the oldest that overlapped the write is not kept.
-    const removing = (delta.buffered ?? 0) < 0;
-    if (removing) this.removals += 1;
     applyDelta(this.ledger, delta);
     this.deadLettersStored += deadLettersStored;
-    const written = removing ? this.commit.submit(ops, sync).finally(() => (this.removals += 1)) : this.commit.submit(ops, sync);
-    return written.catch((err: unknown) => {
+    return this.commit.submit(ops, sync).catch((err: unknown) => {
       applyDelta(this.ledger, delta, -1);
       this.deadLettersStored -= deadLettersStored;
       this.onWriteFailure(err);
@@ -501,16 +479,6 @@ export class LevelBuffer implements DurableBuffer {
 
   wakeSpace(): void {
     for (const wake of [...this.spaceWaiters]) wake();
-  }
-
-  /** Hands out the next sequence (for the dead-letter replay, which writes records of its own). */
-  takeSeq(): number {
-    return this.nextSeq++;
-  }
-
-  /** Makes a record written outside append() visible to readers once its batch is committed. */
-  noteCommitted(lane: Lane, seq: number): void {
-    this.markCommitted(lane, seq);
   }
 
   /**

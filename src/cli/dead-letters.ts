@@ -43,10 +43,8 @@ export async function replayCommand(o: DeadLetterOptions): Promise<number> {
   if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     process.stdout.write(`replayed ${r.replayed}; still invalid ${r.stillInvalid.length}; without payload ${r.withoutPayload}\n`);
-    if (r.outcome) {
-      const o = r.outcome;
-      process.stdout.write(`  through the rules: stored ${o.stored}, filtered ${o.filtered}, consumed ${o.consumed} (producing ${o.produced}), dead-lettered again ${o.deadLetteredAgain}, dropped ${o.dropped}\n`);
-    }
+    const o = r.outcome;
+    process.stdout.write(`  became: stored ${o.stored}, filtered ${o.filtered}, consumed ${o.consumed} (producing ${o.produced}), dead-lettered again ${o.deadLetteredAgain}, dropped ${o.dropped}\n`);
     if (r.leftByFullBuffer) process.stdout.write(`  the buffer is full: ${r.leftByFullBuffer} left in the dead letters; replay again once readings have been delivered\n`);
     for (const s of r.stillInvalid) process.stdout.write(`  #${s.n} ${s.reason}: ${s.message}\n`);
   }

@@ -58,7 +58,7 @@ export function createControlHandler(ctx: ControlContext): (request: ControlRequ
       case 'dead-letters.purge':
         return { purged: await purgeDeadLetters(ctx.buffer, filterOf(request)) };
       case 'dead-letters.replay':
-        return replayDeadLetters(ctx.buffer, ctx.gatewayId, ctx.decode, filterOf(request), ctx.replayPipeline?.() ?? undefined);
+        return replayDeadLetters(ctx.buffer, ctx.decode, filterOf(request), ctx.replayPipeline?.() ?? undefined);
       case 'alarms.list':
         return alarmsOf(ctx).list({ ...(request.rule !== undefined ? { rule: request.rule } : {}), all: request.all === true });
       case 'alarms.ack':
