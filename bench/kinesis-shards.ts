@@ -12,7 +12,8 @@
  * is up with its backlog and has read the shard map; the drain is timed from the proxy being opened to the
  * gateway's buffer being empty (and, apart from that, until the proxy had accepted every reading); the stream
  * is then read back, de-aggregated, and every reading id checked.
- * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced]
+ * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced] [--put-records direct,sdk]
+ * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.)
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -33,7 +34,9 @@ import { fillBacklog } from './backlog.js';
 import { cpuMs, jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 
-const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '1' }, 'no-unpaced': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '1' }, 'no-unpaced': { type: 'boolean', default: false }, 'put-records': { type: 'string', default: 'direct' } } });
+const PUT_RECORDS = String(args['put-records']).split(',').map((c) => c.trim());
+if (PUT_RECORDS.some((c) => c !== 'direct' && c !== 'sdk')) throw new Error(`--put-records takes direct, sdk or both (direct,sdk), not ${args['put-records']}`);
 const BACKLOG = Number(args.backlog);
 const ROUNDS = Number(args.rounds);
 const SHARD_COUNTS = [1, 4];
@@ -41,11 +44,19 @@ const SHARD_COUNTS = [1, 4];
 const DRAIN_TIMEOUT_MS = 180_000;
 
 type Variant = 'plain' | 'kpl' | 'unpaced';
-const VARIANTS: { variant: Variant; label: string; kinesis: string }[] = [
+const BASE_VARIANTS: { variant: Variant; label: string; kinesis: string }[] = [
   { variant: 'plain', label: 'tidegate, not aggregated, paced', kinesis: 'pacing: { mode: on }' },
   { variant: 'kpl', label: 'tidegate, `aggregation.mode: kpl`, paced', kinesis: 'pacing: { mode: on }, aggregation: { mode: kpl }' },
   ...(args['no-unpaced'] ? [] : [{ variant: 'unpaced' as Variant, label: 'tidegate, not aggregated, pacing off', kinesis: 'pacing: { mode: off }' }]),
 ];
+const VARIANTS = BASE_VARIANTS.flatMap((v) =>
+  PUT_RECORDS.map((client) => ({
+    ...v,
+    client,
+    label: PUT_RECORDS.length > 1 ? `${v.label}, putRecords: ${client}` : v.label,
+    kinesis: `${v.kinesis}, putRecords: ${client}`,
+  })),
+);
 
 interface DrainResult {
   shards: number;
@@ -84,7 +95,7 @@ async function gatewayErrors(gateway: Child): Promise<string> {
 async function drainRun(emulatorPort: number, endpoint: string, shards: number, v: (typeof VARIANTS)[number], round: number): Promise<DrainResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-kinesis-'));
   const dataDir = path.join(dir, 'data');
-  const stream = `bench-${shards}-${v.variant}-${round}`;
+  const stream = `bench-${shards}-${v.variant}-${v.client}-${round}`;
   const kinesis = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: 60_000 });
   // Every PutRecords is refused (HTTP 503, nothing forwarded) until the gateway is up with its backlog and
   // knows the shard map: ListShards passes, so the drain is measured with per-shard pacing in place, not

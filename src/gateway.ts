@@ -26,6 +26,8 @@ import { listDeadLetters } from './buffer/dead-letters.js';
 import { LevelBuffer } from './buffer/level-buffer.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
 import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
+import { LeanKinesisPort } from './sinks/kinesis/lean-put-port.js';
+import type { KinesisPort } from './sinks/kinesis/port.js';
 import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
 import { compileRouteMatch } from './sinks/kinesis/routes.js';
 import { createFirehoseClient, SdkFirehosePort } from './sinks/firehose/sdk-port.js';
@@ -192,7 +194,8 @@ export class Gateway {
     await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
 
     const client = await this.kinesisClient();
-    const port = new SdkKinesisPort(client);
+    const sdkPort = new SdkKinesisPort(client);
+    const port = config.kinesis.putRecords === 'direct' ? new LeanKinesisPort(client, sdkPort) : sdkPort;
     this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
 
     this.exporter = new PrometheusExporter(metrics, () => this.store.stats());
@@ -414,7 +417,7 @@ export class Gateway {
     };
   }
 
-  private async routes(kinesisPort: SdkKinesisPort): Promise<SinkRoute[]> {
+  private async routes(kinesisPort: KinesisPort): Promise<SinkRoute[]> {
     const { config } = this;
     if (config.routes.length === 0) return [];
     let firehosePort: SdkFirehosePort | null = null;

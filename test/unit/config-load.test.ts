@@ -39,6 +39,7 @@ describe('validateConfig: defaults', () => {
         batch: { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 },
         retry: { baseDelayMs: 100, maxDelayMs: 30_000 },
         requestTimeoutMs: 15_000,
+        putRecords: 'direct',
         concurrency: 2,
         aggregation: { mode: 'none', maxBytes: 51_200 },
         pacing: { mode: 'auto', share: 0.9, recordsPerSecondPerShard: 1000, bytesPerSecondPerShard: 1024 * 1024, shardRefreshMs: 300_000 },

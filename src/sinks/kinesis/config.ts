@@ -81,6 +81,12 @@ export const kinesisSchema = z
       .strict()
       .default({ baseDelayMs: 100, maxDelayMs: 30_000 })
       .describe('Jittered exponential backoff between retries of failed calls and entries.'),
+    putRecords: z
+      .enum(['direct', 'sdk'])
+      .default('direct')
+      .describe(
+        'How PutRecords calls are made. `direct`: the body is written from the encoded records and signed with the AWS SDK\'s SigV4 signer, credentials and endpoint rules, less CPU per reading (see bench/RESULTS.md). `sdk`: through the AWS SDK client, as every other call is.',
+      ),
     requestTimeoutMs: positiveInt.max(300_000).default(15_000).describe('Bound on one Kinesis call, in milliseconds.'),
     concurrency: positiveInt
       .max(16)
