@@ -12,6 +12,9 @@ import { replacedBy, type ReplayItem } from './buffer/dead-letters.js';
 import type { ProducedRecord, Transform } from './pipeline/transform.js';
 import type { DeviceActivity } from './telemetry/device-activity.js';
 
+/** A batch gathered from single admissions goes in at this size without waiting for the end of the turn. */
+const MAX_GATHERED = 512;
+
 /**
  * The one way into the buffer for every source: decode, validate, append. `admit` resolves only after the
  * reading (or its dead letter) is durably committed, so a source acknowledges only what is on disk.
@@ -27,6 +30,9 @@ export class Admission {
   private turn: Promise<void> = Promise.resolve();
   /** A submitted append failed: the next turn re-reads the state from the disk before it runs. */
   private stateSuspect = false;
+  /** Messages admitted one by one in this turn of the event loop, by decode options, waiting to go in as one batch. */
+  private readonly gathering = new Map<DecodeOptions, Array<{ raw: RawMessage; resolve: () => void; reject: (err: unknown) => void }>>();
+  private gatherTimer: NodeJS.Immediate | null = null;
   /** Told of the records transforms produced once their commit resolved (the local alarm notification). */
   private readonly commitObservers: Array<(records: readonly PendingReading[]) => void> = [];
 
@@ -61,8 +67,41 @@ export class Admission {
    * Decodes one MQTT-style message (device id from the topic, JSON payload) and appends it. `decode` overrides
    * the gateway's topic template and size limit for sources that have their own (a site broker's topics).
    */
-  async admit(raw: RawMessage, decode: DecodeOptions = this.decode): Promise<void> {
-    await this.admitBatch([raw], undefined, decode);
+  admit(raw: RawMessage, decode: DecodeOptions = this.decode): Promise<void> {
+    let group = this.gathering.get(decode);
+    if (!group) this.gathering.set(decode, (group = []));
+    const admitted = new Promise<void>((resolve, reject) => group.push({ raw, resolve, reject }));
+    if (group.length >= MAX_GATHERED) this.admitGathered(decode);
+    else this.gatherTimer ??= setImmediate(() => this.admitGatheredAll());
+    return admitted;
+  }
+
+  /**
+   * Messages admitted one by one within one turn of the event loop go in as one batch: aedes hands over
+   * every PUBLISH of a socket read at once, and a reading's way in (decode aside) costs per batch, not per
+   * reading: the transform chain's run, the append's objects, its place in the group commit and its promise.
+   * Each message still resolves only once its batch is durable, and a failed append fails the whole batch
+   * (none of it is acknowledged, as before for each). setImmediate runs after the I/O callbacks of the turn,
+   * so it also gathers the reads of several connections; the latency it adds is that one turn.
+   */
+  private admitGatheredAll(): void {
+    this.gatherTimer = null;
+    for (const decode of [...this.gathering.keys()]) this.admitGathered(decode);
+  }
+
+  private admitGathered(decode: DecodeOptions): void {
+    const group = this.gathering.get(decode);
+    if (!group || group.length === 0) return;
+    this.gathering.delete(decode);
+    const raws = group.map((g) => g.raw);
+    this.admitBatch(raws, undefined, decode).then(
+      () => {
+        for (const g of group) g.resolve();
+      },
+      (err: unknown) => {
+        for (const g of group) g.reject(err);
+      },
+    );
   }
 
   /**
