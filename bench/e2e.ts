@@ -3,7 +3,8 @@
  * ceilings measured in the same round: (a) PutRecords straight into the same emulator, (b) aedes alone,
  * acknowledging without storing. Reports medians over rounds; ratios matter, absolute numbers vary with the
  * machine. Usage: npm run bench [-- --rounds 3 --readings 50000]; BENCH_KINESIS='pacing: { mode: off }, concurrency: 4'
- * sets the gateway's extra kinesis keys (YAML flow text) to compare settings.
+ * sets the gateway's extra kinesis keys (YAML flow text) to compare settings; BENCH_GATEWAY_NODE_ARGS='--max-semi-space-size=4'
+ * runs the gateway with those Node options (space-separated).
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -68,7 +69,8 @@ async function round(n: number): Promise<Round> {
 
     // end to end through tidegate (a child process running the built gateway)
     await ensureStream(kinesis, 'e2e', SHARDS, AbortSignal.timeout(10_000));
-    const { gateway, port } = await startBenchGateway(dir, endpoint, 'e2e', process.env.BENCH_KINESIS ? { kinesis: process.env.BENCH_KINESIS } : {});
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const { gateway, port } = await startBenchGateway(dir, endpoint, 'e2e', { ...(process.env.BENCH_KINESIS ? { kinesis: process.env.BENCH_KINESIS } : {}), nodeArgs });
     children.push(gateway);
     const watch = new StreamWatch(kinesis, 'e2e');
     await watch.init();

@@ -110,6 +110,8 @@ export interface BenchGatewayOptions {
   status?: string;
   /** More top-level config (block YAML), appended as is: `rules:` for the analytics benchmark. */
   extraYaml?: string;
+  /** Node options for the gateway (V8 heap sizes, for example), before the script. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -136,7 +138,7 @@ export async function startBenchGateway(dir: string, endpoint: string, stream: s
   // TIDEGATE_BENCH_PROFILE_DIR: a CPU profile of each gateway, written there when it exits (node does not
   // take --cpu-prof from NODE_OPTIONS), to find where a benchmark's CPU goes.
   const profile = process.env.TIDEGATE_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TIDEGATE_BENCH_PROFILE_DIR}`] : [];
-  const gateway = spawnNode([...profile, 'dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+  const gateway = spawnNode([...(opts.nodeArgs ?? []), ...profile, 'dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
   const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)), timeoutMs);
   return { gateway, port, readyMs: Date.now() - startedAt };
 }

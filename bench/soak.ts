@@ -1,0 +1,151 @@
+/**
+ * Soak benchmark (`npm run bench:soak`): a steady load for minutes, paced as against AWS, watching the
+ * gateway's resident memory and CPU for growth (issue: Pi-class efficiency, "Soak").
+ *
+ * device-sim (100 devices, QoS 1, ~200-byte readings) publishes at a steady `--rate` for `--minutes` into the
+ * built gateway (child process, default config, per-shard pacing on), which forwards through the fault proxy
+ * enforcing AWS's per-shard limits (1,000 records/s and 1 MiB/s) to kinesalite in its own process. Every
+ * 5 s the gateway's RSS (VmRSS) and CPU (user + system, /proc) are sampled. After `--warmup-seconds` the
+ * figures that count: RSS growth from the first minute after warm-up to the last minute, and CPU as a share
+ * of one core over the same span. At the end every acknowledged reading must have reached Kinesis.
+ * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s.
+ *
+ * Usage: npx tsx bench/soak.ts [--minutes 10] [--rate 1000] [--warmup-seconds 60] [--shards 2]
+ *        [--node-args "--max-semi-space-size=2"]   (`npm run bench:soak` builds dist first)
+ * Bounded: the load runs `--minutes`; the drain afterwards at most 120 s.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
+import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
+import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
+import { KinesisFaultProxy } from '../test/helpers/kinesis-fault-proxy.js';
+import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { requireMeasured } from './not-measured.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '1000' },
+    'warmup-seconds': { type: 'string', default: '60' },
+    shards: { type: 'string', default: '2' },
+    'node-args': { type: 'string', default: '' },
+  },
+});
+const MINUTES = Number(args.minutes);
+const RATE = Number(args.rate);
+const WARMUP_S = Number(args['warmup-seconds']);
+const SHARDS = Number(args.shards);
+const NODE_ARGS = String(args['node-args']).split(' ').filter(Boolean);
+const DEVICES = 100;
+const SAMPLE_MS = 5_000;
+const DRAIN_TIMEOUT_MS = 120_000;
+if (!(MINUTES * 60 > WARMUP_S + 120)) throw new Error(`--minutes ${MINUTES} leaves less than two minutes after a ${WARMUP_S} s warm-up`);
+
+interface Sample {
+  atS: number;
+  rssMiB: number;
+  cpuMs: number;
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+const children: Child[] = [];
+const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-soak-'));
+let proxy: KinesisFaultProxy | null = null;
+try {
+  const emulator = spawnNode(['--import', 'tsx', 'bench/emulator-process.ts']);
+  children.push(emulator);
+  const endpoint = await emulator.waitFor((l) => jsonField(l, (o) => o.endpoint as string | undefined));
+  const kinesis = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: 30_000 });
+  await ensureStream(kinesis, 'soak', SHARDS, AbortSignal.timeout(10_000));
+  kinesis.destroy();
+  proxy = new KinesisFaultProxy(Number(new URL(endpoint).port));
+  await proxy.start();
+
+  const { gateway, port } = await startBenchGateway(dir, proxy.url, 'soak', { kinesis: 'pacing: { mode: on }', nodeArgs: NODE_ARGS });
+  children.push(gateway);
+  await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'shard map read; pacing each shard' ? true : undefined)), 30_000);
+  const pid = gateway.proc.pid!;
+
+  const sim = spawnNode([
+    'dist/device-sim/main.js', '--url', `mqtt://127.0.0.1:${port}`, '--devices', String(DEVICES), '--qos', '1', '--payload-bytes', '200',
+    '--total-rate', String(RATE), '--duration', String(MINUTES * 60), '--json',
+  ]);
+  children.push(sim);
+  const summary = sim.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? (o as { acked: number; sent?: number }) : undefined)), (MINUTES * 60 + 120) * 1000);
+
+  const started = Date.now();
+  const samples: Sample[] = [];
+  let done = false;
+  void summary.finally(() => (done = true)).catch(() => undefined);
+  // Bounded: ends with the simulator's summary, or at its duration plus two minutes.
+  while (!done && Date.now() - started < (MINUTES * 60 + 120) * 1000) {
+    await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    if (done) break;
+    samples.push({ atS: (Date.now() - started) / 1000, rssMiB: rssMiB(pid), cpuMs: cpuMs(pid) });
+    const last = samples.at(-1)!;
+    process.stderr.write(`soak ${fmt(last.atS)} s: RSS ${fmt(last.rssMiB, 1)} MiB, CPU ${fmt(last.cpuMs)} ms\n`);
+  }
+  const run = await summary;
+
+  // Every acknowledged reading reaches Kinesis (the proxy counts what it accepted).
+  const drainStarted = Date.now();
+  while (proxy.stats().userRecordsAccepted < run.acked && Date.now() - drainStarted < DRAIN_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 200));
+  const accepted = proxy.stats().userRecordsAccepted;
+  const peak = peakRssMiB(pid);
+  await gateway.stop();
+
+  const after = samples.filter((s) => s.atS >= WARMUP_S);
+  requireMeasured(after.length >= 24, `only ${after.length} samples after the warm-up`);
+  const firstMinute = after.filter((s) => s.atS < after[0]!.atS + 60);
+  const lastMinute = after.filter((s) => s.atS > after.at(-1)!.atS - 60);
+  const growth = mean(lastMinute.map((s) => s.rssMiB)) - mean(firstMinute.map((s) => s.rssMiB));
+  const span = after.at(-1)!.atS - after[0]!.atS;
+  const cpuShare = (after.at(-1)!.cpuMs - after[0]!.cpuMs) / (span * 1000);
+  const usPerReading = ((after.at(-1)!.cpuMs - after[0]!.cpuMs) * 1000) / (span * RATE);
+  const minRss = Math.min(...after.map((s) => s.rssMiB));
+  const maxRss = Math.max(...after.map((s) => s.rssMiB));
+
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: repoRoot }).toString().trim();
+  } catch {
+    // Not a git checkout: the table says so.
+  }
+  const table = [
+    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; ` +
+      `${fmt(RATE)} readings/s from ${DEVICES} devices (QoS 1, ~200 B) for ${MINUTES} min, ${SHARDS}-shard stream behind the shard-limit proxy, pacing on` +
+      `${NODE_ARGS.length ? `, gateway node options \`${NODE_ARGS.join(' ')}\`` : ''}; warm-up ${WARMUP_S} s.`,
+    '',
+    '| measure | value | target |',
+    '|---|---|---|',
+    `| readings acknowledged / in Kinesis | ${fmt(run.acked)} / ${fmt(accepted)} | all |`,
+    `| RSS growth, first to last minute after warm-up | ${fmt(growth, 1)} MiB | < 5 MiB — ${growth < 5 ? 'PASS' : 'FAIL'} |`,
+    `| RSS after warm-up, min – max | ${fmt(minRss, 1)} – ${fmt(maxRss, 1)} MiB | |`,
+    `| peak RSS (VmHWM, whole run) | ${fmt(peak, 1)} MiB | ≤ 100 MiB — ${peak <= 100 ? 'PASS' : 'FAIL'} |`,
+    `| gateway CPU after warm-up | ${fmt(cpuShare * 100, 1)} % of a core (${fmt(usPerReading, 1)} µs per reading) | ≤ 3 % — ${cpuShare <= 0.03 ? 'PASS' : 'FAIL'} |`,
+  ].join('\n');
+  const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(s.cpuMs)}`).join('\n');
+  await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
+  await writeFile(path.join(repoRoot, 'bench/results/soak.md'), `${table}\n\nSamples (s, RSS MiB, CPU ms):\n\n\`\`\`\n${series}\n\`\`\`\n`);
+  process.stdout.write(`\n${table}\n`);
+  if (accepted < run.acked) {
+    process.stdout.write(`FAIL: ${run.acked - accepted} acknowledged readings did not reach Kinesis within ${DRAIN_TIMEOUT_MS / 1000} s\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  for (const c of children.reverse()) await c.stop();
+  await proxy?.close();
+  await rm(dir, { recursive: true, force: true });
+}
