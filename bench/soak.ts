@@ -11,7 +11,7 @@
  * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s.
  *
  * Usage: npx tsx bench/soak.ts [--minutes 10] [--rate 1000] [--warmup-seconds 60] [--shards 2]
- *        [--node-args "--max-semi-space-size=2"]   (`npm run bench:soak` builds dist first)
+ *        [--node-args "--max-semi-space-size=2"] [--kinesis "batch: { maxAgeMs: 200 }"]   (`npm run bench:soak` builds dist first)
  * Bounded: the load runs `--minutes`; the drain afterwards at most 120 s.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     'warmup-seconds': { type: 'string', default: '60' },
     shards: { type: 'string', default: '2' },
     'node-args': { type: 'string', default: '' },
+    kinesis: { type: 'string', default: '' },
   },
 });
 const MINUTES = Number(args.minutes);
@@ -41,10 +42,12 @@ const RATE = Number(args.rate);
 const WARMUP_S = Number(args['warmup-seconds']);
 const SHARDS = Number(args.shards);
 const NODE_ARGS = String(args['node-args']).split(' ').filter(Boolean);
+/** More `kinesis:` keys for the gateway, as YAML flow text (`batch: { maxAgeMs: 200 }`). */
+const KINESIS_EXTRA = String(args.kinesis);
 const DEVICES = 100;
 const SAMPLE_MS = 5_000;
 const DRAIN_TIMEOUT_MS = 120_000;
-if (!(MINUTES * 60 > WARMUP_S + 120)) throw new Error(`--minutes ${MINUTES} leaves less than two minutes after a ${WARMUP_S} s warm-up`);
+if (!(MINUTES * 60 >= WARMUP_S + 60)) throw new Error(`--minutes ${MINUTES} leaves less than a minute after a ${WARMUP_S} s warm-up`);
 
 interface Sample {
   atS: number;
@@ -73,7 +76,7 @@ try {
   proxy = new KinesisFaultProxy(Number(new URL(endpoint).port));
   await proxy.start();
 
-  const { gateway, port } = await startBenchGateway(dir, proxy.url, 'soak', { kinesis: 'pacing: { mode: on }', nodeArgs: NODE_ARGS });
+  const { gateway, port } = await startBenchGateway(dir, proxy.url, 'soak', { kinesis: `pacing: { mode: on }${KINESIS_EXTRA ? `, ${KINESIS_EXTRA}` : ''}`, nodeArgs: NODE_ARGS });
   children.push(gateway);
   await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'shard map read; pacing each shard' ? true : undefined)), 30_000);
   const pid = gateway.proc.pid!;
@@ -86,6 +89,7 @@ try {
   const summary = sim.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? (o as { acked: number; sent?: number }) : undefined)), (MINUTES * 60 + 120) * 1000);
 
   const started = Date.now();
+  const callsAtStart = proxy.stats().putRecordsCalls;
   const samples: Sample[] = [];
   let done = false;
   void summary.finally(() => (done = true)).catch(() => undefined);
@@ -103,11 +107,12 @@ try {
   const drainStarted = Date.now();
   while (proxy.stats().userRecordsAccepted < run.acked && Date.now() - drainStarted < DRAIN_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 200));
   const accepted = proxy.stats().userRecordsAccepted;
+  const calls = proxy.stats().putRecordsCalls - callsAtStart;
   const peak = peakRssMiB(pid);
   await gateway.stop();
 
   const after = samples.filter((s) => s.atS >= WARMUP_S);
-  requireMeasured(after.length >= 24, `only ${after.length} samples after the warm-up`);
+  requireMeasured(after.length >= 12, `only ${after.length} samples after the warm-up`);
   const firstMinute = after.filter((s) => s.atS < after[0]!.atS + 60);
   const lastMinute = after.filter((s) => s.atS > after.at(-1)!.atS - 60);
   const growth = mean(lastMinute.map((s) => s.rssMiB)) - mean(firstMinute.map((s) => s.rssMiB));
@@ -126,7 +131,7 @@ try {
   const table = [
     `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; ` +
       `${fmt(RATE)} readings/s from ${DEVICES} devices (QoS 1, ~200 B) for ${MINUTES} min, ${SHARDS}-shard stream behind the shard-limit proxy, pacing on` +
-      `${NODE_ARGS.length ? `, gateway node options \`${NODE_ARGS.join(' ')}\`` : ''}; warm-up ${WARMUP_S} s.`,
+      `${NODE_ARGS.length ? `, gateway node options \`${NODE_ARGS.join(' ')}\`` : ''}${KINESIS_EXTRA ? `, kinesis \`${KINESIS_EXTRA}\`` : ''}; warm-up ${WARMUP_S} s.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -134,6 +139,7 @@ try {
     `| RSS growth, first to last minute after warm-up | ${fmt(growth, 1)} MiB | < 5 MiB — ${growth < 5 ? 'PASS' : 'FAIL'} |`,
     `| RSS after warm-up, min – max | ${fmt(minRss, 1)} – ${fmt(maxRss, 1)} MiB | |`,
     `| peak RSS (VmHWM, whole run) | ${fmt(peak, 1)} MiB | ≤ 100 MiB — ${peak <= 100 ? 'PASS' : 'FAIL'} |`,
+    `| PutRecords calls (whole run) | ${fmt(calls)}: ${fmt(calls / (MINUTES * 60), 1)} per second, ${fmt(accepted / Math.max(1, calls), 1)} readings per call | |`,
     `| gateway CPU after warm-up | ${fmt(cpuShare * 100, 1)} % of a core (${fmt(usPerReading, 1)} µs per reading) | ≤ 3 % — ${cpuShare <= 0.03 ? 'PASS' : 'FAIL'} |`,
   ].join('\n');
   const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(s.cpuMs)}`).join('\n');

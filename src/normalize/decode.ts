@@ -31,7 +31,8 @@ export function decodeMessage(raw: RawMessage, opts: DecodeOptions): DecodeResul
   const topicDeviceId = opts.matchTopic(raw.topic);
   if (topicDeviceId === null) return reject('topic_mismatch', `topic "${raw.topic}" does not match the configured topic template`);
   const deviceId = raw.deviceId ?? topicDeviceId;
-  if ([...deviceId].length > MAX_DEVICE_ID_CHARS) {
+  // Counted in code points (a partition key's characters), only when the UTF-16 length could exceed it.
+  if (deviceId.length > MAX_DEVICE_ID_CHARS && [...deviceId].length > MAX_DEVICE_ID_CHARS) {
     return reject('invalid_device_id', `device id is longer than ${MAX_DEVICE_ID_CHARS} characters (the Kinesis partition key limit)`);
   }
 

@@ -25,7 +25,8 @@ export class LaneReader {
     const room = maxWindow - this.window.length;
     if (room < minRoom) return null;
     const records = await buffer.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
-    for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false });
+    const readAt = performance.now();
+    for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false, readAt });
     if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
     return records.length;
   }

@@ -23,6 +23,8 @@ export interface Pending {
   removed: boolean;
   /** Handled by moving it to the dead letters rather than by delivery. */
   deadLettered: boolean;
+  /** When it was read from the buffer (performance.now()): a partly filled call waits for its oldest member to be maxAgeMs old. */
+  readAt?: number;
 }
 
 /** What became of one record of a call. */

@@ -348,3 +348,35 @@ describe('KinesisSink: the stream\'s record limit', () => {
     await stopAndCheckStopped(sink);
   });
 });
+
+describe('KinesisSink: when a partly filled call leaves', () => {
+  it('under load too, a partly filled call waits for its oldest reading to be maxAgeMs old, gathering what arrives meanwhile', async () => {
+    const { buffer, port, sink } = await harness([], { maxAgeMs: 1_500 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    port.script.push(async (entries) => {
+      await gate;
+      return allOk(entries);
+    });
+    await sink.start();
+    await buffer.append([reading(1)]);
+    await vi.waitFor(() => expect(port.calls).toHaveLength(1), WAIT);
+    // While the first call is in flight, more readings come; the sink is busy, not idle.
+    await buffer.append([reading(2), reading(3)]);
+    release();
+    await buffer.append([reading(4)]);
+    await buffer.append([reading(5)]);
+    await vi.waitFor(() => expect(buffer.cursor(SINK_ID, 'telemetry')).toBe(5), WAIT);
+    // Sending on return would have carried 2 and 3 alone; waiting gathers 4 and 5 into the same call.
+    expect(port.calls.map((c) => c.map((e) => (JSON.parse(e.data) as { seq: number }).seq))).toEqual([[1], [2, 3, 4, 5]]);
+    await stopAndCheckStopped(sink);
+  });
+
+  it('an alarm does not wait for the call to fill', async () => {
+    const { buffer, port, sink } = await harness([], { maxAgeMs: 60_000 });
+    await sink.start();
+    await buffer.append([{ ...reading(1), lane: 'alarm', kind: 'alarm' }]);
+    await vi.waitFor(() => expect(port.calls).toHaveLength(1), WAIT);
+    await stopAndCheckStopped(sink);
+  });
+});

@@ -64,7 +64,7 @@ export const kinesisSchema = z
           .max(5 * 1024 * 1024)
           .default(5 * 1024 * 1024)
           .describe('Bytes per PutRecords call, data plus partition keys (AWS limit: 5 MiB).'),
-        maxAgeMs: z.number().int().min(0).max(60_000).default(50).describe('Milliseconds a partly filled call waits for more readings when the sink was idle: latency against fewer, fuller calls.'),
+        maxAgeMs: z.number().int().min(0).max(60_000).default(50).describe('Milliseconds a partly filled call waits for more readings: it leaves when it is full or when its oldest reading has waited this long (alarms never wait). Latency against fewer, fuller calls.'),
       })
       .strict()
       .default({ maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 })

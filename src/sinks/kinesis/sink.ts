@@ -19,7 +19,7 @@ export interface KinesisSinkOptions {
   id: string;
   streamName: string;
   limits: BatchLimits;
-  /** How long a partly filled batch waits for more readings when the sink was idle. */
+  /** How long a partly filled call waits for more readings: until its oldest reading has waited this long. */
   maxAgeMs: number;
   retry: { baseDelayMs: number; maxDelayMs: number; probeIntervalMs?: number | undefined };
   requestTimeoutMs: number;
