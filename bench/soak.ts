@@ -11,7 +11,7 @@
  * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s.
  *
  * Usage: npx tsx bench/soak.ts [--minutes 10] [--rate 1000] [--warmup-seconds 60] [--shards 2]
- *        [--node-args "--max-semi-space-size=2"] [--kinesis "batch: { maxAgeMs: 200 }"]   (`npm run bench:soak` builds dist first)
+ *        [--node-args="--max-semi-space-size=2"] [--kinesis "batch: { maxAgeMs: 200 }"]   (`npm run bench:soak` builds dist first)
  * Bounded: the load runs `--minutes`; the drain afterwards at most 120 s.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';

@@ -162,8 +162,17 @@ program
     if (!Number.isInteger(n) || n < 32) throw new Error(`--heap-mib must be a whole number of at least 32, got "${v}"`);
     return n;
   }, 128)
-  .action((o: { config: string; user: string; output: string; memoryMax: string; heapMib: number }) =>
-    exitWith(cli.installService().then((m) => m.installServiceCommand({ config: o.config, user: o.user, output: o.output, memoryMax: o.memoryMax, heapMiB: o.heapMib }))),
+  .option('--semi-space-mib <n>', 'V8 semi-space size in MiB (--max-semi-space-size)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--semi-space-mib must be a whole number from 1 to 64, got "${v}"`);
+    return n;
+  }, 4)
+  .action((o: { config: string; user: string; output: string; memoryMax: string; heapMib: number; semiSpaceMib: number }) =>
+    exitWith(
+      cli.installService().then((m) =>
+        m.installServiceCommand({ config: o.config, user: o.user, output: o.output, memoryMax: o.memoryMax, heapMiB: o.heapMib, semiSpaceMiB: o.semiSpaceMib }),
+      ),
+    ),
   );
 
 const passwd = program
