@@ -30,15 +30,16 @@ function siteConfig(url: string, qos: 0 | 1 | 2) {
 
 /** A real LevelDB buffer whose appends wait at a gate that this test never opens: the commit is held open. */
 function heldQueue(inner: LevelBuffer) {
-  let appends = 0;
+  let readings = 0;
   const never = new Promise<never>(() => undefined);
   const buffer: DurableBuffer = Object.assign(Object.create(inner) as LevelBuffer, {
-    append: async () => {
-      appends += 1;
+    append: async (batch: readonly Reading[]) => {
+      readings += batch.length;
       return never;
     },
   });
-  return { buffer, appends: () => appends };
+  // Readings handed to the store, whether in one append (admissions of one event-loop turn are one batch) or several.
+  return { buffer, appended: () => readings };
 }
 
 /** A real LevelDB buffer that fails every append while `down` is set, as a store whose disk went away. */
@@ -105,7 +106,7 @@ describe('mqtt_client source: acknowledgement after the durable commit', () => {
       const n = 5;
       for (let seq = 1; seq <= n; seq++) await publisher.publishAsync(`devices/th-${seq}/t`, JSON.stringify({ seq, v: seq }), { qos });
       // QoS 1 messages are stored concurrently (all five reach the store); QoS 2 one commit at a time.
-      await expect.poll(held.appends, { timeout: 10_000 }).toBe(qos === 1 ? n : 1);
+      await expect.poll(held.appended, { timeout: 10_000 }).toBe(qos === 1 ? n : 1);
       await expect.poll(async () => count(await broker.readLog(), new RegExp(`Sending PUBLISH to ${CLIENT_ID} `)), { timeout: 10_000 }).toBeGreaterThanOrEqual(qos === 1 ? n : 1);
       // While the commit is held, a round trip of the same connection's broker shows no acknowledgement.
       await publisher.publishAsync('other/topic', 'x', { qos: 1 });
