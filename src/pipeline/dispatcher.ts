@@ -167,7 +167,8 @@ export class Dispatcher implements Component {
    * maxAgeMs since it was read. Not only after the dispatcher was idle: at a steady moderate rate a call
    * returns to a handful of new records every time, and sending each handful costs a signed request, a
    * round trip and a cursor commit per few readings (issue: Pi-class efficiency; at 1,000 readings/s this
-   * was most of the sink's CPU). A full call, an alarm, a retried record or a stopping dispatcher goes at once.
+   * was most of the sink's CPU). A full call, an alarm, a record that already waited that long (a retry) or a
+   * stopping dispatcher goes at once.
    */
   private holdPartialCall(candidates: readonly Pending[], now: number): number {
     const maxAgeMs = this.opts.maxAgeMs;
@@ -264,7 +265,6 @@ export class Dispatcher implements Component {
   private async waitForRecords(): Promise<void> {
     await this.opts.buffer.waitForRecords(this.positions(), this.stopping.signal).catch(() => undefined);
   }
-
 
   /**
    * Drops the handled prefix of each window and commits the cursor through it. The writes run in the
