@@ -87,14 +87,20 @@ export class TelemetryReaders {
    * Called after Kinesis accepted a call: if the sink is far behind (it just came back from an outage),
    * readings from now on take the live reader. Not during an outage: there, everything is backlog. If the live
    * reader itself falls behind in a later outage, it keeps its order and drains like a backlog.
+   *
+   * Far behind means many committed readings not yet read, not an old reading still in the window: a
+   * straggler (a call in flight, a retried record) while the reader has read up to the head leaves nothing
+   * for a backlog to drain, and going live then merged back at once ("far behind" and "backlog drained" a
+   * few milliseconds apart, several times in a burst).
    */
   maybeGoLive(head: number): void {
     if (this.live) return;
+    const unread = head - this.backlog.readSeq;
+    if (unread < this.liveAfter) return;
     const oldest = this.backlog.window.find((p) => !p.done)?.record.seq ?? this.backlog.readSeq + 1;
-    if (head - oldest < this.liveAfter) return;
     this.live = new LaneReader('telemetry', head, true);
     this.backlog.upTo = head;
-    this.logger.info({ behind: head - oldest + 1 }, 'far behind: new readings go first, the backlog drains with the capacity left over');
+    this.logger.info({ behind: head - oldest + 1, unread }, 'far behind: new readings go first, the backlog drains with the capacity left over');
   }
 
   /** Fills both readers; merges them once the backlog is read through. */
