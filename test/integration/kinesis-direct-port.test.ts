@@ -161,6 +161,21 @@ describe('direct PutRecords port', () => {
     expect(await call).toMatchObject({ name: 'AbortError' });
   });
 
+  it('reports a skew of a few minutes from the Date of a reply, and signs with its own time until it reaches 5 minutes', async () => {
+    const skewMs = 3 * 60_000;
+    const fake = new ScriptedKinesis((body) => ({ ...okReply(body), headers: { date: new Date(Date.now() + skewMs).toUTCString() } }));
+    const { port } = portFor(await fake.start());
+    cleanups.push(() => fake.close());
+
+    expect(port.clockOffsetMs()).toBe(0);
+    await port.putRecords('s', entries, AbortSignal.timeout(5_000));
+    expect(Math.abs(port.clockOffsetMs() - skewMs)).toBeLessThan(5_000);
+    await port.putRecords('s', entries, AbortSignal.timeout(5_000));
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(fake.requests[1]!.headers['x-amz-date']))!;
+    const signedAt = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+    expect(Math.abs(signedAt - Date.now())).toBeLessThan(10_000);
+  });
+
   it('corrects its signing time by the Date of a reply once the skew reaches 5 minutes, as the SDK does', async () => {
     const skewMs = 20 * 60_000;
     const fake = new ScriptedKinesis((body) => ({ ...okReply(body), headers: { date: new Date(Date.now() + skewMs).toUTCString() } }));

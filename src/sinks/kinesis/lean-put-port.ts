@@ -13,6 +13,8 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 // signing time by the Date header of a reply once the skew reaches that (@aws-sdk/core isClockSkewed), and
 // so does this port, on the same client's offset, so the SDK's other calls and this one sign alike.
 const SKEW_CORRECTION_MS = 300_000;
+// The Date header has a resolution of one second, and the reply took its time to arrive.
+const MEASURABLE_SKEW_MS = 2_000;
 // A PutRecords reply is about 80 bytes per entry (500 entries per call); a reply far beyond that is not one.
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
@@ -41,6 +43,8 @@ export class LeanKinesisPort implements KinesisPort {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
   private endpoint: Promise<URL> | null = null;
+  /** Server time minus this machine's, from the Date header of the last reply (ms). */
+  private observedSkewMs = 0;
 
   constructor(
     private readonly client: KinesisClient,
@@ -68,7 +72,8 @@ export class LeanKinesisPort implements KinesisPort {
       } as Record<string, string>,
       body,
     };
-    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.clockOffsetMs()) });
+    // Signed with the offset the SDK would use (moved only at 5 minutes of skew), not the reported one.
+    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.streamReads.clockOffsetMs()) });
     signal.throwIfAborted();
     const reply = await this.post(url, signed.headers, body, signal);
     this.correctClock(reply.date);
@@ -84,8 +89,16 @@ export class LeanKinesisPort implements KinesisPort {
     return this.streamReads.listShards(streamName, signal);
   }
 
+  /**
+   * The skew to report (the gauge and the warning of ClockSkewReporter): what the last reply's Date header
+   * measured, or the signing offset when that is larger. The signing offset alone moves only at 5 minutes,
+   * and reading timestamps (receivedAt) are off by a skew of 1–5 minutes too, which the operator should hear
+   * of. Below 2 s it is the Date header's own resolution and the reply's latency, and reported as none.
+   */
   clockOffsetMs(): number {
-    return this.streamReads.clockOffsetMs();
+    const signing = this.streamReads.clockOffsetMs();
+    const observed = Math.abs(this.observedSkewMs) < MEASURABLE_SKEW_MS ? 0 : this.observedSkewMs;
+    return Math.abs(observed) > Math.abs(signing) ? observed : signing;
   }
 
   close(): void {
@@ -158,6 +171,7 @@ export class LeanKinesisPort implements KinesisPort {
     if (!date) return;
     const serverMs = Date.parse(date);
     if (!Number.isFinite(serverMs)) return;
+    this.observedSkewMs = serverMs - Date.now();
     const config = this.client.config as { systemClockOffset?: number };
     const offset = config.systemClockOffset ?? 0;
     if (Math.abs(Date.now() + offset - serverMs) >= SKEW_CORRECTION_MS) config.systemClockOffset = serverMs - Date.now();
