@@ -76,12 +76,18 @@ export function jsonField<T>(line: string, pick: (o: Record<string, any>) => T |
   }
 }
 
-/** Peak resident set (VmHWM) of a process, in MiB. */
-export function peakRssMiB(pid: number): number {
+/** A memory field of /proc/<pid>/status (VmHWM, VmRSS), in MiB. */
+function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return kb / 1024;
 }
+
+/** Peak resident set (VmHWM) of a process, in MiB. */
+export const peakRssMiB = (pid: number): number => statusMiB(pid, 'VmHWM');
+
+/** Resident set now (VmRSS) of a process, in MiB. */
+export const rssMiB = (pid: number): number => statusMiB(pid, 'VmRSS');
 
 /** User + system CPU time a process has used, in ms. */
 export function cpuMs(pid: number): number {

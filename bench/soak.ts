@@ -15,7 +15,6 @@
  * Bounded: the load runs `--minutes`; the drain afterwards at most 120 s.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +23,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.j
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { KinesisFaultProxy } from '../test/helpers/kinesis-fault-proxy.js';
-import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { cpuMs, jsonField, peakRssMiB, repoRoot, rssMiB, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { requireMeasured } from './not-measured.js';
 
 const { values: args } = parseArgs({
@@ -53,11 +52,6 @@ interface Sample {
   atS: number;
   rssMiB: number;
   cpuMs: number;
-}
-
-function rssMiB(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -49,6 +49,16 @@ async function exitWith(work: Promise<number>): Promise<void> {
   }
 }
 
+/** An option parser for a whole number within bounds; a bad value is a usage error (exit 2), not a crash. */
+const wholeNumber =
+  (flag: string, min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    const range = max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`;
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number ${range}, got "${v}"`);
+    return n;
+  };
+
 const program = new Command('tidegate')
   .description('IoT telemetry gateway: MQTT in, a durable LevelDB buffer, Amazon Kinesis out')
   .version(packageVersion(), '-V, --version', 'print the version of tidegate')
@@ -157,16 +167,8 @@ program
   .option('--user <name>', 'system user the service runs as', 'tidegate')
   .option('--output <file>', 'where to write the unit, or - for standard output', '/etc/systemd/system/tidegate.service')
   .option('--memory-max <size>', 'systemd MemoryMax', '512M')
-  .option('--heap-mib <n>', 'V8 heap cap in MiB (--max-old-space-size)', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 32) throw new Error(`--heap-mib must be a whole number of at least 32, got "${v}"`);
-    return n;
-  }, 128)
-  .option('--semi-space-mib <n>', 'V8 semi-space size in MiB (--max-semi-space-size)', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--semi-space-mib must be a whole number from 1 to 64, got "${v}"`);
-    return n;
-  }, 4)
+  .option('--heap-mib <n>', 'V8 heap cap in MiB (--max-old-space-size)', wholeNumber('--heap-mib', 32, Infinity), 128)
+  .option('--semi-space-mib <n>', 'V8 semi-space size in MiB (--max-semi-space-size)', wholeNumber('--semi-space-mib', 1, 64), 4)
   .action((o: { config: string; user: string; output: string; memoryMax: string; heapMib: number; semiSpaceMib: number }) =>
     exitWith(
       cli.installService().then((m) =>

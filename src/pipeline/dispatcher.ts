@@ -135,13 +135,13 @@ export class Dispatcher implements Component {
       if (this.inflight.has(split)) continue;
       const holdMs = this.holdPartialCall(candidates, now);
       if (holdMs > 0) {
-        pausedForMs = pausedForMs === null ? holdMs : Math.min(pausedForMs, holdMs);
+        pausedForMs = sooner(pausedForMs, holdMs);
         continue;
       }
       const sink = this.opts.sinks[Math.floor(split / this.concurrency)]!;
       const plan = sink.plan(candidates);
       for (const r of plan.rejected) await this.deadLetter(r.pending, r.reason, r.message);
-      if (plan.pausedForMs !== null) pausedForMs = pausedForMs === null ? plan.pausedForMs : Math.min(pausedForMs, plan.pausedForMs);
+      if (plan.pausedForMs !== null) pausedForMs = sooner(pausedForMs, plan.pausedForMs);
       if (plan.call === null || plan.call.members.length === 0) continue;
       this.inflight.set(split, this.dispatch(sink, plan.call, split));
     }
@@ -309,6 +309,9 @@ export class Dispatcher implements Component {
     }
   }
 }
+
+/** The shorter of two waits, where null is none yet. */
+const sooner = (a: number | null, b: number): number => (a === null ? b : Math.min(a, b));
 
 /** FNV-1a: a cheap, stable split of partition keys among the calls in flight. */
 function splitOf(key: string, splits: number): number {

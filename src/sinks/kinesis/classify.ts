@@ -39,6 +39,11 @@ const FIREHOSE_OPERATOR_ERRORS: Record<string, string> = {
   InvalidSourceException: 'the delivery stream reads from a Kinesis stream and does not take direct puts: route to that stream instead',
 };
 
+/** A reply that breaks the call's contract (too few results, not JSON), shaped as the service's own InternalFailure: retried. */
+export function internalFailure(message: string): Error {
+  return Object.assign(new Error(message), { name: 'InternalFailure' });
+}
+
 export function classifyCallError(err: unknown, kind: 'kinesis' | 'firehose' = 'kinesis'): CallFailure {
   // The AWS IoT credentials provider refused (certificate, IoT policy or role alias): its message says what to fix.
   if (isTidegateError(err, 'ERR_AWS_CREDENTIALS') && !err.retryable) return { kind: 'operator', code: err.code, message: err.message, action: err.message };

@@ -2,8 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { internalFailure } from './classify.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
-import type { SdkKinesisPort } from './sdk-port.js';
+import { keepAliveAgents, type SdkKinesisPort } from './sdk-port.js';
 import type { ShardRange } from './shard-map.js';
 
 // The AWS JSON 1.1 protocol of Kinesis Data Streams (API version 2013-12-02).
@@ -40,8 +41,7 @@ interface ReplyRecord {
  */
 export class LeanKinesisPort implements KinesisPort {
   private readonly signer: SignatureV4;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly agents = keepAliveAgents();
   private endpoint: Promise<URL> | null = null;
   /** Server time minus this machine's, from the Date header of the last reply (ms). */
   private observedSkewMs = 0;
@@ -102,8 +102,8 @@ export class LeanKinesisPort implements KinesisPort {
   }
 
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
     this.streamReads.close();
   }
 
@@ -127,15 +127,15 @@ export class LeanKinesisPort implements KinesisPort {
       // A custom endpoint may be plain HTTP (a local emulator); AWS's own are HTTPS.
       const secure = url.protocol === 'https:';
       const options = { method: 'POST', hostname: url.hostname, port: url.port || undefined, path: url.pathname || '/', headers };
-      const req = secure ? https.request({ ...options, agent: this.httpsAgent }) : http.request({ ...options, agent: this.httpAgent });
+      const req = secure ? https.request({ ...options, agent: this.agents.https }) : http.request({ ...options, agent: this.agents.http });
       const onAbort = (): void => {
-        req.destroy(abortError());
+        req.destroy(requestAborted());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const settle = (): void => signal.removeEventListener('abort', onAbort);
       req.on('error', (err) => {
         settle();
-        reject(signal.aborted ? abortError() : err);
+        reject(signal.aborted ? requestAborted() : err);
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -143,14 +143,14 @@ export class LeanKinesisPort implements KinesisPort {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MAX_REPLY_BYTES) {
-            req.destroy(Object.assign(new Error(`PutRecords reply exceeds ${MAX_REPLY_BYTES} bytes`), { name: 'InternalFailure' }));
+            req.destroy(internalFailure(`PutRecords reply exceeds ${MAX_REPLY_BYTES} bytes`));
             return;
           }
           chunks.push(chunk);
         });
         res.on('error', (err) => {
           settle();
-          reject(signal.aborted ? abortError() : err);
+          reject(signal.aborted ? requestAborted() : err);
         });
         res.on('end', () => {
           settle();
@@ -202,11 +202,11 @@ export function putRecordsResults(body: string, expected: number): PutEntryResul
   try {
     parsed = JSON.parse(body) as { Records?: ReplyRecord[] };
   } catch {
-    throw Object.assign(new Error(`PutRecords answered a body that is not JSON: ${body.slice(0, 120)}`), { name: 'InternalFailure' });
+    throw internalFailure(`PutRecords answered a body that is not JSON: ${body.slice(0, 120)}`);
   }
   const records = Array.isArray(parsed?.Records) ? parsed.Records : [];
   if (records.length !== expected) {
-    throw Object.assign(new Error(`PutRecords answered ${records.length} results for ${expected} entries`), { name: 'InternalFailure' });
+    throw internalFailure(`PutRecords answered ${records.length} results for ${expected} entries`);
   }
   const results = new Array<PutEntryResult>(expected);
   for (let i = 0; i < expected; i++) {
@@ -245,6 +245,7 @@ function sanitizeErrorCode(raw: string): string {
   return code;
 }
 
-function abortError(): Error {
+/** As the SDK's HTTP handler rejects an aborted request (`name: AbortError`), so a stop is recognised alike. */
+function requestAborted(): Error {
   return Object.assign(new Error('Request aborted'), { name: 'AbortError' });
 }

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentials.js';
+import { internalFailure } from './classify.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
 import type { ShardRange } from './shard-map.js';
 
@@ -24,12 +25,18 @@ export interface SdkPortOptions {
  * kinesalite does not; reused HTTP/1.1 connections are as good against AWS. Bounded connect and request times.
  */
 export function keepAliveHandler(requestTimeoutMs: number): NodeHttpHandler {
+  const agents = keepAliveAgents();
   return new NodeHttpHandler({
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+    httpAgent: agents.http,
+    httpsAgent: agents.https,
     connectionTimeout: Math.min(requestTimeoutMs, 10_000),
     requestTimeout: requestTimeoutMs,
   });
+}
+
+/** Reused connections, at most 16 per host: the SDK's handler and the direct PutRecords call alike. */
+export function keepAliveAgents(): { http: http.Agent; https: https.Agent } {
+  return { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
 }
 
 export function createKinesisClient(opts: SdkPortOptions): KinesisClient {
@@ -56,7 +63,7 @@ export class SdkKinesisPort implements KinesisPort {
     );
     const records = out.Records ?? [];
     if (records.length !== entries.length) {
-      throw Object.assign(new Error(`PutRecords answered ${records.length} results for ${entries.length} entries`), { name: 'InternalFailure' });
+      throw internalFailure(`PutRecords answered ${records.length} results for ${entries.length} entries`);
     }
     return records.map((r): PutEntryResult =>
       r.ErrorCode
