@@ -1,3 +1,4 @@
+import type { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTidegateError } from '../../src/core/errors.js';
 import { conservationGap, sumReasons } from '../../src/buffer/conservation.js';
@@ -28,6 +29,25 @@ export interface BufferUnderTest {
   reopen(): Promise<DurableBuffer>;
   /** Closes whatever is open and removes the test's files. */
   dispose(): Promise<void>;
+}
+
+/** A buffer under test that restarts as a closed one does: `make` opens a new instance on the same store. */
+export async function reopenable(make: () => Promise<LevelBuffer>, removeFiles: () => Promise<void> = async () => undefined): Promise<BufferUnderTest> {
+  let current = await make();
+  const h: BufferUnderTest = {
+    buffer: current,
+    async reopen() {
+      await current.close();
+      current = await make();
+      h.buffer = current;
+      return current;
+    },
+    async dispose() {
+      await current.close();
+      await removeFiles();
+    },
+  };
+  return h;
 }
 
 export type BufferFactory = (opts: BufferOptions) => Promise<BufferUnderTest>;

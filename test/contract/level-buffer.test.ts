@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelBuffer } from '../../src/buffer/level-buffer.js';
-import { describeDurableBuffer, GATEWAY_ID, SINK_ID, type BufferOptions, type BufferUnderTest } from './durable-buffer.contract.js';
+import { describeDurableBuffer, GATEWAY_ID, reopenable, SINK_ID, type BufferOptions, type BufferUnderTest } from './durable-buffer.contract.js';
 
 describeDurableBuffer('LevelBuffer on a real LevelDB', async (opts: BufferOptions): Promise<BufferUnderTest> => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-contract-'));
@@ -11,19 +11,5 @@ describeDurableBuffer('LevelBuffer on a real LevelDB', async (opts: BufferOption
     await q.open();
     return q;
   };
-  let current = await make();
-  const h: BufferUnderTest = {
-    buffer: current,
-    async reopen() {
-      await current.close();
-      current = await make();
-      h.buffer = current;
-      return current;
-    },
-    async dispose() {
-      await current.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  return h;
+  return reopenable(make, () => rm(dir, { recursive: true, force: true }));
 });

@@ -1,7 +1,7 @@
 import { MemoryLevel } from 'memory-level';
 import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
 import type { LevelBuffer } from '../../src/buffer/level-buffer.js';
-import { describeDurableBuffer, GATEWAY_ID, SINK_ID, type BufferOptions, type BufferUnderTest } from './durable-buffer.contract.js';
+import { describeDurableBuffer, GATEWAY_ID, reopenable, SINK_ID, type BufferOptions, type BufferUnderTest } from './durable-buffer.contract.js';
 
 describeDurableBuffer('LevelBuffer on memory-level', async (opts: BufferOptions): Promise<BufferUnderTest> => {
   const store = new MemoryLevel<string, string>({ valueEncoding: 'utf8' });
@@ -10,18 +10,5 @@ describeDurableBuffer('LevelBuffer on memory-level', async (opts: BufferOptions)
     await q.open();
     return q;
   };
-  let current = await make();
-  const h: BufferUnderTest = {
-    buffer: current,
-    async reopen() {
-      await current.close();
-      current = await make();
-      h.buffer = current;
-      return current;
-    },
-    async dispose() {
-      await current.close();
-    },
-  };
-  return h;
+  return reopenable(make);
 });
