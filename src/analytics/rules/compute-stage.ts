@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pass, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
+import { withFields } from '../../pipeline/reading-copy.js';
 import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 import { asReadingValue, compileExpression, RESERVED_NAMES, type CompiledExpression } from './expression.js';
@@ -43,7 +44,7 @@ export class ComputeStage implements Transform {
   process(reading: PendingReading, ctx: TransformContext): TransformResult {
     // One copy per reading; each field sees the ones computed before it.
     const values: Record<string, ReadingValue> = { ...reading.values };
-    const current: PendingReading = { ...reading, values };
+    const current = withFields(reading, values, reading.tags);
     for (const [name, expr] of this.fields) {
       let value: ReturnType<typeof asReadingValue>;
       try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deadLetter, filter, pass, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
+import { withFields } from '../../pipeline/reading-copy.js';
 import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 import { describeError } from '../../core/errors.js';
@@ -62,13 +63,13 @@ export class EnrichStage implements Transform {
 
   process(reading: PendingReading, ctx: TransformContext): TransformResult {
     const entry = this.registry.devices.get(reading.deviceId);
-    if (entry) return pass({ ...reading, tags: { ...reading.tags, ...this.selected(entry) } });
+    if (entry) return pass(withFields(reading, reading.values, { ...reading.tags, ...this.selected(entry) }));
     ctx.metrics.inc('enrich_unknown_devices_total', { stage: this.id });
     switch (this.config.unknown) {
       case 'pass':
         return pass(reading);
       case 'tag':
-        return pass({ ...reading, tags: { ...reading.tags, registry: 'unknown' } });
+        return pass(withFields(reading, reading.values, { ...reading.tags, registry: 'unknown' }));
       case 'filter':
         return filter('unknown_device');
       case 'dead_letter':

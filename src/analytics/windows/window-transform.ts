@@ -1,6 +1,7 @@
 import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 import { consume, filter, pass, type ProducedRecord, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
+import { withFields } from '../../pipeline/reading-copy.js';
 import { aggregateRecord, lateCopy, type AggregateShape, type ClosedBy } from './emit.js';
 import { holdsData, newKeyState, type KeyState, type OpenWindow } from './key-state.js';
 import { windowKind, type WindowKind } from './kinds.js';
@@ -215,7 +216,7 @@ export class WindowTransform implements Transform {
   private late(ctx: TransformContext, reading: PendingReading, t: number, watermark: number, produced: ProducedRecord[], reason: 'late' | 'future' = 'late'): TransformResult {
     ctx.metrics.inc(reason === 'late' ? 'window_late_total' : 'window_future_total', { window: this.shape.name });
     const tags: Record<string, boolean> = reason === 'late' ? { late: true } : { late: true, future: true };
-    if (this.config.late === 'pass') return pass({ ...reading, tags: { ...reading.tags, ...tags } }, produced.length > 0 ? produced : undefined);
+    if (this.config.late === 'pass') return pass(withFields(reading, reading.values, { ...reading.tags, ...tags }), produced.length > 0 ? produced : undefined);
     produced.push(lateCopy(this.shape, reading, t, watermark, tags));
     return filter(reason, produced);
   }

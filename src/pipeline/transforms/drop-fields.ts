@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { filter, pass, type Transform, type TransformResult } from '../transform.js';
 import { registerTransform } from '../registry.js';
+import { withFields } from '../reading-copy.js';
 import { compileGlobs } from '../../core/glob.js';
 import type { PendingReading } from '../../buffer/types.js';
 
@@ -38,7 +39,7 @@ export class DropFields implements Transform {
     }
     if (!values) return pass(reading);
     if (Object.keys(values).length === 0) return filter('no_values_left');
-    return pass({ ...reading, values });
+    return pass(withFields(reading, values, reading.tags));
   }
 }
 
