@@ -20,6 +20,7 @@ import {
   encodeRecordBody,
   estimateStoredBytes,
   encodeStoredValue,
+  storedRecordOf,
   keySeq,
   META_CONSERVATION,
   META_DEAD_LETTERS_STORED,
@@ -39,6 +40,7 @@ import {
 } from './record-codec.js';
 import { OutboxIndex, type OutboxChange, type OutboxEntry } from './outbox.js';
 import { Pruner } from './pruner.js';
+import { CommittedTail, DEFAULT_TAIL_LIMITS, type CommittedTailLimits } from './committed-tail.js';
 import {
   LANES,
   type AppendOptions,
@@ -66,6 +68,8 @@ export interface LevelBufferOptions {
    * `dir`. Called again on each reopen, so a factory over one in-memory store keeps the data across reopens.
    */
   makeStore?: () => BufferStore;
+  /** How many just-committed records stay in memory for the sink to read (tests make it small). */
+  tailLimits?: CommittedTailLimits;
   gatewayId: string;
   durability: 'fsync' | 'os';
   commitIntervalMs: number;
@@ -135,6 +139,7 @@ export class LevelBuffer implements DurableBuffer {
   /** Sequence ranges the pruner dropped; reads in flight filter them out. */
   readonly droppedRanges = byLane((): Array<[number, number]> => []);
   private readonly recordWaiters = new Waiters();
+  private readonly tail: CommittedTail;
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
   private readonly outbox: OutboxIndex;
@@ -146,6 +151,7 @@ export class LevelBuffer implements DurableBuffer {
   private closed = false;
 
   constructor(private readonly opts: LevelBufferOptions) {
+    this.tail = new CommittedTail(opts.tailLimits ?? DEFAULT_TAIL_LIMITS);
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.warnings = new RateLimitedLog(this.logger);
     this.maxBytes = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
@@ -179,6 +185,8 @@ export class LevelBuffer implements DurableBuffer {
       lastSeq = Math.max(lastSeq, this.lastCommitted[lane]);
     }
     this.nextSeq = Math.max(Number((await this.db.get(META_NEXT_SEQ)) ?? 1), lastSeq + 1);
+    // What is on disk from before is read from the store; the tail holds what this process commits.
+    this.tail.reset(this.nextSeq - 1);
     const lastDeadLetter = await this.lastKey(DEAD_LETTER_PREFIX, DEAD_LETTER_END);
     this.nextDeadLetter = Math.max(Number((await this.db.get(META_NEXT_DEAD_LETTER)) ?? 1), lastDeadLetter + 1);
     for (const sinkId of this.opts.sinkIds) {
@@ -236,6 +244,7 @@ export class LevelBuffer implements DurableBuffer {
     const lastByLane: Partial<Record<Lane, number>> = {};
     const ops: BatchOp[] = [];
     const notify: Array<{ seq: number; json: string }> = [];
+    const written: Record<Lane, StoredRecord[]> = { alarm: [], telemetry: [] };
     let bytes = 0;
     for (const [i, r] of readings.entries()) {
       const seq = this.nextSeq++;
@@ -246,6 +255,7 @@ export class LevelBuffer implements DurableBuffer {
       const value = encodeStoredValue(r.deviceId, json);
       bytes += storedBytes(key, value);
       ops.push({ type: 'put', key, value });
+      written[recordLane].push(storedRecordOf(recordLane, seq, key, r.deviceId, value));
       if (this.opts.outbox?.select(r)) notify.push({ seq, json });
     }
     for (const op of stateOps) ops.push(op);
@@ -253,6 +263,14 @@ export class LevelBuffer implements DurableBuffer {
     const change = notify.length > 0 ? this.outbox.add(notify) : null;
     if (change) ops.push(...change.ops);
     const submitted = this.submit(ops, mergeDelta({ received: readings.length, buffered: readings.length, bufferedBytes: bytes }, extra), deadStored);
+    // Into the tail once written, before anyone is told they are committed (this reaction runs first). A
+    // failed write resets the tail instead (in submit).
+    submitted.then(
+      () => {
+        for (const l of LANES) if (written[l].length > 0) this.tail.add(l, written[l]);
+      },
+      () => undefined,
+    );
     const committed = change ? submitted.then(() => this.outboxCommitted(change), (err: unknown) => (this.outbox.undo(change), Promise.reject(err))) : submitted;
     appendOpts.onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
@@ -287,6 +305,8 @@ export class LevelBuffer implements DurableBuffer {
     if (opts.reader === 'live') this.liveFrom[lane] = Math.min(this.liveFrom[lane], afterSeq + 1);
     else if (afterSeq >= this.liveFrom[lane]) this.liveFrom[lane] = Infinity; // the default reader has caught up
     if (upTo <= afterSeq) return [];
+    const recent = this.tail.read(lane, afterSeq, upTo, max);
+    if (recent) return this.keptOf(lane, recent, opts);
     let entries: Array<[string, Buffer]>;
     try {
       entries = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, afterSeq), lte: recordKey(lane, upTo), limit: max, valueEncoding: 'buffer' }).all();
@@ -304,7 +324,11 @@ export class LevelBuffer implements DurableBuffer {
         await this.deadLetterDamaged(key, value, err.message);
       }
     }
-    const kept = this.withoutDropped(lane, out);
+    return this.keptOf(lane, out, opts);
+  }
+
+  private keptOf(lane: Lane, records: StoredRecord[], opts: ReadOptions): StoredRecord[] {
+    const kept = this.withoutDropped(lane, records);
     if (kept.length > 0 && opts.reader !== 'live') this.readHigh[lane] = Math.max(this.readHigh[lane], kept[kept.length - 1]!.seq);
     return kept;
   }
@@ -463,12 +487,23 @@ export class LevelBuffer implements DurableBuffer {
   submit(ops: BatchOp[], delta: LedgerDelta = {}, deadLettersStored = 0, sync = true): Promise<void> {
     applyDelta(this.ledger, delta);
     this.deadLettersStored += deadLettersStored;
+    if (this.tail.size > 0) this.forgetDeleted(ops);
     return this.commit.submit(ops, sync).catch((err: unknown) => {
+      // The write may or may not have landed (a timeout): the tail no longer knows what the store holds.
+      this.tail.reset(this.nextSeq - 1);
       applyDelta(this.ledger, delta, -1);
       this.deadLettersStored -= deadLettersStored;
       this.onWriteFailure(err);
       return Promise.reject(writeError(err));
     });
+  }
+
+  /** Every record a batch deletes leaves the tail when the delete is submitted, whoever deletes it. */
+  private forgetDeleted(ops: readonly BatchOp[]): void {
+    for (const op of ops) {
+      if (op.type !== 'del' || !op.key.startsWith('r!')) continue;
+      this.tail.remove(op.key.startsWith(recordPrefix('alarm')) ? 'alarm' : 'telemetry', keySeq(op.key));
+    }
   }
 
   minCursor(lane: Lane): number {
@@ -642,8 +677,9 @@ export class LevelBuffer implements DurableBuffer {
     if (this.reopening) return Promise.reject(new TidegateError('ERR_QUEUE_WRITE', 'the buffer is being reopened after a write failure', { retryable: true }));
     const batch = this.db.batch();
     for (const op of ops) {
-      if (op.type === 'put') batch.put(op.key, op.value);
-      else batch.del(op.key);
+      if (op.type === 'del') batch.del(op.key);
+      else if (typeof op.value === 'string') batch.put(op.key, op.value);
+      else batch.put<string, Buffer>(op.key, op.value, { valueEncoding: 'buffer' });
     }
     batch.put(META_NEXT_SEQ, String(this.nextSeq));
     batch.put(META_NEXT_DEAD_LETTER, String(this.nextDeadLetter));
@@ -695,7 +731,7 @@ export class LevelBuffer implements DurableBuffer {
     for (const lane of LANES) {
       for await (const [key, value] of this.db.iterator({ gt: recordPrefix(lane), lt: recordEnd(lane) })) {
         ledger.buffered += 1;
-        ledger.bufferedBytes += storedBytes(key, value);
+        ledger.bufferedBytes += key.length + Buffer.byteLength(value, 'utf8');
       }
     }
     const deadLetters = await this.countDeadLetters();

@@ -75,11 +75,21 @@ export function withRecordId(gatewayId: string, seq: number, body: string): stri
 /**
  * Stored value: CRC-32 of the rest (8 hex digits), the partition key, NUL, the record. The checksum lets a
  * damaged record be recognised and dead-lettered alone instead of forwarding garbage or wedging the sink
- * (LevelDB does not verify block checksums on reads by default).
+ * (LevelDB does not verify block checksums on reads by default). Encoded to bytes once, here: the checksum,
+ * the store and the in-memory tail all use these bytes (a string value was encoded to UTF-8 three times).
  */
-export function encodeStoredValue(partitionKey: string, json: string): string {
-  const body = partitionKey + SEPARATOR + json;
-  return crc32(body).toString(16).padStart(CRC_CHARS, '0') + body;
+export function encodeStoredValue(partitionKey: string, json: string): Buffer {
+  const value = Buffer.from(CRC_PLACEHOLDER + partitionKey + SEPARATOR + json, 'utf8');
+  value.write(crc32(value.subarray(CRC_CHARS)).toString(16).padStart(CRC_CHARS, '0'), 0, CRC_CHARS, 'latin1');
+  return value;
+}
+
+const CRC_PLACEHOLDER = '0'.repeat(CRC_CHARS);
+
+/** The record a stored value holds, as a read would return it, without checking it: it was just encoded. */
+export function storedRecordOf(lane: Lane, seq: number, key: string, partitionKey: string, value: Buffer): StoredRecord {
+  const data = value.subarray(CRC_CHARS + Buffer.byteLength(partitionKey, 'utf8') + 1);
+  return { lane, seq, partitionKey, data, bytes: key.length + value.length };
 }
 
 export class DamagedRecordError extends Error {
@@ -103,7 +113,7 @@ export function decodeStoredValue(lane: Lane, key: string, value: Buffer): Store
   return { lane, seq: keySeq(key), partitionKey: body.toString('utf8', 0, cut), data: body.subarray(cut + 1), bytes: key.length + value.length };
 }
 
-/** Budget bytes of a value about to be stored (key plus UTF-8 value). */
-export function storedBytes(key: string, value: string): number {
-  return key.length + Buffer.byteLength(value, 'utf8');
+/** Budget bytes of a value about to be stored (key plus value bytes). */
+export function storedBytes(key: string, value: Buffer): number {
+  return key.length + value.length;
 }

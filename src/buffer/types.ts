@@ -165,4 +165,5 @@ export interface LedgerDelta {
 }
 
 /** One write of an atomic store batch. */
-export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+/** A record's value is bytes (encoded once, see record-codec); every other value is a string. */
+export type BatchOp = { type: 'put'; key: string; value: string | Buffer } | { type: 'del'; key: string };
