@@ -1,5 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { Reading, ReadingValue } from '../../normalize/reading.js';
+import { compileFastPath, NOT_HERE, type FastFunction } from './expression-fast-path.js';
 
 /**
  * Rule expressions are CEL (the Common Expression Language of Kubernetes admission policies and Envoy):
@@ -31,6 +32,8 @@ export interface CompiledExpression {
   readonly source: string;
   /** The type the checker inferred (`bool`, `double`, `dyn`...). */
   readonly type: string;
+  /** Whether it runs as closures (expression-fast-path.ts) before falling back to the evaluator. */
+  readonly fastPath: boolean;
   /** Evaluates on one reading; throws when a value it names is absent or of the wrong type. */
   evaluate(reading: Reading): unknown;
 }
@@ -56,18 +59,32 @@ function buildEnvironment(): Environment {
     env.registerOperator(`${a} * ${b}`, (x: unknown, y: unknown) => num(x) * num(y));
     env.registerOperator(`${a} / ${b}`, (x: unknown, y: unknown) => num(x) / num(y));
   }
-  env
-    .registerFunction('dewpoint(double, double): double', (t: number, rh: number) => dewpoint(t, rh))
-    .registerFunction('abs(double): double', (x: number) => Math.abs(x))
-    .registerFunction('sqrt(double): double', (x: number) => Math.sqrt(x))
-    .registerFunction('min(double, double): double', (a: number, b: number) => Math.min(a, b))
-    .registerFunction('max(double, double): double', (a: number, b: number) => Math.max(a, b))
-    .registerFunction('round(double, int): double', (x: number, digits: bigint) => {
-      const f = 10 ** Number(digits);
-      return Math.round(x * f) / f;
-    });
+  for (const [signature, impl] of FUNCTIONS) env.registerFunction(signature, impl);
   return env;
 }
+
+/** The functions rules may call, by CEL signature; the fast path calls the same implementations. */
+const FUNCTIONS: ReadonlyArray<readonly [string, (...args: never[]) => number]> = [
+  ['dewpoint(double, double): double', (t: number, rh: number) => dewpoint(t, rh)],
+  ['abs(double): double', (x: number) => Math.abs(x)],
+  ['sqrt(double): double', (x: number) => Math.sqrt(x)],
+  ['min(double, double): double', (a: number, b: number) => Math.min(a, b)],
+  ['max(double, double): double', (a: number, b: number) => Math.max(a, b)],
+  [
+    'round(double, int): double',
+    (x: number, digits: bigint) => {
+      const f = 10 ** Number(digits);
+      return Math.round(x * f) / f;
+    },
+  ],
+];
+
+const FAST_FUNCTIONS: ReadonlyMap<string, FastFunction> = new Map(
+  FUNCTIONS.map(([signature, impl]) => {
+    const [, name = '', params = ''] = /^(\w+)\((.*)\)/.exec(signature) ?? [];
+    return [name, { impl, intArgs: params.split(',').map((p) => p.trim() === 'int') }] as const;
+  }),
+);
 
 /**
  * Dew point (°C) from temperature (°C) and relative humidity (%), Magnus formula with the Alduchov and
@@ -86,7 +103,7 @@ let shared: Environment | undefined;
  * Compiles one expression. `expect: 'bool'` (a filter, a `when`) refuses an expression whose type is known
  * not to be bool; `dyn` passes (a reading value's type is only known per reading).
  */
-export function compileExpression(source: string, expect?: 'bool'): CompiledExpression {
+export function compileExpression(source: string, expect?: 'bool', opts: { fastPath?: boolean } = {}): CompiledExpression {
   shared ??= buildEnvironment();
   let parsed;
   try {
@@ -99,14 +116,24 @@ export function compileExpression(source: string, expect?: 'bool'): CompiledExpr
   const type = checked.type ?? 'dyn';
   if (expect === 'bool' && type !== 'bool' && type !== 'dyn') throw new ExpressionError(`must be true or false, but its type is ${type}`, source, undefined);
   const fn = parsed;
+  // `fastPath: false` is for the tests and benchmarks that compare the two.
+  const fast = opts.fastPath === false ? null : compileFastPath(parsed.ast, FAST_FUNCTIONS);
   // One scope per expression, pointed at each reading in turn: evaluation is synchronous and never re-enters
   // the same expression, so nothing is allocated per evaluation.
   const scope = new ReadingScope();
   return {
     source,
     type,
+    fastPath: fast !== null,
     evaluate: (reading) => {
       scope.reading = reading;
+      if (fast) {
+        try {
+          return fromCel(fast(scope));
+        } catch (error) {
+          if (error !== NOT_HERE) throw error;
+        }
+      }
       return fromCel(fn(scope));
     },
   };
