@@ -155,76 +155,100 @@ function build(node: unknown, functions: ReadonlyMap<string, FastFunction>): Fas
   }
 }
 
+/**
+ * An arithmetic operand as a double: a double, or an int beside a double (tidegate's mixed operators convert
+ * the int). Anything else, two ints included, is left to cel-js.
+ */
+function asDouble(v: unknown, other: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint' && typeof other === 'number') return Number(v);
+  return notHere();
+}
+
 function arithmetic(op: '+' | '-' | '*' | '/', args: [unknown, unknown], functions: ReadonlyMap<string, FastFunction>): FastClosure {
   const l = build(args[0], functions);
   const r = build(args[1], functions);
-  // A double with a double, or a double with an int (tidegate's mixed operators convert the int): plain JS.
-  // Two ints are CEL's own (64-bit, an overflow is an error), and a string + string is left to it too.
-  const operands = (scope: NameLookup): [number, number] => {
-    const a = l(scope);
-    const b = r(scope);
-    if (typeof a === 'number') {
-      if (typeof b === 'number') return [a, b];
-      if (typeof b === 'bigint') return [a, Number(b)];
-    } else if (typeof a === 'bigint' && typeof b === 'number') return [Number(a), b];
-    return notHere();
-  };
+  // A double with a double is plain JS; with an int, see asDouble. Two ints are CEL's own (64-bit, an
+  // overflow is an error), and a string + string is left to it too. Each operator has its own closure, with
+  // the double case first and no allocation: this runs for every reading.
   switch (op) {
     case '+':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a + b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a + b;
+        return asDouble(a, b) + asDouble(b, a);
       };
     case '-':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a - b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a - b;
+        return asDouble(a, b) - asDouble(b, a);
       };
     case '*':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a * b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a * b;
+        return asDouble(a, b) * asDouble(b, a);
       };
     case '/':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a / b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a / b;
+        return asDouble(a, b) / asDouble(b, a);
       };
   }
+}
+
+/**
+ * A comparison operand as a double: a double, or an int a double holds exactly; strings are left to cel-js
+ * (CEL compares them by code point, JS by UTF-16 unit), and so are two ints.
+ */
+function comparable(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return exactNumber(v);
+  return notHere();
 }
 
 function comparison(op: '<' | '<=' | '>' | '>=', args: [unknown, unknown], functions: ReadonlyMap<string, FastFunction>): FastClosure {
   const l = build(args[0], functions);
   const r = build(args[1], functions);
-  // Numbers only (an int exactly as a double); strings compare by code point in CEL, by UTF-16 unit in JS.
-  const operands = (scope: NameLookup): [number, number] => {
-    const a = l(scope);
-    const b = r(scope);
-    const x = typeof a === 'number' ? a : typeof a === 'bigint' ? exactNumber(a) : notHere();
-    const y = typeof b === 'number' ? b : typeof b === 'bigint' ? exactNumber(b) : notHere();
-    if (typeof a === 'bigint' && typeof b === 'bigint') notHere();
-    return [x, y];
-  };
+  const bothInts = (a: unknown, b: unknown): boolean => typeof a === 'bigint' && typeof b === 'bigint';
   switch (op) {
     case '<':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a < b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a < b;
+        if (bothInts(a, b)) notHere();
+        return comparable(a) < comparable(b);
       };
     case '<=':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a <= b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a <= b;
+        if (bothInts(a, b)) notHere();
+        return comparable(a) <= comparable(b);
       };
     case '>':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a > b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a > b;
+        if (bothInts(a, b)) notHere();
+        return comparable(a) > comparable(b);
       };
     case '>=':
       return (scope) => {
-        const [a, b] = operands(scope);
-        return a >= b;
+        const a = l(scope);
+        const b = r(scope);
+        if (typeof a === 'number' && typeof b === 'number') return a >= b;
+        if (bothInts(a, b)) notHere();
+        return comparable(a) >= comparable(b);
       };
   }
 }
