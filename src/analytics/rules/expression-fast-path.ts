@@ -272,9 +272,28 @@ function call(args: [unknown, unknown], functions: ReadonlyMap<string, FastFunct
   if (!fn || fn.intArgs.length !== list.length) return unsupported();
   const argClosures = (list as unknown[]).map((a) => build(a, functions));
   const impl = fn.impl as (...args: unknown[]) => unknown;
+  const want = fn.intArgs.map((isInt) => (isInt ? 'bigint' : 'number'));
+  // One and two arguments (every function tidegate registers) without an argument array per call.
+  if (argClosures.length === 1) {
+    const [a0] = argClosures as [FastClosure];
+    const [w0] = want as [string];
+    return (scope) => {
+      const x = a0(scope);
+      return typeof x === w0 ? impl(x) : notHere();
+    };
+  }
+  if (argClosures.length === 2) {
+    const [a0, a1] = argClosures as [FastClosure, FastClosure];
+    const [w0, w1] = want as [string, string];
+    return (scope) => {
+      const x = a0(scope);
+      const y = a1(scope);
+      return typeof x === w0 && typeof y === w1 ? impl(x, y) : notHere();
+    };
+  }
   return (scope) => {
     const values = argClosures.map((a) => a(scope));
-    for (let i = 0; i < values.length; i++) if (typeof values[i] !== (fn.intArgs[i] ? 'bigint' : 'number')) notHere();
+    for (let i = 0; i < values.length; i++) if (typeof values[i] !== want[i]) notHere();
     return impl(...values);
   };
 }
