@@ -253,9 +253,10 @@ export class LevelBuffer implements DurableBuffer {
       lastByLane[recordLane] = seq;
       const json = withRecordId(this.opts.gatewayId, seq, bodies[i]!);
       const value = encodeStoredValue(r.deviceId, json);
-      bytes += storedBytes(key, value);
+      const record = storedRecordOf(recordLane, seq, key, r.deviceId, value);
+      bytes += record.bytes;
       ops.push({ type: 'put', key, value });
-      written[recordLane].push(storedRecordOf(recordLane, seq, key, r.deviceId, value));
+      written[recordLane].push(record);
       if (this.opts.outbox?.select(r)) notify.push({ seq, json });
     }
     for (const op of stateOps) ops.push(op);
@@ -729,9 +730,9 @@ export class LevelBuffer implements DurableBuffer {
   private async rebuildLedger(): Promise<Conservation> {
     const ledger = emptyConservation();
     for (const lane of LANES) {
-      for await (const [key, value] of this.db.iterator({ gt: recordPrefix(lane), lt: recordEnd(lane) })) {
+      for await (const [key, value] of this.db.iterator<string, Buffer>({ gt: recordPrefix(lane), lt: recordEnd(lane), valueEncoding: 'buffer' })) {
         ledger.buffered += 1;
-        ledger.bufferedBytes += key.length + Buffer.byteLength(value, 'utf8');
+        ledger.bufferedBytes += storedBytes(key, value);
       }
     }
     const deadLetters = await this.countDeadLetters();

@@ -79,17 +79,18 @@ export function withRecordId(gatewayId: string, seq: number, body: string): stri
  * the store and the in-memory tail all use these bytes (a string value was encoded to UTF-8 three times).
  */
 export function encodeStoredValue(partitionKey: string, json: string): Buffer {
-  const value = Buffer.from(CRC_PLACEHOLDER + partitionKey + SEPARATOR + json, 'utf8');
+  const value = Buffer.from(CRC_ROOM + partitionKey + SEPARATOR + json, 'utf8');
   value.write(crc32(value.subarray(CRC_CHARS)).toString(16).padStart(CRC_CHARS, '0'), 0, CRC_CHARS, 'latin1');
   return value;
 }
 
-const CRC_PLACEHOLDER = '0'.repeat(CRC_CHARS);
+/** Where the checksum goes: it covers the bytes after it, so it is written once they are encoded. */
+const CRC_ROOM = '0'.repeat(CRC_CHARS);
 
 /** The record a stored value holds, as a read would return it, without checking it: it was just encoded. */
 export function storedRecordOf(lane: Lane, seq: number, key: string, partitionKey: string, value: Buffer): StoredRecord {
   const data = value.subarray(CRC_CHARS + Buffer.byteLength(partitionKey, 'utf8') + 1);
-  return { lane, seq, partitionKey, data, bytes: key.length + value.length };
+  return { lane, seq, partitionKey, data, bytes: storedBytes(key, value) };
 }
 
 export class DamagedRecordError extends Error {

@@ -269,11 +269,12 @@ function call(args: [unknown, unknown], functions: ReadonlyMap<string, FastFunct
     };
   }
   const fn = functions.get(name);
-  if (!fn || fn.intArgs.length !== list.length) return unsupported();
+  // Every function tidegate registers takes one or two arguments; a longer call is left to cel-js.
+  if (!fn || fn.intArgs.length !== list.length || list.length < 1 || list.length > 2) return unsupported();
   const argClosures = (list as unknown[]).map((a) => build(a, functions));
   const impl = fn.impl as (...args: unknown[]) => unknown;
   const want = fn.intArgs.map((isInt) => (isInt ? 'bigint' : 'number'));
-  // One and two arguments (every function tidegate registers) without an argument array per call.
+  // No argument array per call: this runs for every reading.
   if (argClosures.length === 1) {
     const [a0] = argClosures as [FastClosure];
     const [w0] = want as [string];
@@ -282,18 +283,11 @@ function call(args: [unknown, unknown], functions: ReadonlyMap<string, FastFunct
       return typeof x === w0 ? impl(x) : notHere();
     };
   }
-  if (argClosures.length === 2) {
-    const [a0, a1] = argClosures as [FastClosure, FastClosure];
-    const [w0, w1] = want as [string, string];
-    return (scope) => {
-      const x = a0(scope);
-      const y = a1(scope);
-      return typeof x === w0 && typeof y === w1 ? impl(x, y) : notHere();
-    };
-  }
+  const [a0, a1] = argClosures as [FastClosure, FastClosure];
+  const [w0, w1] = want as [string, string];
   return (scope) => {
-    const values = argClosures.map((a) => a(scope));
-    for (let i = 0; i < values.length; i++) if (typeof values[i] !== want[i]) notHere();
-    return impl(...values);
+    const x = a0(scope);
+    const y = a1(scope);
+    return typeof x === w0 && typeof y === w1 ? impl(x, y) : notHere();
   };
 }
