@@ -8,11 +8,14 @@
  * 5 s the gateway's RSS (VmRSS) and CPU (user + system, /proc) are sampled. After `--warmup-seconds` the
  * figures that count: RSS growth from the first minute after warm-up to the last minute, and CPU as a share
  * of one core over the same span. At the end every acknowledged reading must have reached Kinesis.
- * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s.
+ * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s. The floor, measured first in the same
+ * run: aedes alone (bench/aedes-process.ts, acknowledging without storing) under the same load for
+ * `--floor-seconds`, its CPU after a 10 s warm-up: what any Node MQTT broker pays per event at this rate.
  *
  * Usage: npx tsx bench/soak.ts [--minutes 10] [--rate 1000] [--warmup-seconds 60] [--shards 2]
- *        [--node-args="--max-semi-space-size=2"] [--kinesis "batch: { maxAgeMs: 200 }"]   (`npm run bench:soak` builds dist first)
- * Bounded: the load runs `--minutes`; the drain afterwards at most 120 s.
+ *        [--node-args="--max-semi-space-size=2"] [--kinesis "batch: { maxAgeMs: 200 }"]
+ *        [--buffer "commitIntervalMs: 25"] [--floor-seconds 40]   (`npm run bench:soak` builds dist first)
+ * Bounded: the floor runs `--floor-seconds` (0: skipped), the load `--minutes`; the drain afterwards at most 120 s.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { execSync } from 'node:child_process';
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     shards: { type: 'string', default: '2' },
     'node-args': { type: 'string', default: '' },
     kinesis: { type: 'string', default: '' },
+    buffer: { type: 'string', default: '' },
+    'floor-seconds': { type: 'string', default: '40' },
   },
 });
 const MINUTES = Number(args.minutes);
@@ -43,9 +48,14 @@ const SHARDS = Number(args.shards);
 const NODE_ARGS = String(args['node-args']).split(' ').filter(Boolean);
 /** More `kinesis:` keys for the gateway, as YAML flow text (`batch: { maxAgeMs: 200 }`). */
 const KINESIS_EXTRA = String(args.kinesis);
+/** `buffer:` keys for the gateway, as YAML flow text (`commitIntervalMs: 25`). */
+const BUFFER_EXTRA = String(args.buffer);
+const FLOOR_S = Number(args['floor-seconds']);
+const FLOOR_WARMUP_S = 10;
 const DEVICES = 100;
 const SAMPLE_MS = 5_000;
 const DRAIN_TIMEOUT_MS = 120_000;
+if (!(FLOOR_S === 0 || FLOOR_S >= FLOOR_WARMUP_S + 20)) throw new Error(`--floor-seconds ${FLOOR_S} leaves less than 20 s after its ${FLOOR_WARMUP_S} s warm-up (0 skips the floor)`);
 if (!(MINUTES * 60 >= WARMUP_S + 60)) throw new Error(`--minutes ${MINUTES} leaves less than a minute after a ${WARMUP_S} s warm-up`);
 
 interface Sample {
@@ -58,9 +68,45 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 const children: Child[] = [];
+
+/** The load device-sim puts on a broker at `port` for `seconds`: the same for the floor and the gateway. */
+function startLoad(port: number, seconds: number): Child {
+  return spawnNode([
+    'dist/device-sim/main.js', '--url', `mqtt://127.0.0.1:${port}`, '--devices', String(DEVICES), '--qos', '1', '--payload-bytes', '200',
+    '--total-rate', String(RATE), '--duration', String(seconds), '--json',
+  ]);
+}
+
+function simSummary(sim: Child, seconds: number): Promise<{ acked: number; sent?: number }> {
+  return sim.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? (o as { acked: number; sent?: number }) : undefined)), (seconds + 120) * 1000);
+}
+
+/** aedes alone under the same load: its CPU as a share of one core after FLOOR_WARMUP_S. */
+async function measureFloor(): Promise<{ cpuShare: number; acked: number }> {
+  const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
+  try {
+    const port = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
+    const pid = aedes.proc.pid!;
+    const sim = startLoad(port, FLOOR_S);
+    try {
+      const summary = simSummary(sim, FLOOR_S);
+      await new Promise((r) => setTimeout(r, FLOOR_WARMUP_S * 1000));
+      const from = { at: performance.now(), cpu: cpuMs(pid) };
+      const run = await summary;
+      const cpuShare = (cpuMs(pid) - from.cpu) / (performance.now() - from.at);
+      process.stderr.write(`soak floor: aedes alone ${fmt(cpuShare * 100, 1)} % of a core, ${fmt(run.acked)} acknowledged\n`);
+      return { cpuShare, acked: run.acked };
+    } finally {
+      await sim.stop();
+    }
+  } finally {
+    await aedes.stop();
+  }
+}
 const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-soak-'));
 let proxy: KinesisFaultProxy | null = null;
 try {
+  const floor = FLOOR_S > 0 ? await measureFloor() : null;
   const emulator = spawnNode(['--import', 'tsx', 'bench/emulator-process.ts']);
   children.push(emulator);
   const endpoint = await emulator.waitFor((l) => jsonField(l, (o) => o.endpoint as string | undefined));
@@ -70,17 +116,14 @@ try {
   proxy = new KinesisFaultProxy(Number(new URL(endpoint).port));
   await proxy.start();
 
-  const { gateway, port } = await startBenchGateway(dir, proxy.url, 'soak', { kinesis: `pacing: { mode: on }${KINESIS_EXTRA ? `, ${KINESIS_EXTRA}` : ''}`, nodeArgs: NODE_ARGS });
+  const { gateway, port } = await startBenchGateway(dir, proxy.url, 'soak', { kinesis: `pacing: { mode: on }${KINESIS_EXTRA ? `, ${KINESIS_EXTRA}` : ''}`, nodeArgs: NODE_ARGS, ...(BUFFER_EXTRA ? { extraYaml: `buffer: { ${BUFFER_EXTRA} }` } : {}) });
   children.push(gateway);
   await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'shard map read; pacing each shard' ? true : undefined)), 30_000);
   const pid = gateway.proc.pid!;
 
-  const sim = spawnNode([
-    'dist/device-sim/main.js', '--url', `mqtt://127.0.0.1:${port}`, '--devices', String(DEVICES), '--qos', '1', '--payload-bytes', '200',
-    '--total-rate', String(RATE), '--duration', String(MINUTES * 60), '--json',
-  ]);
+  const sim = startLoad(port, MINUTES * 60);
   children.push(sim);
-  const summary = sim.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? (o as { acked: number; sent?: number }) : undefined)), (MINUTES * 60 + 120) * 1000);
+  const summary = simSummary(sim, MINUTES * 60);
 
   const started = Date.now();
   const callsAtStart = proxy.stats().putRecordsCalls;
@@ -125,7 +168,7 @@ try {
   const table = [
     `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; ` +
       `${fmt(RATE)} readings/s from ${DEVICES} devices (QoS 1, ~200 B) for ${MINUTES} min, ${SHARDS}-shard stream behind the shard-limit proxy, pacing on` +
-      `${NODE_ARGS.length ? `, gateway node options \`${NODE_ARGS.join(' ')}\`` : ''}${KINESIS_EXTRA ? `, kinesis \`${KINESIS_EXTRA}\`` : ''}; warm-up ${WARMUP_S} s.`,
+      `${NODE_ARGS.length ? `, gateway node options \`${NODE_ARGS.join(' ')}\`` : ''}${KINESIS_EXTRA ? `, kinesis \`${KINESIS_EXTRA}\`` : ''}${BUFFER_EXTRA ? `, buffer \`${BUFFER_EXTRA}\`` : ''}; warm-up ${WARMUP_S} s.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -135,6 +178,9 @@ try {
     `| peak RSS (VmHWM, whole run) | ${fmt(peak, 1)} MiB | ≤ 100 MiB — ${peak <= 100 ? 'PASS' : 'FAIL'} |`,
     `| PutRecords calls (whole run) | ${fmt(calls)}: ${fmt(calls / (MINUTES * 60), 1)} per second, ${fmt(accepted / Math.max(1, calls), 1)} readings per call | |`,
     `| gateway CPU after warm-up | ${fmt(cpuShare * 100, 1)} % of a core (${fmt(usPerReading, 1)} µs per reading) | ≤ 3 % — ${cpuShare <= 0.03 ? 'PASS' : 'FAIL'} |`,
+    floor
+      ? `| floor: aedes alone, same load, ${FLOOR_S} s (after ${FLOOR_WARMUP_S} s) | ${fmt(floor.cpuShare * 100, 1)} % of a core (${fmt((floor.cpuShare * 1e6) / RATE, 1)} µs per reading; ${fmt(floor.acked)} acknowledged) | |`
+      : '| floor: aedes alone | not measured (`--floor-seconds 0`) | |',
   ].join('\n');
   const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(s.cpuMs)}`).join('\n');
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });

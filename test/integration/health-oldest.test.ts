@@ -6,8 +6,11 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 const T0 = 1_700_000_000_000;
 const reading = (seq: number): Reading => ({ deviceId: 'old-1', topic: 'devices/old-1/t', seq, receivedAt: T0 + seq * 1_000, values: { v: seq, pad: 'x'.repeat(200) } });
 
-function openQueue(dir: string): LevelBuffer {
-  return new LevelBuffer({ dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 1, maxCommitRecords: 1_000, maxBytes: 20_000, whenFull: 'drop_oldest', sinkIds: ['kinesis'] });
+function openQueue(dir: string, tailLimits?: { maxRecords: number; maxBytes: number }): LevelBuffer {
+  return new LevelBuffer({
+    dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 1, maxCommitRecords: 1_000, maxBytes: 20_000, whenFull: 'drop_oldest', sinkIds: ['kinesis'],
+    ...(tailLimits ? { tailLimits } : {}),
+  });
 }
 
 /** The receive time of the oldest record actually in the buffer, read the way the sink reads it. */
@@ -66,5 +69,32 @@ describe('oldest undelivered reading', () => {
     const all = await q.read('telemetry', q.cursor('kinesis', 'telemetry'), 1_000);
     await q.commitCursor('kinesis', 'telemetry', all[all.length - 1]!.seq, { delivered: all, deadLettered: [] });
     expect(await q.oldestUndeliveredAt()).toBeNull();
+  });
+
+  it('answers alike from the in-memory tail of recent commits and from the store', async () => {
+    // One buffer whose tail holds everything, one whose tail holds two records (so the store answers).
+    const temps = [await makeTempDir(), await makeTempDir()];
+    for (const t of temps) closers.push(t.cleanup);
+    const [withTail, fromStore] = [openQueue(temps[0]!.dir), openQueue(temps[1]!.dir, { maxRecords: 2, maxBytes: 1_000_000 })];
+    for (const q of [withTail, fromStore]) {
+      await q.open();
+      closers.push(() => q.close());
+    }
+    const both = async (): Promise<Array<number | null>> => [await withTail.oldestUndeliveredAt(), await fromStore.oldestUndeliveredAt()];
+    expect(await both()).toEqual([null, null]);
+    for (const q of [withTail, fromStore]) for (let seq = 1; seq <= 20; seq++) await q.append([reading(seq)]);
+    expect(await both()).toEqual([T0 + 1_000, T0 + 1_000]);
+    // Delivered out of order: the third to seventh go first (another split's call), the cursor stays.
+    for (const q of [withTail, fromStore]) {
+      const all = await q.read('telemetry', 0, 20);
+      await q.removeHandled('telemetry', { delivered: all.slice(2, 7), deadLettered: [] });
+      await q.commitCursor('kinesis', 'telemetry', all[1]!.seq, { delivered: all.slice(0, 2), deadLettered: [] });
+    }
+    expect(await both()).toEqual([T0 + 8_000, T0 + 8_000]);
+    for (const q of [withTail, fromStore]) {
+      const rest = await q.read('telemetry', 7, 20);
+      await q.commitCursor('kinesis', 'telemetry', rest[rest.length - 1]!.seq, { delivered: rest, deadLettered: [] });
+    }
+    expect(await both()).toEqual([null, null]);
   });
 });
