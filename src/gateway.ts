@@ -30,15 +30,13 @@ import { LeanKinesisPort } from './sinks/kinesis/lean-put-port.js';
 import type { KinesisPort } from './sinks/kinesis/port.js';
 import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
 import { compileRouteMatch } from './sinks/kinesis/routes.js';
-import { createFirehoseClient, SdkFirehosePort } from './sinks/firehose/sdk-port.js';
+import type { SdkFirehosePort } from './sinks/firehose/sdk-port.js';
 import { FIREHOSE_MAX_RECORD_BYTES } from './sinks/firehose/limits.js';
 import { ShardPacer } from './sinks/kinesis/shard-pacer.js';
 import type { Aggregation } from './sinks/kinesis/plan-call.js';
 import { ClockSkewReporter } from './sinks/kinesis/clock-skew.js';
 import { MqttBrokerSource } from './sources/mqtt-broker/source.js';
-import { MqttClientSource } from './sources/mqtt-client/source.js';
-import { SerialPortSource } from './sources/serial/source.js';
-import { ModbusBusSource } from './sources/modbus/source.js';
+import type { MqttClientSource } from './sources/mqtt-client/source.js';
 import { AlarmService } from './analytics/alarms/alarm-service.js';
 import { AlarmBrokerNotifier } from './analytics/alarms/broker-notifier.js';
 import { AlarmWebhookDelivery } from './analytics/alarms/webhook-delivery.js';
@@ -259,20 +257,26 @@ export class Gateway {
     }
 
     // Site brokers after the embedded broker, so they stop before it; each is its own source.
-    for (const site of config.siteBrokers) {
-      const siteSource = new MqttClientSource({ config: site, admission, logger: log(`mqtt_client:${site.name}`), metrics });
-      this.siteSources.push(siteSource);
-      await this.startComponent(siteSource);
+    // The optional inputs load only when configured: each brings a library (mqtt, serialport and its native
+    // binding, modbus-serial) the gateway would otherwise keep resident for nothing (issue "Pi-class efficiency").
+    if (config.siteBrokers.length > 0) {
+      const { MqttClientSource } = await import('./sources/mqtt-client/source.js');
+      for (const site of config.siteBrokers) {
+        const siteSource = new MqttClientSource({ config: site, admission, logger: log(`mqtt_client:${site.name}`), metrics });
+        this.siteSources.push(siteSource);
+        await this.startComponent(siteSource);
+      }
     }
     // Serial ports start after the broker so they stop before it; a port that cannot open yet is retried, not fatal.
-    for (const port of config.serial) {
-      if (!port.enabled) continue;
-      const serial = new SerialPortSource({ port, admission, metrics, logger: log('serial') });
-      await this.startComponent(serial);
+    const serialPorts = config.serial.filter((port) => port.enabled);
+    if (serialPorts.length > 0) {
+      const { SerialPortSource } = await import('./sources/serial/source.js');
+      for (const port of serialPorts) await this.startComponent(new SerialPortSource({ port, admission, metrics, logger: log('serial') }));
     }
-    for (const bus of config.modbus) {
-      if (!bus.enabled) continue;
-      await this.startComponent(new ModbusBusSource({ bus, admission, metrics, logger: log('modbus') }));
+    const modbusBuses = config.modbus.filter((bus) => bus.enabled);
+    if (modbusBuses.length > 0) {
+      const { ModbusBusSource } = await import('./sources/modbus/source.js');
+      for (const bus of modbusBuses) await this.startComponent(new ModbusBusSource({ bus, admission, metrics, logger: log('modbus') }));
     }
 
     if (config.status.enabled) {
@@ -431,6 +435,8 @@ export class Gateway {
       } else {
         const firehose = config.firehose;
         if (!firehosePort) {
+          // Loaded with the first Firehose route: most gateways have none, and the SDK client stays resident.
+          const { createFirehoseClient, SdkFirehosePort } = await import('./sinks/firehose/sdk-port.js');
           const client = createFirehoseClient({
             region: firehose.region ?? config.kinesis.region,
             requestTimeoutMs: config.kinesis.requestTimeoutMs,
