@@ -36,7 +36,7 @@ describe('validateConfig: defaults', () => {
         streamName: 'tidegate-telemetry',
         region: 'us-east-1',
         local: { host: '127.0.0.1', port: 4567, shards: 2 },
-        batch: { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 },
+        batch: { maxRecords: 500, maxBytes: 5 * 1024 * 1024, maxAgeMs: 200 },
         retry: { baseDelayMs: 100, maxDelayMs: 30_000 },
         requestTimeoutMs: 15_000,
         putRecords: 'direct',
@@ -68,7 +68,7 @@ describe('validateConfig: defaults', () => {
     const config = validateConfig({ mqtt: { listeners: [{ port: 1884 }] }, kinesis: { batch: { maxRecords: 100 }, retry: { baseDelayMs: 5 } } }, 'test');
     expect(config.mqtt.listeners).toEqual([{ host: '127.0.0.1', port: 1884 }]);
     expect(config.mqtt.topicTemplate).toBe('devices/{deviceId}/#');
-    expect(config.kinesis.batch).toEqual({ maxRecords: 100, maxBytes: 5 * 1024 * 1024, maxAgeMs: 50 });
+    expect(config.kinesis.batch).toEqual({ maxRecords: 100, maxBytes: 5 * 1024 * 1024, maxAgeMs: 200 });
     expect(config.kinesis.retry).toEqual({ baseDelayMs: 5, maxDelayMs: 30_000 });
   });
 
