@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DATA_DIR } from '../config/config-paths.js';
 import { positiveInt } from '../config/primitives.js';
 
 /** The `buffer` and `dataDir` slices: the durable LevelDB buffer (see docs/concepts/buffer.md). */
@@ -6,7 +7,7 @@ import { positiveInt } from '../config/primitives.js';
 export const dataDirSchema = z
   .string()
   .min(1)
-  .default('./data')
+  .default(DEFAULT_DATA_DIR)
   .describe('Directory of the LevelDB buffer (created 0700), relative to the directory tidegate runs in. One gateway per directory: a second one exits at once. Override: TIDEGATE_DATA_DIR.');
 
 export const bufferSchema = z

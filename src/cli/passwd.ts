@@ -1,6 +1,6 @@
 import { hashPassword } from '../auth/password-hash.js';
 import { readUsersFile, usersFileError, USERNAME_PATTERN, USERNAME_RULE, writeUsersFile, type UserEntry } from '../auth/users-file.js';
-import { loadConfig } from '../config/load.js';
+import { readConfigPaths } from '../config/config-paths.js';
 import { isTidegateError, TidegateError } from '../core/errors.js';
 
 export interface PasswdOptions {
@@ -49,9 +49,13 @@ export async function passwdList(o: PasswdOptions): Promise<number> {
 
 async function usersFile(o: PasswdOptions): Promise<string> {
   if (o.file) return o.file;
-  const configured = (await loadConfig(o.config)).mqtt.auth.usersFile;
-  if (!configured) throw new TidegateError('ERR_USAGE', `no users file: pass --file <path>, or set mqtt.auth.usersFile in ${o.config}`);
-  return configured;
+  // Only the path is needed: the gateway validates the rest of the file when it starts.
+  const configured = (await readConfigPaths(o.config)).usersFile;
+  if (configured) return configured;
+  // No usable path: the whole config says why if the file is wrong (usersFile: 5), else it is just unset.
+  const { loadConfig } = await import('../config/load.js');
+  await loadConfig(o.config);
+  throw new TidegateError('ERR_USAGE', `no users file: pass --file <path>, or set mqtt.auth.usersFile in ${o.config}`);
 }
 
 function checkPassword(password: Buffer): Buffer {

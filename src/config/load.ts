@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { TidegateError } from '../core/errors.js';
+import { applyEnvOverrides, ConfigError, readConfigDocument } from './config-document.js';
 import { configSchema, listenerSchema, type Config } from './schema.js';
 import { listenerProblems } from './listener-policy.js';
 import { routeProblems } from './route-policy.js';
@@ -11,20 +9,7 @@ import { nearestKey } from './key-suggestion.js';
 import { locateProblem } from './problem-location.js';
 
 export type { ConfigProblem };
-
-export class ConfigError extends TidegateError {
-  constructor(
-    readonly source: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super('ERR_CONFIG_INVALID', formatProblems(source, problems));
-  }
-}
-
-export function formatProblems(source: string, problems: ConfigProblem[]): string {
-  const lines = problems.map((p) => `  - ${p.path || '(top level)'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`);
-  return `invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
-}
+export { applyEnvOverrides, ConfigError, formatProblems, siteBrokerPasswordVariable } from './config-document.js';
 
 function issuePath(p: ReadonlyArray<PropertyKey>): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
@@ -84,59 +69,14 @@ export function validateConfig(doc: unknown, source: string, baseDir = process.c
 }
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  let text: string;
+  const { document, lineCounter } = await readConfigDocument(file);
   try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new TidegateError('ERR_CONFIG_READ', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const lineCounter = new LineCounter();
-  const parsed: Document = parseDocument(text, { lineCounter, prettyErrors: true });
-  const yamlError = parsed.errors[0];
-  if (yamlError) {
-    const where = yamlError.linePos ? ` at line ${yamlError.linePos[0].line}, column ${yamlError.linePos[0].col}` : '';
-    throw new ConfigError(file, [{ path: '', message: `not valid YAML${where}: ${yamlError.message.split('\n')[0]}` }]);
-  }
-  try {
-    return validateConfig(applyEnvOverrides(parsed.toJS(), env), file);
+    return validateConfig(applyEnvOverrides(document.toJS(), env), file);
   } catch (err) {
     // Each problem gets the line of its key in the file, so the reader goes straight to it.
-    if (err instanceof ConfigError) throw new ConfigError(file, err.problems.map((p) => locateProblem(p, parsed, lineCounter)));
+    if (err instanceof ConfigError) throw new ConfigError(file, err.problems.map((p) => locateProblem(p, document, lineCounter)));
     throw err;
   }
-}
-
-/**
- * Paths and deployment specifics can be overridden from the environment without editing the file
- * (systemd units and containers set these).
- */
-export function applyEnvOverrides(doc: unknown, env: NodeJS.ProcessEnv): unknown {
-  const out = (doc && typeof doc === 'object' ? structuredClone(doc) : {}) as Record<string, any>;
-  if (env.TIDEGATE_DATA_DIR) out.dataDir = env.TIDEGATE_DATA_DIR;
-  if (env.TIDEGATE_GATEWAY_ID) out.gatewayId = env.TIDEGATE_GATEWAY_ID;
-  if (env.TIDEGATE_LOG_LEVEL) out.log = { ...(out.log ?? {}), level: env.TIDEGATE_LOG_LEVEL };
-  if (env.TIDEGATE_KINESIS_STREAM || env.TIDEGATE_KINESIS_REGION || env.TIDEGATE_KINESIS_ENDPOINT) {
-    out.kinesis = { ...(out.kinesis ?? {}) };
-    if (env.TIDEGATE_KINESIS_STREAM) out.kinesis.streamName = env.TIDEGATE_KINESIS_STREAM;
-    if (env.TIDEGATE_KINESIS_REGION) out.kinesis.region = env.TIDEGATE_KINESIS_REGION;
-    if (env.TIDEGATE_KINESIS_ENDPOINT) out.kinesis.endpoint = env.TIDEGATE_KINESIS_ENDPOINT;
-  }
-  applySiteBrokerPasswords(out, env);
-  return out;
-}
-
-/** `TIDEGATE_SITE_BROKER_<NAME>_PASSWORD`: the name upper-cased, "-" as "_". Keeps secrets out of the file. */
-export function siteBrokerPasswordVariable(name: string): string {
-  return `TIDEGATE_SITE_BROKER_${name.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
-}
-
-function applySiteBrokerPasswords(out: Record<string, any>, env: NodeJS.ProcessEnv): void {
-  if (!Array.isArray(out.siteBrokers)) return;
-  out.siteBrokers = out.siteBrokers.map((broker: unknown) => {
-    if (!broker || typeof broker !== 'object' || typeof (broker as { name?: unknown }).name !== 'string') return broker;
-    const password = env[siteBrokerPasswordVariable((broker as { name: string }).name)];
-    return password ? { ...broker, password } : broker;
-  });
 }
 
 function deepFreeze<T>(value: T): T {
