@@ -19,7 +19,7 @@ import {
   decodeStoredValue,
   encodeRecordBody,
   estimateStoredBytes,
-  encodeStoredValue,
+  encodeStoredRecord,
   storedRecordOf,
   keySeq,
   META_CONSERVATION,
@@ -246,18 +246,18 @@ export class LevelBuffer implements DurableBuffer {
     const notify: Array<{ seq: number; json: string }> = [];
     const written: Record<Lane, StoredRecord[]> = { alarm: [], telemetry: [] };
     let bytes = 0;
-    for (const [i, r] of readings.entries()) {
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
       const seq = this.nextSeq++;
       const recordLane = r.lane ?? 'telemetry';
       const key = recordKey(recordLane, seq);
       lastByLane[recordLane] = seq;
-      const json = withRecordId(this.opts.gatewayId, seq, bodies[i]!);
-      const value = encodeStoredValue(r.deviceId, json);
+      const value = encodeStoredRecord(r.deviceId, this.opts.gatewayId, seq, bodies[i]!);
       const record = storedRecordOf(recordLane, seq, key, r.deviceId, value);
       bytes += record.bytes;
       ops.push({ type: 'put', key, value });
       written[recordLane].push(record);
-      if (this.opts.outbox?.select(r)) notify.push({ seq, json });
+      if (this.opts.outbox?.select(r)) notify.push({ seq, json: withRecordId(this.opts.gatewayId, seq, bodies[i]!) });
     }
     for (const op of stateOps) ops.push(op);
     // The outbox entries join the records' batch: a committed alarm always has its notification waiting.

@@ -72,13 +72,15 @@ export function decodeMessage(raw: RawMessage, opts: DecodeOptions): DecodeResul
   }
   const problem = collectValues(fields, '', 0, reading.values);
   if (problem) return { ok: false, rejection: problem };
-  if (Object.keys(reading.values).length === 0) return reject('no_values', 'payload has no numeric, boolean or string fields besides ts and seq');
+  if (!hasOwnField(reading.values)) return reject('no_values', 'payload has no numeric, boolean or string fields besides ts and seq');
   return { ok: true, reading };
 }
 
 /** Nested objects are flattened with dotted names; null means "no value" and is skipped. */
 function collectValues(obj: Record<string, unknown>, prefix: string, depth: number, out: Record<string, ReadingValue>): Rejection | null {
-  for (const [key, value] of Object.entries(obj)) {
+  // Keys, not entries: no [key, value] array per field on the hot path (issue: Pi-class efficiency).
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
     if (depth === 0 && (key === 'ts' || key === 'seq')) continue;
     const name = prefix + key;
     if (typeof value === 'number') {
@@ -98,6 +100,11 @@ function collectValues(obj: Record<string, unknown>, prefix: string, depth: numb
     }
   }
   return null;
+}
+
+function hasOwnField(values: Record<string, ReadingValue>): boolean {
+  for (const key in values) if (Object.hasOwn(values, key)) return true;
+  return false;
 }
 
 /** A field named "__proto__" is data like any other: define it rather than hit the prototype setter. */

@@ -49,4 +49,10 @@ describe('topic access rules', () => {
     expect(rights.canPublish('site/b1/th-042/t')).toBe(true);
     expect(rights.canPublish('site/b1/th-043/t')).toBe(false);
   });
+
+  it('answers a repeated topic the same as the first time, allowed or not, after other topics in between', () => {
+    const rights = new ClientRights({ publish: ['devices/{username}/#', 'cmd/{clientId}'], subscribe: [] }, { username: 'th-042', clientId: 'c1' });
+    const asked = ['devices/th-042/t', 'devices/th-042/t', 'devices/th-043/t', 'devices/th-042/t', 'cmd/c1', 'cmd/c2', 'cmd/c2', 'devices/th-042/t', 'devices/th-043/t'];
+    expect(asked.map((t) => rights.canPublish(t))).toEqual([true, true, false, true, true, false, false, true, false]);
+  });
 });

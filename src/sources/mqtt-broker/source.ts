@@ -11,6 +11,7 @@ import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthCon
 import { isLoopbackHost } from '../../config/listener-policy.js';
 import { UserStore } from '../../auth/user-store.js';
 import { delay } from '../../core/abort.js';
+import { InFlight } from '../../core/in-flight.js';
 import { BrokerAccess } from './access.js';
 import { GuardedConnection } from './guarded-connection.js';
 import type { Violation } from './packet-size-guard.js';
@@ -46,7 +47,8 @@ export class MqttBrokerSource implements Component {
   private broker: Aedes | null = null;
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
-  private readonly inflight = new Set<Promise<void>>();
+  /** Admissions under way (acknowledged only once stored): stop lets them finish before the buffer closes. */
+  private readonly inflight = new InFlight();
   private stopping = false;
   private readonly refusals: RateLimitedLog;
   private access!: BrokerAccess;
@@ -121,7 +123,7 @@ export class MqttBrokerSource implements Component {
     this.stopController.abort();
     for (const server of this.servers) server.close();
     // Admissions under way finish (and are acked) before the buffer closes; new publishes are refused.
-    await withTimeout(Promise.allSettled([...this.inflight]), 60_000, 'pending MQTT admissions', deadline).catch(() => undefined);
+    await withTimeout(this.inflight.idle(), 60_000, 'pending MQTT admissions', deadline).catch(() => undefined);
     for (const socket of this.sockets) socket.destroy();
     if (this.broker) await new Promise<void>((resolve) => this.broker!.close(() => resolve()));
   }
@@ -248,30 +250,33 @@ export class MqttBrokerSource implements Component {
     if (refusal) return cb(new Error(refusal.message));
     const wait = this.access.publishDelay(client);
     if (wait === 0) return this.admit(client, packet, cb);
-    this.track(
-      delay(wait, this.stopController.signal).then(
-        () => this.admit(client, packet, cb),
-        () => this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb),
-      ),
+    this.inflight.begin();
+    delay(wait, this.stopController.signal).then(
+      () => {
+        this.admit(client, packet, cb);
+        this.inflight.end();
+      },
+      () => {
+        this.inflight.end();
+        this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb);
+      },
     );
   }
 
   private admit(client: Client, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (this.stopping) return this.refuseUnstored(client, new TidegateError('ERR_SHUTDOWN', 'tidegate is shutting down'), cb);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    // admit() always settles: the buffer rejects a commit that takes longer than buffer.commitTimeoutMs.
-    const admitted = this.opts.admission.admit({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) });
-    // An error means no ack: aedes closes the connection and the device retransmits after reconnecting.
-    this.track(
-      admitted.then(
-        () => cb(null),
-        (err: unknown) => {
-          this.opts.metrics.inc('mqtt_admission_failures_total');
-          this.refusals.warn('not-stored', { client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored (the device keeps it and sends it again)');
-          this.refuseUnstored(client, err as Error, cb);
-        },
-      ),
-    );
+    // The callback always comes: the buffer fails a commit that takes longer than buffer.commitTimeoutMs.
+    // A callback, not a promise: one closure per reading instead of a promise chain (issue: Pi-class efficiency).
+    this.inflight.begin();
+    this.opts.admission.admitThen({ source: this.id, topic: packet.topic, payload, origin: client.id, receivedAt: Date.now(), deviceId: certificateDeviceId(client) }, (err) => {
+      this.inflight.end();
+      if (err === null) return cb(null);
+      // An error means no ack: aedes closes the connection and the device retransmits after reconnecting.
+      this.opts.metrics.inc('mqtt_admission_failures_total');
+      this.refusals.warn('not-stored', { client: client.id, err: describeError(err) }, 'reading not acknowledged: it could not be stored (the device keeps it and sends it again)');
+      this.refuseUnstored(client, err instanceof Error ? err : new Error(String(err)), cb);
+    });
   }
 
   /**
@@ -286,7 +291,7 @@ export class MqttBrokerSource implements Component {
   }
 
   private track(p: Promise<void>): void {
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
+    this.inflight.begin();
+    void p.finally(() => this.inflight.end());
   }
 }
