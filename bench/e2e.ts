@@ -4,7 +4,8 @@
  * acknowledging without storing. Reports medians over rounds; ratios matter, absolute numbers vary with the
  * machine. Usage: npm run bench [-- --rounds 3 --readings 50000]; BENCH_KINESIS='pacing: { mode: off }, concurrency: 4'
  * sets the gateway's extra kinesis keys (YAML flow text) to compare settings; BENCH_GATEWAY_NODE_ARGS='--max-semi-space-size=4'
- * runs the gateway with those Node options (space-separated).
+ * runs the gateway with those Node options (space-separated); TIDEGATE_BENCH_ALLOC_PROFILE_DIR=<dir> also measures the
+ * bytes the gateway allocates per reading in the burst and leaves the profile there (bench/alloc-profile.ts reads it).
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
 import { requireMeasured } from './not-measured.js';
+import { allocProfileDir, summarizeAllocations, toggleAllocationSampling } from './alloc-profile.js';
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, readings: { type: 'string', default: '50000' }, 'latency-seconds': { type: 'string', default: '10' } },
@@ -39,6 +41,8 @@ interface Round {
   visibleP99: number;
   peakRss: number;
   cpuUsPerReading: number;
+  /** Bytes the gateway allocated per reading in the burst, when TIDEGATE_BENCH_ALLOC_PROFILE_DIR is set. */
+  allocBytesPerReading?: number;
 }
 
 const sim = (url: string, extra: string[]): Child =>
@@ -74,6 +78,8 @@ async function round(n: number): Promise<Round> {
     children.push(gateway);
     const watch = new StreamWatch(kinesis, 'e2e');
     await watch.init();
+    const allocDir = allocProfileDir();
+    if (allocDir) process.kill(gateway.proc.pid!, 'SIGUSR2');
     const cpuBefore = cpuMs(gateway.proc.pid!);
     const load = sim(`mqtt://127.0.0.1:${port}`, ['--count', String(READINGS), '--total-rate', '200000']);
     const visibleAt = await watch.until(READINGS, 300_000, 50);
@@ -81,6 +87,8 @@ async function round(n: number): Promise<Round> {
     requireMeasured(visibleAt !== null, `round ${n}: only ${watch.count} of ${READINGS} readings became visible`);
     const e2e = READINGS / ((visibleAt - Date.parse(e2eRun.startedAt)) / 1000);
     const cpuUsPerReading = ((cpuMs(gateway.proc.pid!) - cpuBefore) * 1000) / READINGS;
+    // Sampling costs CPU: a round that profiles allocations measures them, not its CPU per reading.
+    const allocBytesPerReading = allocDir ? summarizeAllocations(await toggleAllocationSampling(gateway.proc.pid!, allocDir, 1)).totalBytes / READINGS : undefined;
 
     // Latency at a steady 1,000 readings/s, in two phases: PUBACK latency with nobody polling the stream
     // (polling loads the emulator, which shares the cores), then publish→visible with a 20 ms poll.
@@ -121,6 +129,7 @@ async function round(n: number): Promise<Round> {
       visibleP99: pct(99),
       peakRss,
       cpuUsPerReading,
+      ...(allocBytesPerReading !== undefined ? { allocBytesPerReading: Math.round(allocBytesPerReading) } : {}),
     };
     process.stderr.write(`round ${n}: ${JSON.stringify(result)}\n`);
     return result;
@@ -137,7 +146,7 @@ const median = (xs: number[]): number => {
 
 const rounds: Round[] = [];
 for (let i = 1; i <= ROUNDS; i++) rounds.push(await round(i));
-const m = (k: keyof Round): number => median(rounds.map((r) => r[k]));
+const m = (k: keyof Round): number => median(rounds.map((r) => r[k] ?? NaN));
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const commit = execSync('git rev-parse --short HEAD', { cwd: repoRoot }).toString().trim();
@@ -155,6 +164,7 @@ const table = [
   `| publish → visible in the stream at 1,000 readings/s, p50 / p99 | ${fmt(m('visibleP50'))} / ${fmt(m('visibleP99'))} ms | |`,
   `| gateway peak RSS | ${fmt(m('peakRss'))} MiB | |`,
   `| gateway CPU per reading (user + system) | ${fmt(m('cpuUsPerReading'), 1)} µs | |`,
+  ...(allocProfileDir() ? [`| gateway bytes allocated per reading in the burst (sampled; this run's CPU is not comparable) | ${fmt(m('allocBytesPerReading'))} B | |`] : []),
 ].join('\n');
 await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
 await writeFile(path.join(repoRoot, 'bench/results/latest.md'), `${table}\n`);

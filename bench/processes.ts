@@ -144,6 +144,8 @@ export async function startBenchGateway(dir: string, endpoint: string, stream: s
   // TIDEGATE_BENCH_PROFILE_DIR: a CPU profile of each gateway, written there when it exits (node does not
   // take --cpu-prof from NODE_OPTIONS), to find where a benchmark's CPU goes.
   const profile = process.env.TIDEGATE_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TIDEGATE_BENCH_PROFILE_DIR}`] : [];
+  // TIDEGATE_BENCH_ALLOC_PROFILE_DIR: what the gateway allocates between two SIGUSR2 (bench/alloc-sampling.cjs).
+  if (process.env.TIDEGATE_BENCH_ALLOC_PROFILE_DIR) profile.push('--require', path.join(repoRoot, 'bench', 'alloc-sampling.cjs'));
   const gateway = spawnNode([...(opts.nodeArgs ?? []), ...profile, 'dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
   const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)), timeoutMs);
   return { gateway, port, readyMs: Date.now() - startedAt };

@@ -13,7 +13,19 @@ export function compileTopicTemplate(template: string): TopicMatcher {
   if (deviceLevel < 0) throw new Error(`topic template "${template}" has no {deviceId} level`);
   if (fixed.includes('#')) throw new Error(`topic template "${template}": "#" is only allowed as the last level`);
 
+  // Devices publish to the same few topics again and again: remembered answers save a split and an array
+  // per reading (issue: Pi-class efficiency). Bounded: when full it starts over, which costs only re-matching.
+  const remembered = new Map<string, string | null>();
   return (topic: string) => {
+    const known = remembered.get(topic);
+    if (known !== undefined) return known;
+    const deviceId = matchTopic(topic);
+    if (remembered.size >= REMEMBERED_TOPICS) remembered.clear();
+    remembered.set(topic, deviceId);
+    return deviceId;
+  };
+
+  function matchTopic(topic: string): string | null {
     const parts = topic.split('/');
     if (multi ? parts.length < fixed.length : parts.length !== fixed.length) return null;
     for (let i = 0; i < fixed.length; i++) {
@@ -26,5 +38,8 @@ export function compileTopicTemplate(template: string): TopicMatcher {
       }
     }
     return parts[deviceLevel]!;
-  };
+  }
 }
+
+/** Topics whose device id a matcher remembers (a few hundred KiB at most). */
+const REMEMBERED_TOPICS = 4096;
