@@ -20,6 +20,8 @@ export function compileTopicTemplate(template: string): TopicMatcher {
     const known = remembered.get(topic);
     if (known !== undefined) return known;
     const deviceId = matchTopic(topic);
+    // Long topics are matched each time: a device sending unique long topics must not fill memory.
+    if (topic.length > REMEMBERED_TOPIC_CHARS) return deviceId;
     if (remembered.size >= REMEMBERED_TOPICS) remembered.clear();
     remembered.set(topic, deviceId);
     return deviceId;
@@ -41,5 +43,6 @@ export function compileTopicTemplate(template: string): TopicMatcher {
   }
 }
 
-/** Topics whose device id a matcher remembers (a few hundred KiB at most). */
+/** Topics whose device id a matcher remembers, each of at most so many characters: about 1 MiB at most. */
 const REMEMBERED_TOPICS = 4096;
+const REMEMBERED_TOPIC_CHARS = 128;

@@ -84,3 +84,19 @@ describe('compileTopicTemplate: template errors', () => {
     expect(() => compileTopicTemplate(template)).toThrow(/"#" is only allowed as the last level/);
   });
 });
+
+describe('remembered topics', () => {
+  it('answers a topic seen before the same way, matched or not, and long topics too', () => {
+    const match = compileTopicTemplate('devices/{deviceId}/#');
+    const long = `devices/${'d'.repeat(300)}/t`;
+    const topics = ['devices/a/t', 'other/a/t', 'devices/b', 'devices/a/t', 'other/a/t', long, long, 'devices//t', 'devices//t'];
+    expect(topics.map(match)).toEqual(['a', null, 'b', 'a', null, 'd'.repeat(300), 'd'.repeat(300), null, null]);
+  });
+
+  it('keeps answering correctly past the bound of remembered topics', () => {
+    const match = compileTopicTemplate('site/+/{deviceId}');
+    for (let i = 0; i < 10_000; i++) expect(match(`site/b/${i}`)).toBe(String(i));
+    expect(match('site/b/0')).toBe('0');
+    expect(match('site/b/0/x')).toBeNull();
+  });
+});
