@@ -1,8 +1,9 @@
 /**
- * End-to-end benchmark: device-sim (QoS 1, ~200-byte readings) → tidegate → Kinesis emulator, against two
- * ceilings measured in the same round: (a) PutRecords straight into the same emulator, (b) aedes alone,
- * acknowledging without storing. Reports medians over rounds; ratios matter, absolute numbers vary with the
- * machine. Usage: npm run bench [-- --rounds 3 --readings 50000]; BENCH_KINESIS='pacing: { mode: off }, concurrency: 4'
+ * End-to-end benchmark: device-sim (QoS 1, ~200-byte readings) → tidegate → Kinesis emulator, against
+ * ceilings measured in the same round: (a) PutRecords straight into the same emulator, (a') the same while a
+ * watcher reads the stream, (b) aedes alone, acknowledging without storing. The burst runs twice: watched
+ * (first publish → last record read back) and unwatched (first publish → Kinesis accepted the last, all read
+ * back afterwards). Reports medians over rounds; ratios matter, absolute numbers vary with the machine. Usage: npm run bench [-- --rounds 3 --readings 50000]; BENCH_KINESIS='pacing: { mode: off }, concurrency: 4'
  * sets the gateway's extra kinesis keys (YAML flow text) to compare settings; BENCH_GATEWAY_NODE_ARGS='--max-semi-space-size=4'
  * runs the gateway with those Node options (space-separated); TIDEGATE_BENCH_ALLOC_PROFILE_DIR=<dir> also measures the
  * bytes the gateway allocates per reading in the burst and leaves the profile there (bench/alloc-profile.ts reads it).
@@ -18,6 +19,9 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
 import { requireMeasured } from './not-measured.js';
+import { controlRequest } from '../src/control/client.js';
+import type { StatusReport } from '../src/control/handler.js';
+import { controlSocketPath } from '../src/control/protocol.js';
 import { allocProfileDir, summarizeAllocations, toggleAllocationSampling } from './alloc-profile.js';
 
 const { values: args } = parseArgs({
@@ -33,8 +37,15 @@ const SHARDS = 4;
 interface Round {
   ratio: number;
   ceilingKinesis: number;
+  /** (a) while a watcher reads every record as in the first burst: when the last was seen (records/s). */
+  ceilingWatched: number;
   ceilingAedes: number;
   e2e: number;
+  /** How fast the devices' publishes were acknowledged in the burst (readings/s): above e2e when delivery lags. */
+  ackRate: number;
+  /** The second burst, first publish → Kinesis accepted the last reading, with nobody reading the stream. */
+  e2eAccepted: number;
+  ratioAccepted: number;
   pubackP50: number;
   pubackP99: number;
   visibleP50: number;
@@ -52,6 +63,18 @@ async function simSummary(child: Child, timeoutMs: number): Promise<Record<strin
   return child.waitFor((l) => jsonField(l, (o) => (typeof o.acked === 'number' ? o : undefined)), timeoutMs);
 }
 
+async function delivered(dataDir: string): Promise<number> {
+  return ((await controlRequest(controlSocketPath(dataDir), { op: 'status' })) as StatusReport).buffer.delivered;
+}
+
+/** When the gateway's delivered count reached `target` (polled every 50 ms), or null at the deadline. */
+async function untilDelivered(dataDir: string, target: number, deadlineMs: number): Promise<number | null> {
+  for (const end = Date.now() + deadlineMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if ((await delivered(dataDir)) >= target) return Date.now();
+  }
+  return null;
+}
+
 async function round(n: number): Promise<Round> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-'));
   const emulator = spawnNode(['--import', 'tsx', 'bench/emulator-process.ts']);
@@ -63,6 +86,17 @@ async function round(n: number): Promise<Round> {
     // (a) the sink ceiling
     await ensureStream(kinesis, 'ceiling', SHARDS, AbortSignal.timeout(10_000));
     const ceilingKinesis = await putRecordsCeiling(kinesis, 'ceiling', READINGS, PAYLOAD_BYTES + 80, DEVICES);
+    // (a') the same run watched as the first burst is: how fast a perfect gateway's records would be seen,
+    // with the watcher's reads (every record, through the SDK) on the same cores.
+    await ensureStream(kinesis, 'ceiling-watched', SHARDS, AbortSignal.timeout(10_000));
+    const ceilingWatch = new StreamWatch(kinesis, 'ceiling-watched');
+    await ceilingWatch.init();
+    const ceilingSeen = ceilingWatch.until(READINGS, 120_000, 50);
+    const ceilingStarted = Date.now();
+    await putRecordsCeiling(kinesis, 'ceiling-watched', READINGS, PAYLOAD_BYTES + 80, DEVICES);
+    const ceilingSeenAt = await ceilingSeen;
+    requireMeasured(ceilingSeenAt !== null, `round ${n}: the watched ceiling run's records were not all seen`);
+    const ceilingWatched = READINGS / ((ceilingSeenAt - ceilingStarted) / 1000);
 
     // (b) the broker ceiling
     const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
@@ -90,6 +124,21 @@ async function round(n: number): Promise<Round> {
     // Sampling costs CPU: a round that profiles allocations measures them, not its CPU per reading.
     const allocBytesPerReading = allocDir ? summarizeAllocations(await toggleAllocationSampling(gateway.proc.pid!, allocDir, 1)).totalBytes / READINGS : undefined;
 
+    // The same burst again, timed by what Kinesis accepted (the buffer's delivered count, asked over the
+    // control socket every 50 ms) with nobody reading the stream meanwhile, then checked from outside: every
+    // record read back. The watch above reads each record through the SDK on the same two cores; a ceiling
+    // run watched that way sees its last record at about two thirds of its put rate, so the visible figure
+    // measures the watcher as much as the gateway.
+    const dataDir = path.join(dir, 'data');
+    const deliveredBefore = await delivered(dataDir);
+    const unwatched = sim(`mqtt://127.0.0.1:${port}`, ['--count', String(READINGS), '--total-rate', '200000']);
+    const acceptedAt = await untilDelivered(dataDir, deliveredBefore + READINGS, 300_000);
+    const unwatchedRun = await simSummary(unwatched, 60_000);
+    requireMeasured(acceptedAt !== null, `round ${n}: Kinesis did not accept ${READINGS} readings of the second burst in time`);
+    const e2eAccepted = READINGS / ((acceptedAt - Date.parse(unwatchedRun.startedAt)) / 1000);
+    const verified = await watch.until(2 * READINGS, 120_000, 50);
+    requireMeasured(verified !== null, `round ${n}: only ${watch.count} of ${2 * READINGS} readings of both bursts are in the stream`);
+
     // Latency at a steady 1,000 readings/s, in two phases: PUBACK latency with nobody polling the stream
     // (polling loads the emulator, which shares the cores), then publish→visible with a 20 ms poll.
     const steady = sim(`mqtt://127.0.0.1:${port}`, ['--duration', String(LATENCY_SECONDS), '--total-rate', '1000']);
@@ -97,7 +146,7 @@ async function round(n: number): Promise<Round> {
     const latencyWatch = new StreamWatch(kinesis, 'e2e');
     await latencyWatch.init();
     // Skip the earlier phases' records: as many as were acknowledged, not as many as were asked for.
-    const before = READINGS + steadyRun.acked;
+    const before = 2 * READINGS + steadyRun.acked;
     const skipped = await latencyWatch.until(before, 60_000, 10);
     requireMeasured(skipped !== null, `round ${n}: only ${latencyWatch.count} of the ${before} earlier readings became visible, so the latency phase cannot tell its records apart`);
     latencyWatch.latencies.length = 0;
@@ -121,8 +170,12 @@ async function round(n: number): Promise<Round> {
     const result: Round = {
       ratio: e2e / ceilingKinesis,
       ceilingKinesis,
+      ceilingWatched,
       ceilingAedes: aedesRun.ratePerSec,
       e2e,
+      ackRate: e2eRun.ratePerSec,
+      e2eAccepted,
+      ratioAccepted: e2eAccepted / ceilingKinesis,
       pubackP50: steadyRun.ackLatencyMs.p50,
       pubackP99: steadyRun.ackLatencyMs.p99,
       visibleP50: pct(50),
@@ -158,8 +211,10 @@ const table = [
   '| measure | value | ratio |',
   '|---|---|---|',
   `| (a) sink ceiling: PutRecords straight into the emulator, 500 per call | ${fmt(m('ceilingKinesis'))} records/s | 1.00 |`,
+  `| (a') the same run while the stream is read as in the first burst: last record seen | ${fmt(m('ceilingWatched'))} records/s | ${fmt(median(rounds.map((r) => r.ceilingWatched / r.ceilingKinesis)), 2)} |`,
   `| (b) broker ceiling: aedes alone, acking without storing | ${fmt(m('ceilingAedes'))} readings/s | |`,
   `| **tidegate end to end** (first publish → last record visible), durable acks | **${fmt(m('e2e'))} readings/s** | **${fmt(m('ratio'), 2)} × (a)** (rounds: ${rounds.map((r) => fmt(r.ratio, 2)).join(', ')}) |`,
+  `| tidegate end to end, the same burst unwatched (first publish → Kinesis accepted the last; then all read back) | ${fmt(m('e2eAccepted'))} readings/s | ${fmt(m('ratioAccepted'), 2)} × (a) (rounds: ${rounds.map((r) => fmt(r.ratioAccepted, 2)).join(', ')}) |`,
   `| PUBACK latency at 1,000 readings/s, p50 / p99 | ${fmt(m('pubackP50'), 1)} / ${fmt(m('pubackP99'), 1)} ms | |`,
   `| publish → visible in the stream at 1,000 readings/s, p50 / p99 | ${fmt(m('visibleP50'))} / ${fmt(m('visibleP99'))} ms | |`,
   `| gateway peak RSS | ${fmt(m('peakRss'))} MiB | |`,
