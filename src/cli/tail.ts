@@ -1,14 +1,10 @@
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { readKinesisTarget, type KinesisTarget } from '../config/kinesis-target.js';
 import { delay } from '../core/abort.js';
 import { describeError } from '../core/errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../kinesis-local/emulator.js';
 import { deaggregate } from '../kinesis-agg/deaggregate.js';
 import { createKinesisClient } from '../sinks/kinesis/sdk-port.js';
-import { verifyExitCode } from './verify/exit-code.js';
-import { renderReport } from './verify/render.js';
-import { verifyStream } from './verify/verify-stream.js';
 
 export interface TailOptions {
   config: string;
@@ -34,17 +30,17 @@ const RELIST_MS = 30_000;
 
 /** `tidegate tail`: reads the stream from every shard and prints each record as one JSON line. */
 export async function tailCommand(opts: TailOptions): Promise<number> {
-  const config = await loadConfig(opts.config);
-  const client = tailClient(config, opts.endpoint);
-  const stream = opts.stream ?? config.kinesis.streamName;
+  const target = await kinesisTarget(opts.config);
+  const client = tailClient(target, opts.endpoint);
+  const stream = opts.stream ?? target.streamName;
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.stdout.on('error', () => stop.abort()); // a closed pipe (tail | head) ends the tail
   try {
-    if (opts.verify) return await verifyCommand(client, stream, opts, config.kinesis.requestTimeoutMs, stop.signal);
-    const printed = await tailStream(client, stream, { ...opts, callTimeoutMs: config.kinesis.requestTimeoutMs }, (line) => process.stdout.write(`${line}\n`), stop.signal);
+    if (opts.verify) return await verifyCommand(client, stream, opts, target.requestTimeoutMs, stop.signal);
+    const printed = await tailStream(client, stream, { ...opts, callTimeoutMs: target.requestTimeoutMs }, (line) => process.stdout.write(`${line}\n`), stop.signal);
     process.stderr.write(`tidegate tail: ${printed} record(s) from ${stream}\n`);
     return 0;
   } catch (err) {
@@ -58,7 +54,20 @@ export async function tailCommand(opts: TailOptions): Promise<number> {
   }
 }
 
+/**
+ * The stream the config names, read without the schema when its keys are well-formed (most of a second
+ * less on a small board); the whole config otherwise, whose validation says what is wrong.
+ */
+async function kinesisTarget(configFile: string): Promise<KinesisTarget> {
+  const light = await readKinesisTarget(configFile);
+  if (light) return light;
+  const { loadConfig } = await import('../config/load.js');
+  return (await loadConfig(configFile)).kinesis;
+}
+
 async function verifyCommand(client: KinesisClient, stream: string, opts: TailOptions, callTimeoutMs: number, signal: AbortSignal): Promise<number> {
+  // Loaded only for --verify: the report's modules are not part of a plain tail's start.
+  const [{ verifyStream }, { renderReport }, { verifyExitCode }] = await Promise.all([import('./verify/verify-stream.js'), import('./verify/render.js'), import('./verify/exit-code.js')]);
   const report = await verifyStream(
     client,
     stream,
@@ -69,8 +78,7 @@ async function verifyCommand(client: KinesisClient, stream: string, opts: TailOp
   return verifyExitCode(report);
 }
 
-function tailClient(config: Config, endpointOverride?: string): KinesisClient {
-  const k = config.kinesis;
+function tailClient(k: KinesisTarget, endpointOverride?: string): KinesisClient {
   if (!endpointOverride && k.endpoint === 'local') {
     const host = k.local.host.includes(':') ? `[${k.local.host}]` : k.local.host;
     return createKinesisClient({ region: LOCAL_REGION, endpoint: `http://${host}:${k.local.port}`, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: k.requestTimeoutMs });

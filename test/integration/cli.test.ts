@@ -58,6 +58,16 @@ describe('tidegate CLI', () => {
     expect(missing.stderr).toContain('cannot read config file');
   });
 
+  it('tail reports a malformed kinesis section with its path and status 2, as the full validation does', async () => {
+    const temp = await makeTempDir();
+    cleanup = temp.cleanup;
+    const file = path.join(temp.dir, 'bad-stream.yaml');
+    await writeFile(file, 'kinesis:\n  streamName: "my stream"\n  endpoint: http://127.0.0.1:9\n');
+    const result = await tidegate('tail', '--config', file, '--no-follow');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/kinesis\.streamName/);
+  });
+
   it('has --help on every command', async () => {
     for (const command of ['run', 'tail', 'check-config', 'status', 'config-schema', 'install-service']) {
       const result = await tidegate(command, '--help');

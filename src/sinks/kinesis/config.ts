@@ -1,17 +1,28 @@
 import { z } from 'zod';
 import { credentialsSchema } from '../../aws/config.js';
 import { port, positiveInt } from '../../config/primitives.js';
+import {
+  DEFAULT_LOCAL_HOST,
+  DEFAULT_LOCAL_PORT,
+  DEFAULT_LOCAL_SHARDS,
+  DEFAULT_REGION,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_STREAM_NAME,
+  MAX_REQUEST_TIMEOUT_MS,
+  MAX_STREAM_NAME_LENGTH,
+  STREAM_NAME_PATTERN,
+} from './defaults.js';
 
 /** The `kinesis` slice: the Amazon Kinesis Data Streams sink (see docs/concepts/kinesis-delivery.md). */
 
 /** A Kinesis stream name (CreateStream's StreamName pattern). */
-export const streamNameSchema = z.string().min(1).max(128).regex(/^[a-zA-Z0-9_.-]+$/, 'only letters, digits, "_", "." and "-"');
+export const streamNameSchema = z.string().min(1).max(MAX_STREAM_NAME_LENGTH).regex(STREAM_NAME_PATTERN, 'only letters, digits, "_", "." and "-"');
 
 export const localEmulatorSchema = z
   .object({
-    host: z.string().default('127.0.0.1').describe('Address the bundled emulator binds.'),
-    port: port.default(4567).describe('Port of the bundled emulator.'),
-    shards: positiveInt.max(64).default(2).describe('Shards of the stream the emulator creates.'),
+    host: z.string().default(DEFAULT_LOCAL_HOST).describe('Address the bundled emulator binds.'),
+    port: port.default(DEFAULT_LOCAL_PORT).describe('Port of the bundled emulator.'),
+    shards: positiveInt.max(64).default(DEFAULT_LOCAL_SHARDS).describe('Shards of the stream the emulator creates.'),
   })
   .strict();
 
@@ -49,13 +60,13 @@ export const pacingSchema = z
 
 export const kinesisSchema = z
   .object({
-    streamName: streamNameSchema.default('tidegate-telemetry').describe('The stream readings go to (unless a route sends them elsewhere). Override: TIDEGATE_KINESIS_STREAM.'),
-    region: z.string().min(1).default('us-east-1').describe('AWS region of the stream. Override: TIDEGATE_KINESIS_REGION.'),
+    streamName: streamNameSchema.default(DEFAULT_STREAM_NAME).describe('The stream readings go to (unless a route sends them elsewhere). Override: TIDEGATE_KINESIS_STREAM.'),
+    region: z.string().min(1).default(DEFAULT_REGION).describe('AWS region of the stream. Override: TIDEGATE_KINESIS_REGION.'),
     endpoint: z
       .union([z.literal('local'), z.url()])
       .optional()
       .describe('`local` starts the bundled emulator (in memory) on kinesis.local; a URL targets any Kinesis-compatible endpoint; unset means Amazon Kinesis in kinesis.region. Override: TIDEGATE_KINESIS_ENDPOINT.'),
-    local: localEmulatorSchema.default({ host: '127.0.0.1', port: 4567, shards: 2 }).describe('The bundled emulator, with endpoint: local.'),
+    local: localEmulatorSchema.default({ host: DEFAULT_LOCAL_HOST, port: DEFAULT_LOCAL_PORT, shards: DEFAULT_LOCAL_SHARDS }).describe('The bundled emulator, with endpoint: local.'),
     batch: z
       .object({
         // AWS PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
@@ -90,7 +101,7 @@ export const kinesisSchema = z
       .describe(
         'How PutRecords calls are made. `direct`: the body is written from the encoded records and signed with the AWS SDK\'s SigV4 signer, credentials and endpoint rules, less CPU per reading (see bench/RESULTS.md). `sdk`: through the AWS SDK client, as every other call is.',
       ),
-    requestTimeoutMs: positiveInt.max(300_000).default(15_000).describe('Bound on one Kinesis call, in milliseconds.'),
+    requestTimeoutMs: positiveInt.max(MAX_REQUEST_TIMEOUT_MS).default(DEFAULT_REQUEST_TIMEOUT_MS).describe('Bound on one Kinesis call, in milliseconds.'),
     concurrency: positiveInt
       .max(16)
       .default(2)
