@@ -1,17 +1,25 @@
 import { TidegateError } from '../core/errors.js';
-import { loadConfig } from '../config/load.js';
-import { createControlHandler } from '../control/handler.js';
+import { readBufferInspection, type BufferInspection } from '../config/buffer-inspection.js';
+import { createControlHandler, statusReport } from '../control/handler.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { compileTopicTemplate } from '../normalize/topic-map.js';
 import { LevelBuffer } from '../buffer/level-buffer.js';
+import { DEFAULT_MAX_COMMIT_RECORDS } from '../buffer/defaults.js';
 import { KINESIS_SINK_ID } from '../sinks/kinesis/limits.js';
 
 /**
  * Answers an operator request by opening a stopped gateway's data dir directly, read-only but for
- * dead-letter commands. Loaded only when no gateway answers on the control socket: it needs the whole
- * validated config and the LevelDB buffer.
+ * dead-letter commands. Loaded only when no gateway answers on the control socket. The status needs only
+ * the buffer and four keys of the config (src/config/buffer-inspection.ts); the other requests load the
+ * whole validated config, as a dead-letter replay decodes with the gateway's own settings.
  */
 export async function requestStoppedGateway(configFile: string, request: ControlRequest): Promise<unknown> {
+  if (request.op === 'status') {
+    const inspection = await readBufferInspection(configFile);
+    if (inspection) return stoppedStatus(inspection);
+  }
+  // Loaded here, not at the top: the status of a stopped gateway does without it (a third of a second).
+  const { loadConfig } = await import('../config/load.js');
   const config = await loadConfig(configFile);
   // Replayed readings go through the transforms and rules, whose state (windows, deadbands, detectors) lives
   // in the running gateway: stored around them, they would skip a rule the operator configured.
@@ -42,6 +50,31 @@ export async function requestStoppedGateway(configFile: string, request: Control
       running: false,
     });
     return await handle(request);
+  } finally {
+    await buffer.close();
+  }
+}
+
+/**
+ * The status of a stopped gateway from its buffer alone, with the four keys of the config it needs: the
+ * counters are the buffer's, and the rest of the config plays no part in them.
+ */
+async function stoppedStatus(inspection: BufferInspection): Promise<unknown> {
+  const buffer = new LevelBuffer({
+    dir: inspection.dataDir,
+    gatewayId: inspection.gatewayId,
+    maxBytes: inspection.maxBytes,
+    whenFull: inspection.whenFull,
+    // A status writes nothing; these only shape writes, and are the safe ones were there any.
+    durability: 'fsync',
+    maxCommitRecords: DEFAULT_MAX_COMMIT_RECORDS,
+    commitIntervalMs: 0,
+    sinkIds: [KINESIS_SINK_ID],
+    inspectOnly: true,
+  });
+  await buffer.open();
+  try {
+    return await statusReport({ buffer, gatewayId: inspection.gatewayId, dataDir: inspection.dataDir, running: false });
   } finally {
     await buffer.close();
   }

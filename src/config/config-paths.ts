@@ -21,10 +21,15 @@ export interface ConfigPaths {
 export async function readConfigPaths(file: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Promise<ConfigPaths> {
   const { document } = await readConfigDocument(file);
   const doc = applyEnvOverrides(document.toJS(), env) as { dataDir?: unknown; mqtt?: { auth?: { usersFile?: unknown } | null } | null };
-  const dataDir = doc.dataDir === undefined ? DEFAULT_DATA_DIR : doc.dataDir;
   const usersFile = doc.mqtt?.auth?.usersFile;
   return {
-    dataDir: typeof dataDir === 'string' && dataDir.length > 0 ? path.resolve(baseDir, dataDir) : undefined,
+    dataDir: resolveDataDir(doc.dataDir, baseDir),
     usersFile: typeof usersFile === 'string' && usersFile.length > 0 ? path.resolve(baseDir, usersFile) : undefined,
   };
+}
+
+/** `dataDir` as the validated config resolves it (the default when left out); undefined when not a non-empty string. */
+export function resolveDataDir(dataDir: unknown, baseDir: string): string | undefined {
+  const dir = dataDir === undefined ? DEFAULT_DATA_DIR : dataDir;
+  return typeof dir === 'string' && dir.length > 0 ? path.resolve(baseDir, dir) : undefined;
 }

@@ -35,24 +35,27 @@ export interface ControlContext {
   alarms?: () => AlarmService | null;
 }
 
+/** `tidegate status`'s answer; also made by the CLI from a stopped gateway's buffer alone (src/cli/stopped-gateway.ts). */
+export async function statusReport(ctx: Pick<ControlContext, 'buffer' | 'gatewayId' | 'dataDir' | 'running' | 'health' | 'startedAt'>): Promise<StatusReport> {
+  const buffer = ctx.buffer.stats();
+  return {
+    running: ctx.running,
+    gatewayId: ctx.gatewayId,
+    dataDir: ctx.dataDir,
+    buffer,
+    conservationGap: conservationGap(buffer),
+    ...(ctx.running ? { pid: process.pid } : {}),
+    ...(ctx.startedAt ? { uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000) } : {}),
+    ...(ctx.health ? { health: await ctx.health() } : {}),
+  };
+}
+
 /** The operator's requests, answered the same way by a running gateway and by the CLI on a stopped one. */
 export function createControlHandler(ctx: ControlContext): (request: ControlRequest) => Promise<unknown> {
   return async (request) => {
     switch (request.op) {
-      case 'status': {
-        const buffer = ctx.buffer.stats();
-        const report: StatusReport = {
-          running: ctx.running,
-          gatewayId: ctx.gatewayId,
-          dataDir: ctx.dataDir,
-          buffer,
-          conservationGap: conservationGap(buffer),
-          ...(ctx.running ? { pid: process.pid } : {}),
-          ...(ctx.startedAt ? { uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000) } : {}),
-          ...(ctx.health ? { health: await ctx.health() } : {}),
-        };
-        return report;
-      }
+      case 'status':
+        return statusReport(ctx);
       case 'dead-letters.list':
         return listDeadLetters(ctx.buffer, filterOf(request));
       case 'dead-letters.purge':

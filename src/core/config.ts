@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { positiveInt } from '../config/primitives.js';
+import { DEFAULT_GATEWAY_ID, GATEWAY_ID_PATTERN, MAX_GATEWAY_ID_LENGTH } from './gateway-id.js';
 
 /** The gateway-wide slices: its id, logging and the shutdown deadline. */
 
 export const gatewayIdSchema = z
   .string()
   .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_.:-]+$/, 'only letters, digits, "_", ".", ":" and "-"')
-  .default('tidegate')
+  .max(MAX_GATEWAY_ID_LENGTH)
+  .regex(GATEWAY_ID_PATTERN, 'only letters, digits, "_", ".", ":" and "-"')
+  .default(DEFAULT_GATEWAY_ID)
   .describe('Prefix of every record id (`<gatewayId>-<sequence>`); must be unique among the gateways that write to one stream. Override: TIDEGATE_GATEWAY_ID.');
 
 export const logSchema = z
