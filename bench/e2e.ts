@@ -40,6 +40,9 @@ interface Round {
   /** (a) while a watcher reads every record as in the first burst: when the last was seen (records/s). */
   ceilingWatched: number;
   ceilingAedes: number;
+  /** The floor: aedes alone's CPU (user + system) per reading acknowledged, in µs, and its peak RSS (MiB). */
+  aedesCpuUsPerReading: number;
+  aedesPeakRss: number;
   e2e: number;
   /** How fast the devices' publishes were acknowledged in the burst (readings/s): above e2e when delivery lags. */
   ackRate: number;
@@ -52,6 +55,8 @@ interface Round {
   visibleP99: number;
   peakRss: number;
   cpuUsPerReading: number;
+  /** The gateway's CPU per reading in the unwatched burst, from its first publish to when Kinesis accepted the last. */
+  cpuUsPerReadingUnwatched: number;
   /** Bytes the gateway allocated per reading in the burst, when TIDEGATE_BENCH_ALLOC_PROFILE_DIR is set. */
   allocBytesPerReading?: number;
 }
@@ -102,7 +107,10 @@ async function round(n: number): Promise<Round> {
     const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
     children.push(aedes);
     const aedesPort = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
+    const aedesCpuBefore = cpuMs(aedes.proc.pid!);
     const aedesRun = await simSummary(sim(`mqtt://127.0.0.1:${aedesPort}`, ['--count', String(READINGS), '--total-rate', '200000']), 120_000);
+    const aedesCpuUsPerReading = ((cpuMs(aedes.proc.pid!) - aedesCpuBefore) * 1000) / READINGS;
+    const aedesPeakRss = peakRssMiB(aedes.proc.pid!);
     await aedes.stop();
 
     // end to end through tidegate (a child process running the built gateway)
@@ -131,8 +139,10 @@ async function round(n: number): Promise<Round> {
     // measures the watcher as much as the gateway.
     const dataDir = path.join(dir, 'data');
     const deliveredBefore = await delivered(dataDir);
+    const unwatchedCpuBefore = cpuMs(gateway.proc.pid!);
     const unwatched = sim(`mqtt://127.0.0.1:${port}`, ['--count', String(READINGS), '--total-rate', '200000']);
     const acceptedAt = await untilDelivered(dataDir, deliveredBefore + READINGS, 300_000);
+    const cpuUsPerReadingUnwatched = ((cpuMs(gateway.proc.pid!) - unwatchedCpuBefore) * 1000) / READINGS;
     const unwatchedRun = await simSummary(unwatched, 60_000);
     requireMeasured(acceptedAt !== null, `round ${n}: Kinesis did not accept ${READINGS} readings of the second burst in time`);
     const e2eAccepted = READINGS / ((acceptedAt - Date.parse(unwatchedRun.startedAt)) / 1000);
@@ -172,6 +182,8 @@ async function round(n: number): Promise<Round> {
       ceilingKinesis,
       ceilingWatched,
       ceilingAedes: aedesRun.ratePerSec,
+      aedesCpuUsPerReading,
+      aedesPeakRss,
       e2e,
       ackRate: e2eRun.ratePerSec,
       e2eAccepted,
@@ -182,6 +194,7 @@ async function round(n: number): Promise<Round> {
       visibleP99: pct(99),
       peakRss,
       cpuUsPerReading,
+      cpuUsPerReadingUnwatched,
       ...(allocBytesPerReading !== undefined ? { allocBytesPerReading: Math.round(allocBytesPerReading) } : {}),
     };
     process.stderr.write(`round ${n}: ${JSON.stringify(result)}\n`);
@@ -218,7 +231,8 @@ const table = [
   `| PUBACK latency at 1,000 readings/s, p50 / p99 | ${fmt(m('pubackP50'), 1)} / ${fmt(m('pubackP99'), 1)} ms | |`,
   `| publish → visible in the stream at 1,000 readings/s, p50 / p99 | ${fmt(m('visibleP50'))} / ${fmt(m('visibleP99'))} ms | |`,
   `| gateway peak RSS | ${fmt(m('peakRss'))} MiB | |`,
-  `| gateway CPU per reading (user + system) | ${fmt(m('cpuUsPerReading'), 1)} µs | |`,
+  `| gateway CPU per reading (user + system), watched burst / unwatched burst | ${fmt(m('cpuUsPerReading'), 1)} / ${fmt(m('cpuUsPerReadingUnwatched'), 1)} µs | ${fmt(median(rounds.map((r) => r.cpuUsPerReadingUnwatched / r.aedesCpuUsPerReading)), 1)} × (b)'s, unwatched |`,
+  `| (b) the floor: aedes alone's CPU per reading acknowledged / its peak RSS | ${fmt(m('aedesCpuUsPerReading'), 1)} µs / ${fmt(m('aedesPeakRss'))} MiB | |`,
   ...(allocProfileDir() ? [`| gateway bytes allocated per reading in the burst (sampled; this run's CPU is not comparable) | ${fmt(m('allocBytesPerReading'))} B | |`] : []),
 ].join('\n');
 await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
