@@ -104,7 +104,7 @@ async function round(n: number): Promise<Round> {
     const ceilingWatched = READINGS / ((ceilingSeenAt - ceilingStarted) / 1000);
 
     // (b) the broker ceiling
-    const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
+    const aedes = spawnNode(['bench/aedes-process.mjs']);
     children.push(aedes);
     const aedesPort = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
     const aedesCpuBefore = cpuMs(aedes.proc.pid!);

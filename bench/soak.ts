@@ -9,7 +9,7 @@
  * figures that count: RSS growth from the first minute after warm-up to the last minute, and CPU as a share
  * of one core over the same span. At the end every acknowledged reading must have reached Kinesis.
  * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s. The floor, measured first in the same
- * run: aedes alone (bench/aedes-process.ts, acknowledging without storing) under the same load for
+ * run: aedes alone (bench/aedes-process.mjs, acknowledging without storing) under the same load for
  * `--floor-seconds`, its CPU after a 10 s warm-up: what any Node MQTT broker pays per event at this rate.
  *
  * Usage: npx tsx bench/soak.ts [--minutes 10] [--rate 1000] [--warmup-seconds 60] [--shards 2]
@@ -83,7 +83,7 @@ function simSummary(sim: Child, seconds: number): Promise<{ acked: number; sent?
 
 /** aedes alone under the same load: its CPU as a share of one core after FLOOR_WARMUP_S. */
 async function measureFloor(): Promise<{ cpuShare: number; acked: number }> {
-  const aedes = spawnNode(['--import', 'tsx', 'bench/aedes-process.ts']);
+  const aedes = spawnNode(['bench/aedes-process.mjs']);
   try {
     const port = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
     const pid = aedes.proc.pid!;
