@@ -1,8 +1,8 @@
 import { DEFAULT_BUFFER_MAX_BYTES, DEFAULT_WHEN_FULL, MIN_BUFFER_MAX_BYTES, WHEN_FULL_MODES } from '../buffer/defaults.js';
 import type { WhenFull } from '../buffer/types.js';
 import { DEFAULT_GATEWAY_ID, GATEWAY_ID_PATTERN, MAX_GATEWAY_ID_LENGTH } from '../core/gateway-id.js';
-import { applyEnvOverrides, readConfigDocument } from './config-document.js';
 import { resolveDataDir } from './config-paths.js';
+import { isMapping, isWholeNumber, orDefault, readUnvalidatedConfig } from './unvalidated.js';
 
 /** What `tidegate status` needs to open a stopped gateway's buffer and report on it, as the validated config has it. */
 export interface BufferInspection {
@@ -13,11 +13,6 @@ export interface BufferInspection {
   readonly whenFull: WhenFull;
 }
 
-type Fields = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** A key left out takes the default; one set to null does not (the schema refuses it). */
-const or = (v: unknown, fallback: unknown): unknown => (v === undefined ? fallback : v);
 const isGatewayId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= MAX_GATEWAY_ID_LENGTH && GATEWAY_ID_PATTERN.test(v);
 const isWhenFull = (v: unknown): v is WhenFull => (WHEN_FULL_MODES as readonly unknown[]).includes(v);
 
@@ -32,14 +27,13 @@ const isWhenFull = (v: unknown): v is WhenFull => (WHEN_FULL_MODES as readonly u
  * config, which says precisely what is wrong.
  */
 export async function readBufferInspection(file: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Promise<BufferInspection | undefined> {
-  const { document } = await readConfigDocument(file);
-  const doc = applyEnvOverrides(document.toJS(), env) as Fields;
+  const doc = await readUnvalidatedConfig(file, env);
   const dataDir = resolveDataDir(doc.dataDir, baseDir);
-  const gatewayId = or(doc.gatewayId, DEFAULT_GATEWAY_ID);
-  const buffer = or(doc.buffer, {});
-  if (dataDir === undefined || !isGatewayId(gatewayId) || !isObject(buffer)) return undefined;
-  const maxBytes = or(buffer.maxBytes, DEFAULT_BUFFER_MAX_BYTES);
-  const whenFull = or(buffer.whenFull, DEFAULT_WHEN_FULL);
-  if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < MIN_BUFFER_MAX_BYTES || !isWhenFull(whenFull)) return undefined;
+  const gatewayId = orDefault(doc.gatewayId, DEFAULT_GATEWAY_ID);
+  const buffer = orDefault(doc.buffer, {});
+  if (dataDir === undefined || !isGatewayId(gatewayId) || !isMapping(buffer)) return undefined;
+  const maxBytes = orDefault(buffer.maxBytes, DEFAULT_BUFFER_MAX_BYTES);
+  const whenFull = orDefault(buffer.whenFull, DEFAULT_WHEN_FULL);
+  if (!isWholeNumber(maxBytes, MIN_BUFFER_MAX_BYTES, Number.MAX_SAFE_INTEGER) || !isWhenFull(whenFull)) return undefined;
   return { dataDir, gatewayId, maxBytes, whenFull };
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { applyEnvOverrides, readConfigDocument } from './config-document.js';
+import { readUnvalidatedConfig } from './unvalidated.js';
 
 /** The default of `dataDir`; the schema's default too (src/buffer/config.ts). */
 export const DEFAULT_DATA_DIR = './data';
@@ -19,8 +19,7 @@ export interface ConfigPaths {
  * opening a stopped gateway's buffer, loads the whole config and with it reports every problem the file has.
  */
 export async function readConfigPaths(file: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Promise<ConfigPaths> {
-  const { document } = await readConfigDocument(file);
-  const doc = applyEnvOverrides(document.toJS(), env) as { dataDir?: unknown; mqtt?: { auth?: { usersFile?: unknown } | null } | null };
+  const doc = (await readUnvalidatedConfig(file, env)) as { dataDir?: unknown; mqtt?: { auth?: { usersFile?: unknown } | null } | null };
   const usersFile = doc.mqtt?.auth?.usersFile;
   return {
     dataDir: resolveDataDir(doc.dataDir, baseDir),

@@ -1,4 +1,3 @@
-import { applyEnvOverrides, readConfigDocument } from './config-document.js';
 import {
   DEFAULT_LOCAL_HOST,
   DEFAULT_LOCAL_PORT,
@@ -9,6 +8,7 @@ import {
   MAX_STREAM_NAME_LENGTH,
   STREAM_NAME_PATTERN,
 } from '../sinks/kinesis/defaults.js';
+import { isMapping, isWholeNumber, orDefault, readUnvalidatedConfig } from './unvalidated.js';
 
 /** The part of the `kinesis` slice that says where the stream is, as the validated config has it. */
 export interface KinesisTarget {
@@ -20,13 +20,7 @@ export interface KinesisTarget {
   readonly requestTimeoutMs: number;
 }
 
-type Fields = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isWhole = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const isStreamName = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= MAX_STREAM_NAME_LENGTH && STREAM_NAME_PATTERN.test(v);
-/** A key left out takes the default; one set to null does not (the schema refuses it). */
-const or = (v: unknown, fallback: unknown): unknown => (v === undefined ? fallback : v);
 const isEndpoint = (v: unknown): v is string => v === 'local' || (typeof v === 'string' && /^https?:$/.test(URL.canParse(v) ? new URL(v).protocol : ''));
 
 /**
@@ -40,23 +34,22 @@ const isEndpoint = (v: unknown): v is string => v === 'local' || (typeof v === '
  * the problem precisely or, where the schema accepts more than this reading, answers all the same.
  */
 export async function readKinesisTarget(file: string, env: NodeJS.ProcessEnv = process.env): Promise<KinesisTarget | undefined> {
-  const { document } = await readConfigDocument(file);
-  const doc = applyEnvOverrides(document.toJS(), env) as Fields;
+  const doc = await readUnvalidatedConfig(file, env);
   const kinesis = doc.kinesis === undefined ? {} : doc.kinesis;
-  if (!isObject(kinesis)) return undefined;
+  if (!isMapping(kinesis)) return undefined;
   const local = kinesis.local === undefined ? {} : kinesis.local;
-  if (!isObject(local)) return undefined;
+  if (!isMapping(local)) return undefined;
 
-  const streamName = or(kinesis.streamName, DEFAULT_STREAM_NAME);
-  const region = or(kinesis.region, DEFAULT_REGION);
+  const streamName = orDefault(kinesis.streamName, DEFAULT_STREAM_NAME);
+  const region = orDefault(kinesis.region, DEFAULT_REGION);
   const endpoint = kinesis.endpoint;
-  const host = or(local.host, DEFAULT_LOCAL_HOST);
-  const port = or(local.port, DEFAULT_LOCAL_PORT);
-  const requestTimeoutMs = or(kinesis.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+  const host = orDefault(local.host, DEFAULT_LOCAL_HOST);
+  const port = orDefault(local.port, DEFAULT_LOCAL_PORT);
+  const requestTimeoutMs = orDefault(kinesis.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
   if (!isStreamName(streamName)) return undefined;
   if (typeof region !== 'string' || region.length === 0) return undefined;
   if (endpoint !== undefined && !isEndpoint(endpoint)) return undefined;
-  if (typeof host !== 'string' || !isWhole(port, 0, 65535)) return undefined;
-  if (!isWhole(requestTimeoutMs, 1, MAX_REQUEST_TIMEOUT_MS)) return undefined;
+  if (typeof host !== 'string' || !isWholeNumber(port, 0, 65535)) return undefined;
+  if (!isWholeNumber(requestTimeoutMs, 1, MAX_REQUEST_TIMEOUT_MS)) return undefined;
   return { streamName, region, endpoint, local: { host, port }, requestTimeoutMs };
 }

@@ -25,12 +25,17 @@ describe('tidegate status of a stopped gateway', () => {
     }
   }
 
-  it('reports the buffer\'s counters with the config\'s id and budget, also when the config is invalid elsewhere', async () => {
+  /** A temp dir holding a left-behind data dir, and the path its config file goes to. */
+  async function stoppedGateway(): Promise<{ dataDir: string; config: string }> {
     const temp = await makeTempDir();
     cleanup = temp.cleanup;
     const dataDir = path.join(temp.dir, 'data');
     await leftBehind(dataDir);
-    const config = path.join(temp.dir, 'tidegate.yaml');
+    return { dataDir, config: path.join(temp.dir, 'tidegate.yaml') };
+  }
+
+  it('reports the buffer\'s counters with the config\'s id and budget, also when the config is invalid elsewhere', async () => {
+    const { dataDir, config } = await stoppedGateway();
     const settings = `gatewayId: gw-stopped\ndataDir: ${JSON.stringify(dataDir)}\nbuffer:\n  maxBytes: 67108864\n  whenFull: drop_oldest\n`;
     // A rule that no longer compiles keeps the gateway from starting; its buffer is still worth reading.
     for (const text of [settings, `${settings}rules:\n  - name: hot\n    when: "temperature >"\n`]) {
@@ -44,11 +49,7 @@ describe('tidegate status of a stopped gateway', () => {
   });
 
   it('reports a malformed buffer key with its path and status 2, as the full validation does', async () => {
-    const temp = await makeTempDir();
-    cleanup = temp.cleanup;
-    const dataDir = path.join(temp.dir, 'data');
-    await leftBehind(dataDir);
-    const config = path.join(temp.dir, 'tidegate.yaml');
+    const { dataDir, config } = await stoppedGateway();
     await writeFile(config, `dataDir: ${JSON.stringify(dataDir)}\nbuffer:\n  maxBytes: 2GiB\n`);
     const result = await tidegate('status', '--config', config);
     expect(result.code).toBe(2);

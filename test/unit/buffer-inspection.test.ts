@@ -1,24 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { configFilesPerTest } from '../helpers/config-file.js';
 import { readBufferInspection } from '../../src/config/buffer-inspection.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 
 describe('readBufferInspection: a stopped gateway\'s buffer settings without the schema', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-buffer-inspection-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function configFile(text: string): Promise<string> {
-    const file = path.join(dir, 'tidegate.yaml');
-    await writeFile(file, text);
-    return file;
-  }
+  const files = configFilesPerTest('tidegate-buffer-inspection-');
 
   const agreeing: Array<{ name: string; text: string; env?: NodeJS.ProcessEnv }> = [
     { name: 'an empty file (the defaults)', text: '' },
@@ -28,7 +14,7 @@ describe('readBufferInspection: a stopped gateway\'s buffer settings without the
   ];
   for (const c of agreeing) {
     it(`agrees with the validated config for ${c.name}`, async () => {
-      const file = await configFile(c.text);
+      const file = await files.write(c.text);
       const inspection = await readBufferInspection(file, c.env ?? {});
       const config = await loadConfig(file, c.env ?? {});
       expect(inspection).toEqual({ dataDir: config.dataDir, gatewayId: config.gatewayId, maxBytes: config.buffer.maxBytes, whenFull: config.buffer.whenFull });
@@ -36,7 +22,7 @@ describe('readBufferInspection: a stopped gateway\'s buffer settings without the
   }
 
   it('does not need the rest of the config to be valid (the operator reads the buffer of a gateway that will not start)', async () => {
-    const file = await configFile('gatewayId: gw-1\nrules:\n  - name: hot\n    when: "temperature >"\n');
+    const file = await files.write('gatewayId: gw-1\nrules:\n  - name: hot\n    when: "temperature >"\n');
     expect(await readBufferInspection(file, {})).toMatchObject({ gatewayId: 'gw-1' });
     await expect(loadConfig(file, {})).rejects.toBeInstanceOf(ConfigError);
   });
@@ -51,7 +37,7 @@ describe('readBufferInspection: a stopped gateway\'s buffer settings without the
   ];
   for (const c of refused) {
     it(`leaves ${c.name} to the full validation`, async () => {
-      const file = await configFile(c.text);
+      const file = await files.write(c.text);
       expect(await readBufferInspection(file, {})).toBeUndefined();
       await expect(loadConfig(file, {})).rejects.toSatisfy((err: unknown) => err instanceof ConfigError && c.problem.test(err.message));
     });

@@ -1,25 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { configFilesPerTest } from '../helpers/config-file.js';
 import { readConfigPaths } from '../../src/config/config-paths.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { TidegateError } from '../../src/core/errors.js';
 
 describe('readConfigPaths: the paths without the validation', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-config-paths-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function configFile(text: string): Promise<string> {
-    const file = path.join(dir, 'tidegate.yaml');
-    await writeFile(file, text);
-    return file;
-  }
+  const files = configFilesPerTest('tidegate-config-paths-');
 
   // The commands that use the light reading find the socket or users file the gateway itself uses.
   const cases: Array<{ name: string; text: string; env?: NodeJS.ProcessEnv }> = [
@@ -30,7 +16,7 @@ describe('readConfigPaths: the paths without the validation', () => {
   ];
   for (const c of cases) {
     it(`agrees with the validated config for ${c.name}`, async () => {
-      const file = await configFile(c.text);
+      const file = await files.write(c.text);
       const paths = await readConfigPaths(file, c.env ?? {});
       const config = await loadConfig(file, c.env ?? {});
       expect(paths).toEqual({ dataDir: config.dataDir, usersFile: config.mqtt.auth.usersFile });
@@ -38,14 +24,14 @@ describe('readConfigPaths: the paths without the validation', () => {
   }
 
   it('leaves a data dir or users file that is not a path undefined, for the full validation to explain', async () => {
-    const file = await configFile('dataDir: 5\nmqtt:\n  auth:\n    usersFile: ""\n');
+    const file = await files.write('dataDir: 5\nmqtt:\n  auth:\n    usersFile: ""\n');
     expect(await readConfigPaths(file, {})).toEqual({ dataDir: undefined, usersFile: undefined });
     await expect(loadConfig(file, {})).rejects.toThrow(/dataDir/);
   });
 
   it('reports an unreadable file and invalid YAML as loadConfig does', async () => {
-    await expect(readConfigPaths(path.join(dir, 'missing.yaml'), {})).rejects.toSatisfy((err: unknown) => err instanceof TidegateError && err.code === 'ERR_CONFIG_READ');
-    const file = await configFile('dataDir: [unclosed\n');
+    await expect(readConfigPaths(files.at('missing.yaml'), {})).rejects.toSatisfy((err: unknown) => err instanceof TidegateError && err.code === 'ERR_CONFIG_READ');
+    const file = await files.write('dataDir: [unclosed\n');
     await expect(readConfigPaths(file, {})).rejects.toSatisfy((err: unknown) => err instanceof ConfigError && /not valid YAML at line/.test(err.message));
   });
 });

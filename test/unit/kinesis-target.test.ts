@@ -1,25 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { configFilesPerTest } from '../helpers/config-file.js';
 import { readKinesisTarget } from '../../src/config/kinesis-target.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { TidegateError } from '../../src/core/errors.js';
 
 describe('readKinesisTarget: the stream without the schema', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-kinesis-target-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function configFile(text: string): Promise<string> {
-    const file = path.join(dir, 'tidegate.yaml');
-    await writeFile(file, text);
-    return file;
-  }
+  const files = configFilesPerTest('tidegate-kinesis-target-');
 
   // `tidegate tail` reads the stream the gateway itself writes to: the same defaults, overrides and values.
   const agreeing: Array<{ name: string; text: string; env?: NodeJS.ProcessEnv }> = [
@@ -31,7 +17,7 @@ describe('readKinesisTarget: the stream without the schema', () => {
   ];
   for (const c of agreeing) {
     it(`agrees with the validated config for ${c.name}`, async () => {
-      const file = await configFile(c.text);
+      const file = await files.write(c.text);
       const target = await readKinesisTarget(file, c.env ?? {});
       const { kinesis } = await loadConfig(file, c.env ?? {});
       expect(target).toEqual({ streamName: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint, local: { host: kinesis.local.host, port: kinesis.local.port }, requestTimeoutMs: kinesis.requestTimeoutMs });
@@ -51,15 +37,15 @@ describe('readKinesisTarget: the stream without the schema', () => {
   ];
   for (const c of refused) {
     it(`leaves ${c.name} to the full validation`, async () => {
-      const file = await configFile(c.text);
+      const file = await files.write(c.text);
       expect(await readKinesisTarget(file, {})).toBeUndefined();
       await expect(loadConfig(file, {})).rejects.toSatisfy((err: unknown) => err instanceof ConfigError && c.problem.test(err.message));
     });
   }
 
   it('reports an unreadable file and invalid YAML as loadConfig does', async () => {
-    await expect(readKinesisTarget(path.join(dir, 'missing.yaml'), {})).rejects.toSatisfy((err: unknown) => err instanceof TidegateError && err.code === 'ERR_CONFIG_READ');
-    const file = await configFile('kinesis: [unclosed\n');
+    await expect(readKinesisTarget(files.at('missing.yaml'), {})).rejects.toSatisfy((err: unknown) => err instanceof TidegateError && err.code === 'ERR_CONFIG_READ');
+    const file = await files.write('kinesis: [unclosed\n');
     await expect(readKinesisTarget(file, {})).rejects.toSatisfy((err: unknown) => err instanceof ConfigError && /not valid YAML at line/.test(err.message));
   });
 });
