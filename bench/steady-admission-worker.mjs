@@ -1,13 +1,13 @@
 // One measured run of bench/steady-admission.ts, in its own process (a fresh heap, its own CPU count), against
 // the built gateway in the `dist` directory it is given, so a baseline build of another commit runs the same.
 // Plain JavaScript: under a TypeScript loader the process would carry the loader's work and memory too.
-// Admits one ~200-byte reading per event-loop turn at `rate` readings/s into a real LevelBuffer (fsync, the
-// default 10 ms commit interval) in `dir`, as the embedded broker does for devices publishing steadily, and
+// Admits one ~200-byte reading per event-loop turn at `rate` readings/s into a real LevelBuffer (fsync, a
+// 10 ms commit interval unless told) in `dir`, as the embedded broker does for devices publishing steadily, and
 // prints one JSON line: CPU per reading (user + system, every thread) and the admit→durable latency.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 
-const { values: args } = parseArgs({ options: { dist: { type: 'string' }, dir: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, 'warmup-seconds': { type: 'string' } } });
+const { values: args } = parseArgs({ options: { dist: { type: 'string' }, dir: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, 'warmup-seconds': { type: 'string' }, 'commit-interval-ms': { type: 'string', default: '10' } } });
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const WARMUP_S = Number(args['warmup-seconds']);
@@ -19,7 +19,7 @@ const { compileTopicTemplate } = await import(`${args.dist}/src/normalize/topic-
 const { pino } = await import('pino');
 
 const logger = pino({ level: 'silent' });
-const buffer = new LevelBuffer({ dir: args.dir, gatewayId: 'bench', durability: 'fsync', commitIntervalMs: 10, maxCommitRecords: 5_000, sinkIds: ['kinesis'], logger });
+const buffer = new LevelBuffer({ dir: args.dir, gatewayId: 'bench', durability: 'fsync', commitIntervalMs: Number(args['commit-interval-ms']), maxCommitRecords: 5_000, sinkIds: ['kinesis'], logger });
 await buffer.open();
 const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/telemetry'), maxPayloadBytes: 65_536 }, new Metrics(), logger);
 
