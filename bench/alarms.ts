@@ -31,6 +31,7 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { requireMeasured } from './not-measured.js';
 import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway } from './processes.js';
 import { StreamWatch } from './stream-watch.js';
+import { median } from './median.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -211,11 +212,6 @@ async function runVariant(kinesis: ReturnType<typeof createKinesisClient>, endpo
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const results: Record<Variant, Run[]> = { pass: [], detect10: [] };
 const startedAt = Date.now();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'tidegate-bench-alarms-'));

@@ -16,6 +16,7 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { requireMeasured } from './not-measured.js';
 import { StreamWatch } from './stream-watch.js';
+import { median } from './median.js';
 
 const { values: args } = parseArgs({ options: { pairs: { type: 'string', default: '3' }, readings: { type: 'string', default: '40000' } } });
 const PAIRS = Number(args.pairs);
@@ -111,11 +112,6 @@ try {
     }
     pairs.push({ off: off.rate, on: on.rate, snapshots: on.snapshots, scrapes: on.scrapes });
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  };
   const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const ratios = pairs.map((p) => p.on / p.off);
   const commit = execSync('git rev-parse --short HEAD', { cwd: repoRoot }).toString().trim();

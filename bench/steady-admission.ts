@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { execSync } from 'node:child_process';
 import { jsonField, repoRoot, spawnNode } from './processes.js';
 import { requireMeasured } from './not-measured.js';
+import { median } from './median.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,11 +66,6 @@ async function measure({ dir: checkout, commitIntervalMs }: Variant): Promise<Ru
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const commitOf = (dir: string): string => {
   try {
     return execSync('git rev-parse --short HEAD', { cwd: dir }).toString().trim() + (execSync('git status --porcelain --untracked-files=no', { cwd: dir }).toString().trim() ? ' + changes' : '');
