@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 // The shipped transforms register themselves on import (the gateway gets them through its config module).
 import '../src/pipeline/transforms/index.js';
-import { buildRules, rulesSchema } from '../src/analytics/rules/config.js';
+import { rulesSchema } from '../src/analytics/rules/config.js';
+import { buildRules } from '../src/analytics/rules/rule-transform.js';
 import { ManualClock } from '../src/core/clock.js';
 import { Metrics } from '../src/core/metrics.js';
 import { DeleteStreamCommand } from '@aws-sdk/client-kinesis';

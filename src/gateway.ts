@@ -1,7 +1,7 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
 import { TransformChain } from './pipeline/transform-chain.js';
-import { buildRules } from './analytics/rules/config.js';
+import { buildRules } from './analytics/rules/rule-transform.js';
 import { ruleStats } from './analytics/rules/rule-stats.js';
 import { TransformTicker } from './pipeline/transform-ticker.js';
 import { credentialsFromConfig } from './aws/credentials.js';

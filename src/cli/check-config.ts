@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load.js';
-import { buildRules } from '../analytics/rules/config.js';
+import { buildRules } from '../analytics/rules/rule-transform.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { buildRules } from '../analytics/rules/config.js';
+import { buildRules } from '../analytics/rules/rule-transform.js';
 import { loadConfig } from '../config/load.js';
 import { ManualClock } from '../core/clock.js';
 import { TidegateError } from '../core/errors.js';

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load.js';
+import { loadConfigInWorker } from '../config/load-in-worker.js';
 import { describeError, isTidegateError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { Gateway } from '../gateway.js';
@@ -8,7 +8,8 @@ import { Gateway } from '../gateway.js';
  * path, within `shutdown.deadlineMs`. A second signal exits at once (what was acked is on disk already).
  */
 export async function runCommand(configFile: string): Promise<number> {
-  const config = await loadConfig(configFile);
+  // Validated in a worker thread, so the gateway's heap never holds the config's schemas.
+  const config = await loadConfigInWorker(configFile);
   // The buffer holds site data: files only for tidegate's own user (0600, directories 0700).
   process.umask(0o077);
   const logger = createLogger(config.log.level);

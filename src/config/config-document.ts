@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { TidegateError } from '../core/errors.js';
-import type { ConfigProblem } from './problem.js';
+import { ConfigError } from './config-error.js';
+
+export { ConfigError, formatProblems } from './config-error.js';
 
 /*
  * Reading a config file up to, not including, its validation. Kept apart from the schema (zod and every
@@ -9,20 +11,6 @@ import type { ConfigProblem } from './problem.js';
  * file — where the data dir is, which users file — start quickly (issue "Pi-class efficiency": CLI
  * commands start in ≤ 300 ms).
  */
-
-export class ConfigError extends TidegateError {
-  constructor(
-    readonly source: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super('ERR_CONFIG_INVALID', formatProblems(source, problems));
-  }
-}
-
-export function formatProblems(source: string, problems: ConfigProblem[]): string {
-  const lines = problems.map((p) => `  - ${p.path || '(top level)'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`);
-  return `invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
-}
 
 export interface ConfigDocument {
   readonly document: Document;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { transformDefinition, transformTypes } from '../pipeline/registry.js';
+import { transformSchema, transformSchemaTypes } from '../pipeline/transform-schemas.js';
 import { configSchema } from './schema.js';
 
 const options = { io: 'input', unrepresentable: 'any' } as const;
@@ -22,8 +22,8 @@ export function configJsonSchema(): Record<string, unknown> {
  */
 export function transformEntriesJsonSchema(typeDescription: string | undefined): Record<string, unknown> {
   return {
-    anyOf: transformTypes().map((type) => {
-      const { $schema: _, ...slice } = z.toJSONSchema(transformDefinition(type)!.schema, options) as Record<string, any>;
+    anyOf: transformSchemaTypes().map((type) => {
+      const { $schema: _, ...slice } = z.toJSONSchema(transformSchema(type)!.schema, options) as Record<string, any>;
       return {
         ...slice,
         properties: { type: { const: type, ...(typeDescription ? { description: typeDescription } : {}) }, ...slice.properties },

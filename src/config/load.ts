@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { deepFreeze } from '../core/deep-freeze.js';
 import type { z } from 'zod';
 import { applyEnvOverrides, ConfigError, readConfigDocument } from './config-document.js';
 import { configSchema, listenerSchema, type Config } from './schema.js';
@@ -77,12 +78,4 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     if (err instanceof ConfigError) throw new ConfigError(file, err.problems.map((p) => locateProblem(p, document, lineCounter)));
     throw err;
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

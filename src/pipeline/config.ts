@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { refineUniqueAlarmRules } from '../analytics/alarms/schema.js';
-import { transformEntrySchema } from './registry.js';
-// The transforms shipped with tidegate register themselves on import.
-import './transforms/index.js';
+import { transformEntrySchema } from './transform-schemas.js';
+// The schemas of the transforms shipped with tidegate register themselves on import.
+import './transforms/schemas.js';
 
 /** The `transforms` slice: each entry's keys are its type's own schema slice, from the registry. */
 export const transformsSchema = z
   .array(transformEntrySchema)
   .max(64)
   .superRefine(refineUniqueAlarmRules)
-  .default([])
+  // The entries' output differs from their input (defaults filled in), and zod's JSON Schema of the input
+  // leaves out an output default; `[]` is the same either way.
+  .prefault([])
   .describe('Transforms between decode and the buffer, applied in order to every decoded reading. What a transform discards is still acknowledged and counted as filtered.');
 
 /** How the transform chain's stateful stages (windows, deadbands, detectors) are driven and stopped. */

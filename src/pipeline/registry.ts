@@ -1,57 +1,41 @@
-import { editDistance } from '../core/edit-distance.js';
-import { z } from 'zod';
 import { TidegateError } from '../core/errors.js';
 import type { Transform } from './transform.js';
 
-/** What a transform type contributes: the config slice it accepts and how to build it from that slice. */
-export interface TransformDefinition<S extends z.ZodType = z.ZodType> {
+/**
+ * One `transforms[]` entry (or rule stage) as config validation leaves it: the type and that type's own
+ * keys, defaults filled in by the type's schema slice (`src/pipeline/transform-schemas.ts`).
+ */
+export interface TransformEntry {
   readonly type: string;
-  /** The slice of `transforms[i]` besides `type`; validated before the factory runs. */
-  readonly schema: S;
-  create(config: z.infer<S>, id: string): Transform;
+  readonly [key: string]: unknown;
 }
 
-const definitions = new Map<string, TransformDefinition>();
+/** How a transform type is built from its validated config slice. */
+export interface TransformFactory<C = never> {
+  readonly type: string;
+  create(config: C, id: string): Transform;
+}
+
+// The running side of the registry holds no schemas: the config is validated (in a worker thread at `run`,
+// see src/config/load-in-worker.ts) before the gateway starts, so the gateway's heap never holds zod or the
+// config's schemas (issue: Pi-class efficiency). The schema of each type is registered in
+// transform-schemas.ts, from the type's own `*-schema.ts` file.
+const factories = new Map<string, TransformFactory<any>>();
 
 /**
- * Makes a transform type configurable. A new transform lives in its own file with its schema slice and
- * factory, and needs only this call to work in `transforms:`.
+ * Makes a transform type buildable. A new transform lives in its own file with its factory (and a
+ * `*-schema.ts` beside it with its schema slice, registered with `registerTransformSchema`).
  */
-export function registerTransform<S extends z.ZodType>(definition: TransformDefinition<S>): void {
-  if (definitions.has(definition.type)) throw new TidegateError('ERR_CONFIG_INVALID', `transform type "${definition.type}" is registered twice`);
-  definitions.set(definition.type, definition as unknown as TransformDefinition);
+export function registerTransform<C>(factory: TransformFactory<C>): void {
+  if (factories.has(factory.type)) throw new TidegateError('ERR_CONFIG_INVALID', `transform type "${factory.type}" is registered twice`);
+  factories.set(factory.type, factory);
 }
 
-export function transformDefinition(type: string): TransformDefinition | undefined {
-  return definitions.get(type);
+export function transformFactory(type: string): TransformFactory<any> | undefined {
+  return factories.get(type);
 }
 
+/** The types that can be built, sorted. */
 export function transformTypes(): string[] {
-  return [...definitions.keys()].sort();
+  return [...factories.keys()].sort();
 }
-
-/**
- * The config entry of one transform: a `type` the registry knows plus that type's own keys. Checked against
- * the registry when the config is validated, so a later registration is honoured without editing this schema.
- */
-export const transformEntrySchema = z.looseObject({ type: z.string().min(1).describe('The transform type; the entry\'s other keys are that type\'s own.') }).superRefine((entry, ctx) => {
-  const definition = definitions.get(entry.type);
-  if (!definition) {
-    const known = transformTypes();
-    const nearest = known.find((t) => editDistance(t, entry.type) <= Math.max(1, Math.floor(entry.type.length / 3)));
-    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown transform type "${entry.type}"${nearest ? ` (did you mean "${nearest}"?)` : ''} (known: ${known.join(', ') || 'none'})` });
-    return;
-  }
-  const { type: _type, ...rest } = entry;
-  const parsed = definition.schema.safeParse(rest);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path as PropertyKey[];
-      // Unknown keys stay unknown keys, so the config loader can suggest the key that was meant.
-      if (issue.code === 'unrecognized_keys') ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message });
-      else ctx.addIssue({ code: 'custom', path, message: issue.message });
-    }
-  }
-});
-
-export type TransformEntry = z.infer<typeof transformEntrySchema>;

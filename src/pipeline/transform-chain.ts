@@ -1,9 +1,11 @@
 import type { LedgerDelta } from '../buffer/conservation.js';
 import type { PendingReading, StateWrite } from '../buffer/types.js';
 import { TidegateError } from '../core/errors.js';
-import { transformDefinition, type TransformEntry } from './registry.js';
+import { transformFactory, type TransformEntry } from './registry.js';
 import { ResendGuard } from './resend-guard.js';
 import type { ProducedRecord, Transform, TransformContext } from './transform.js';
+// A chain built from config can build every transform type tidegate ships.
+import './transforms/index.js';
 
 /** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
 export interface ChainOutcome {
@@ -210,12 +212,15 @@ export class TransformChain {
   }
 }
 
-/** Builds one configured transform (or rule stage); `where` names it in errors (`transforms[2]`). */
+/**
+ * Builds one configured transform (or rule stage) from its validated entry (its schema's output, defaults
+ * filled in: `transformEntrySchema`); `where` names it in errors (`transforms[2]`).
+ */
 export function buildTransform(entry: TransformEntry, id: string, where: string): Transform {
-  const definition = transformDefinition(entry.type);
-  if (!definition) throw new TidegateError('ERR_CONFIG_INVALID', `${where}: unknown transform type "${entry.type}"`);
+  const factory = transformFactory(entry.type);
+  if (!factory) throw new TidegateError('ERR_CONFIG_INVALID', `${where}: unknown transform type "${entry.type}"`);
   const { type: _type, ...slice } = entry;
-  return definition.create(definition.schema.parse(slice), id);
+  return factory.create(slice as never, id);
 }
 
 function asReading(record: ProducedRecord): PendingReading {

@@ -9,6 +9,7 @@ import { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import type { DurableBuffer } from '../../src/buffer/types.js';
 import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { mqttAuthSchema, mqttLimitsSchema } from '../../src/sources/mqtt-broker/config.js';
 
 /** A real LevelDB buffer whose appends wait at a gate the test opens: the commit is "held open". */
 function gatedQueue(inner: LevelBuffer) {
@@ -47,7 +48,7 @@ describe('durable acknowledgement', () => {
       const metrics = new Metrics();
       const logger = pino({ level: 'silent' });
       const admission = new Admission(gated.buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-      const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics });
+      const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, auth: mqttAuthSchema.parse({}), limits: mqttLimitsSchema.parse({}), admission, logger, metrics });
       await source.start();
       closers.push(() => source.stop(AbortSignal.timeout(5_000)));
       const url = `mqtt://127.0.0.1:${source.addresses[0]!.port}`;

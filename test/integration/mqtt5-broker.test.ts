@@ -17,6 +17,7 @@ import { closesWithin, connectPacket, rawConnect, type RawConnection } from '../
 import { emulatorClient, readWholeStream, waitForStream } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { AEDES_NEXT_INSTALL, testBrokerLine } from '../helpers/test-broker.js';
+import { mqttAuthSchema, mqttLimitsSchema } from '../../src/sources/mqtt-broker/config.js';
 
 /**
  * MQTT 5 on the embedded broker. aedes 1.x, the broker tidegate ships, speaks MQTT 3.1.1 only, so these tests
@@ -197,7 +198,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
     const metrics = new Metrics();
     const logger = pino({ level: 'silent' });
     const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-    const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, admission, logger, metrics });
+    const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, auth: mqttAuthSchema.parse({}), limits: mqttLimitsSchema.parse({}), admission, logger, metrics });
     await source.start();
     closers.push(() => source.stop(AbortSignal.timeout(5_000)));
     const port = source.addresses[0]!.port;

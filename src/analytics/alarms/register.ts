@@ -1,6 +1,6 @@
 import { registerTransform } from '../../pipeline/registry.js';
 import { DetectTransform } from './detect-transform.js';
-import { detectSchema } from './schema.js';
+import type { DetectConfig } from './schema.js';
 
 // `type: detect`, in `transforms:` and in rule stages alike.
-registerTransform({ type: 'detect', schema: detectSchema, create: (config, id) => new DetectTransform(id, config) });
+registerTransform<DetectConfig>({ type: 'detect', create: (config, id) => new DetectTransform(id, config) });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registerTransformSchema } from '../../pipeline/transform-schemas.js';
 import { webhookSchema } from './webhook-schema.js';
 
 /** Names that become one MQTT topic level: no `/`, `+`, `#` or NUL ([MQTT-4.7.1]), no leading `$` ([MQTT-4.7.2]). */
@@ -152,3 +153,6 @@ export function refineUniqueAlarmRules(entries: readonly { type: string }[], ctx
     else seen.set(rule, i);
   });
 }
+
+// `type: detect`, in `transforms:` and in rule stages alike.
+registerTransformSchema({ type: 'detect', schema: detectSchema });

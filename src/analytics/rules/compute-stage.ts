@@ -1,28 +1,11 @@
-import { z } from 'zod';
 import { pass, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
+import type { ComputeStageConfig } from './compute-schema.js';
 import { withFields } from '../../pipeline/reading-copy.js';
 import type { PendingReading } from '../../buffer/types.js';
 import type { ReadingValue } from '../../normalize/reading.js';
 import { asReadingValue, compileExpression, RESERVED_NAMES, type CompiledExpression } from './expression.js';
-import { expressionSchema } from './expression-schema.js';
 import { StageWarnings } from './stage-warnings.js';
-
-const fieldName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a value name: a letter or _, then letters, digits or _ (at most 64)')
-  .refine((name) => !(RESERVED_NAMES as readonly string[]).includes(name), { message: `is reserved in expressions (${RESERVED_NAMES.join(', ')})` });
-
-export const computeStageSchema = z.strictObject({
-  fields: z
-    .record(fieldName, expressionSchema())
-    .refine((fields) => Object.keys(fields).length >= 1 && Object.keys(fields).length <= 64, { message: 'between 1 and 64 fields' })
-    .describe(
-      'Values to add or replace, name → CEL expression, evaluated in order (a later one may use an earlier one): `power: voltage * current`, `temperature_f: temperature * 9 / 5 + 32`, `dew: dewpoint(temperature, humidity)`. A field whose expression fails on a reading (a value it names is absent) is left out of that reading, counted in rule_expression_errors_total and logged at most once a minute; the reading goes on.',
-    ),
-});
-
-export type ComputeStageConfig = z.infer<typeof computeStageSchema>;
 
 /** `compute`: adds derived values (unit conversions, power, dew point) to each reading. */
 export class ComputeStage implements Transform {
@@ -68,4 +51,4 @@ export class ComputeStage implements Transform {
   }
 }
 
-registerTransform({ type: 'compute', schema: computeStageSchema, create: (config, id) => new ComputeStage(id, config) });
+registerTransform<ComputeStageConfig>({ type: 'compute', create: (config, id) => new ComputeStage(id, config) });

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ruleSchema, type RuleConfig } from './rule-config.js';
-import { RuleTransform } from './rule-transform.js';
 
 /** The `rules` slice: edge analytics rules, run after `transforms:` in order. */
 export const rulesSchema = z
@@ -20,11 +19,6 @@ export const rulesSchema = z
   );
 
 export type RulesConfig = z.infer<typeof rulesSchema>;
-
-/** Builds the configured rules (compiling expressions, loading registries): throws a config error if one cannot be. */
-export function buildRules(rules: readonly RuleConfig[]): RuleTransform[] {
-  return rules.map((rule) => new RuleTransform(rule));
-}
 
 /**
  * Alarm rule names (a `detect` transform's or stage's `rule`) name alarms, their topics and operator

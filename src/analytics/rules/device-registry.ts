@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { TidegateError } from '../../core/errors.js';
 import type { ReadingValue } from '../../normalize/reading.js';
+
+// yaml is loaded with the first YAML or JSON registry rather than with every gateway (a CSV registry, or no
+// enrich stage, needs none of it): the running gateway keeps the config's parsers out of its heap (see
+// src/config/load-in-worker.ts). It is a CommonJS package, so a synchronous require loads the same module
+// the config side imports.
+let yaml: typeof import('yaml') | undefined;
+function parseYaml(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
+}
 
 /** One device's descriptive fields (site, building, floor, room, type, units, anything). */
 export type DeviceEntry = Readonly<Record<string, ReadingValue>>;

@@ -1,18 +1,9 @@
-import { z } from 'zod';
 import { filter, pass, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { registerTransform } from '../../pipeline/registry.js';
+import type { FilterStageConfig } from './filter-schema.js';
 import type { PendingReading } from '../../buffer/types.js';
 import { compileExpression, type CompiledExpression } from './expression.js';
-import { expressionSchema } from './expression-schema.js';
 import { StageWarnings } from './stage-warnings.js';
-
-export const filterStageSchema = z.strictObject({
-  expr: expressionSchema('bool').describe(
-    'A CEL expression that must be true for the reading to go on, e.g. `temperature > -40.0 && temperature < 125.0`. Readings for which it is false are filtered (reason expr_false); readings it cannot be evaluated on (a value it names is absent) are filtered as expression_error, counted in rule_expression_errors_total and logged at most once a minute.',
-  ),
-});
-
-export type FilterStageConfig = z.infer<typeof filterStageSchema>;
 
 /** `filter`: keeps the readings an expression holds for. */
 export class FilterStage implements Transform {
@@ -54,4 +45,4 @@ function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
 }
 
-registerTransform({ type: 'filter', schema: filterStageSchema, create: (config, id) => new FilterStage(id, config) });
+registerTransform<FilterStageConfig>({ type: 'filter', create: (config, id) => new FilterStage(id, config) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { transformEntrySchema } from '../../pipeline/registry.js';
+import { transformEntrySchema } from '../../pipeline/transform-schemas.js';
 import { topicFilterProblem } from '../../sources/mqtt-client/config.js';
 import { expressionSchema } from './expression-schema.js';
 

@@ -205,3 +205,8 @@ export class RuleTransform implements Transform {
     this.stages.forEach((stage, i) => stage.restore?.(byStage[i]!));
   }
 }
+
+/** Builds the configured rules (compiling expressions, loading registries): throws a config error if one cannot be. */
+export function buildRules(rules: readonly RuleConfig[]): RuleTransform[] {
+  return rules.map((rule) => new RuleTransform(rule));
+}

@@ -1,4 +1,4 @@
-import { percentileOf } from './schema.js';
+import { percentileOf } from './aggregate-names.js';
 
 /**
  * What a window keeps per field: enough to compute every aggregate incrementally (count, sum, min, max, mean,

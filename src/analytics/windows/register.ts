@@ -1,5 +1,5 @@
 import { registerTransform } from '../../pipeline/registry.js';
-import { windowSchema } from './schema.js';
+import type { WindowConfig } from './schema.js';
 import { WindowTransform } from './window-transform.js';
 
-registerTransform({ type: 'window', schema: windowSchema, create: (config, id) => new WindowTransform(id, config) });
+registerTransform<WindowConfig>({ type: 'window', create: (config, id) => new WindowTransform(id, config) });

@@ -1,9 +1,6 @@
 import { z } from 'zod';
-
-/** Aggregates every window can compute per field; `p<N>` (`p50`, `p95`, `p99.9`) are percentiles. */
-export const BASIC_AGGREGATES = ['count', 'sum', 'min', 'max', 'mean', 'stddev', 'first', 'last', 'rate'] as const;
-export type BasicAggregate = (typeof BASIC_AGGREGATES)[number];
-const PERCENTILE = /^p(100|[0-9]{1,2}(\.[0-9]{1,3})?)$/;
+import { registerTransformSchema } from '../../pipeline/transform-schemas.js';
+import { BASIC_AGGREGATES, PERCENTILE } from './aggregate-names.js';
 
 const aggregateName = z
   .string()
@@ -11,11 +8,6 @@ const aggregateName = z
     message: `an aggregate is one of ${BASIC_AGGREGATES.join(', ')} or a percentile p0..p100 (p95, p99.9)`,
   })
   .describe('An aggregate computed per field: count, sum, min, max, mean, stddev (population), first, last, rate (change per second), or a percentile pN');
-
-/** The percentile (0..100) an aggregate name asks for, or undefined when it is not a percentile. */
-export function percentileOf(name: string): number | undefined {
-  return PERCENTILE.test(name) ? Number(name.slice(1)) : undefined;
-}
 
 /**
  * `window`: folds readings into windows per key and emits one `aggregate` record per closed window.
@@ -73,3 +65,5 @@ export const windowSchema = z
   });
 
 export type WindowConfig = z.infer<typeof windowSchema>;
+
+registerTransformSchema({ type: 'window', schema: windowSchema });

@@ -1,4 +1,5 @@
-// The transforms shipped with tidegate: importing this module registers each of them.
+// The transforms shipped with tidegate: importing this module registers the factory of each of them
+// (their config schemas: schemas.ts).
 import './drop-fields.js';
 import '../../analytics/windows/register.js';
 import '../../analytics/alarms/register.js';

@@ -1,5 +1,5 @@
 import type { Admission } from '../../admission.js';
-import { serialLabel } from '../serial/config.js';
+import { serialLabel } from '../serial/label.js';
 import type { ModbusBusConfig, ModbusDeviceConfig } from './config.js';
 import { delay, withTimeout } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';

@@ -7,7 +7,7 @@ import { describeError, TidegateError } from '../../core/errors.js';
 import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Metrics } from '../../core/metrics.js';
-import { mqttAuthSchema, mqttLimitsSchema, type ListenerConfig, type MqttAuthConfig, type MqttLimitsConfig } from './config.js';
+import type { ListenerConfig, MqttAuthConfig, MqttLimitsConfig } from './config.js';
 import { isLoopbackHost } from '../../config/listener-policy.js';
 import { UserStore } from '../../auth/user-store.js';
 import { delay } from '../../core/abort.js';
@@ -25,10 +25,10 @@ export interface MqttBrokerSourceOptions {
   admission: Admission;
   logger: Logger;
   metrics: Metrics;
-  /** Users file and ACL (mqtt.auth); defaults: no users file, anonymous loopback clients with every right. */
-  auth?: MqttAuthConfig;
+  /** Users file and ACL (mqtt.auth, validated: `mqttAuthSchema.parse({})` is the default: no users file, anonymous loopback clients with every right). */
+  auth: MqttAuthConfig;
   /** Connection limits (mqtt.limits). */
-  limits?: MqttLimitsConfig;
+  limits: MqttLimitsConfig;
   /** mqtt.topicTemplate: the default ACL rule of an authenticated device. */
   topicTemplate?: string;
 }
@@ -64,8 +64,8 @@ export class MqttBrokerSource implements Component {
 
   constructor(private readonly opts: MqttBrokerSourceOptions) {
     this.refusals = new RateLimitedLog(opts.logger);
-    this.auth = opts.auth ?? mqttAuthSchema.parse({});
-    this.limits = opts.limits ?? mqttLimitsSchema.parse({});
+    this.auth = opts.auth;
+    this.limits = opts.limits;
     // Each publish delayed by mqtt.limits.publishRate waits on the stop signal, and its listener goes when
     // the wait ends. aedes reads a client's next chunk only once every packet of the last one is handled, so
     // the waits are bounded by one read's packets per connected client (and maxConnections): more than

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { positiveInt } from '../../config/primitives.js';
+import { serialLabel } from './label.js';
 
 /** The `serial` slice: serial ports carrying lines of readings, and the line settings Modbus buses share. */
 
@@ -30,11 +31,6 @@ export const serialLineShape = {
     .default({ baseDelayMs: 500, maxDelayMs: 30_000 })
     .describe('A port that closed, failed or cannot be opened (adapter unplugged) is retried with jittered exponential backoff.'),
 };
-
-/** A port's or bus's label on metrics and logs: its name, or the last part of its path. */
-export function serialLabel(entry: { name?: string | undefined; path: string }): string {
-  return entry.name ?? entry.path.split('/').filter(Boolean).pop() ?? entry.path;
-}
 
 export function uniqueLabels(entries: { name?: string | undefined; path: string }[]): boolean {
   return new Set(entries.map(serialLabel)).size === entries.length;

@@ -1,5 +1,6 @@
 import type { Admission } from '../../admission.js';
-import { serialLabel, type SerialPortConfig } from './config.js';
+import type { SerialPortConfig } from './config.js';
+import { serialLabel } from './label.js';
 import { delay, withTimeout } from '../../core/abort.js';
 import { Backoff } from '../../core/backoff.js';
 import { describeError } from '../../core/errors.js';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { windowSchema } from '../../../src/analytics/windows/schema.js';
-import { transformEntrySchema } from '../../../src/pipeline/registry.js';
+import { transformEntrySchema } from '../../../src/pipeline/transform-schemas.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import '../../../src/pipeline/transforms/index.js';
+import '../../../src/pipeline/transforms/schemas.js';
 import { ctxAt, makeWindow, producedOf, reading, summary } from './window-helpers.js';
 
 const MIN = 60_000;

@@ -6,7 +6,8 @@ import { validateConfig } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { Metrics } from '../../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../../src/normalize/topic-map.js';
-import { registerTransform } from '../../../src/pipeline/registry.js';
+import { registerTransform, transformTypes } from '../../../src/pipeline/registry.js';
+import { registerTransformSchema, transformSchemaTypes } from '../../../src/pipeline/transform-schemas.js';
 import { consume, pass, type Transform } from '../../../src/pipeline/transform.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
 import { conservationGap } from '../../../src/buffer/conservation.js';
@@ -14,7 +15,8 @@ import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
 import type { PendingReading } from '../../../src/buffer/types.js';
 
-// A transform defined here, in one place, with its schema slice: the registration call is all it takes.
+// A transform defined here, in one place, with its schema slice: the two registration calls (its schema for
+// the config, its factory for the gateway) are all it takes.
 // It folds every `every`-th reading of a device into a count and emits that count as an alarm.
 const countEverySchema = z.strictObject({ every: z.number().int().min(2) });
 class CountEvery implements Transform {
@@ -30,7 +32,8 @@ class CountEvery implements Transform {
     return consume([{ kind: 'alarm' as const, lane: 'alarm' as const, reading: { deviceId: reading.deviceId, topic: reading.topic, receivedAt: reading.receivedAt, values: { count: n } } }]);
   }
 }
-registerTransform({ type: 'test_count_every', schema: countEverySchema, create: (c, id) => new CountEvery(id, c.every) });
+registerTransformSchema({ type: 'test_count_every', schema: countEverySchema });
+registerTransform<z.infer<typeof countEverySchema>>({ type: 'test_count_every', create: (c, id) => new CountEvery(id, c.every) });
 
 const baseDoc = { gatewayId: 'gw', dataDir: '/tmp/unused', kinesis: { endpoint: 'local' } };
 const ctx = () => ({ clock: new ManualClock(), logger: pino({ level: 'silent' }), metrics: new Metrics() });
@@ -44,8 +47,19 @@ describe('transform registry', () => {
     expect(() => validateConfig({ ...baseDoc, transforms: [{ type: 'no_such' }] }, 'test')).toThrow(/unknown transform type "no_such".*drop_fields/);
   });
 
+  it('has a factory for every type the config accepts, and a schema for every type it can build', () => {
+    expect(transformTypes()).toEqual(transformSchemaTypes());
+    expect(transformTypes()).toEqual(expect.arrayContaining(['compute', 'deadband', 'detect', 'drop_fields', 'enrich', 'filter', 'window']));
+  });
+
+  it('hands a factory its entry with the schema\'s defaults filled in', () => {
+    const config = validateConfig({ ...baseDoc, transforms: [{ type: 'window', kind: 'tumbling', sizeMs: 1_000, fields: ['t'] }] }, 'test');
+    expect(config.transforms[0]).toMatchObject({ type: 'window', allowedLatenessMs: 5_000, aggregates: ['count', 'mean', 'min', 'max'], groupBy: ['deviceId'] });
+  });
+
   it('refuses to register a type twice', () => {
-    expect(() => registerTransform({ type: 'drop_fields', schema: z.object({}), create: () => new CountEvery('x', 2) })).toThrow(/twice/);
+    expect(() => registerTransform({ type: 'drop_fields', create: () => new CountEvery('x', 2) })).toThrow(/twice/);
+    expect(() => registerTransformSchema({ type: 'drop_fields', schema: z.object({}) })).toThrow(/twice/);
   });
 
   it('runs a registered transform from config through admission, and the ledger balances with consumed and produced', async () => {

@@ -1,10 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComputeStage, computeStageSchema } from '../../../src/analytics/rules/compute-stage.js';
-import { DeadbandStage, deadbandStageSchema } from '../../../src/analytics/rules/deadband-stage.js';
-import { EnrichStage, enrichStageSchema } from '../../../src/analytics/rules/enrich-stage.js';
-import { FilterStage, filterStageSchema } from '../../../src/analytics/rules/filter-stage.js';
+import { ComputeStage } from '../../../src/analytics/rules/compute-stage.js';
+import { computeStageSchema } from '../../../src/analytics/rules/compute-schema.js';
+import { DeadbandStage } from '../../../src/analytics/rules/deadband-stage.js';
+import { deadbandStageSchema } from '../../../src/analytics/rules/deadband-schema.js';
+import { EnrichStage } from '../../../src/analytics/rules/enrich-stage.js';
+import { enrichStageSchema } from '../../../src/analytics/rules/enrich-schema.js';
+import { FilterStage } from '../../../src/analytics/rules/filter-stage.js';
+import { filterStageSchema } from '../../../src/analytics/rules/filter-schema.js';
 import type { TransformResult } from '../../../src/pipeline/transform.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { reading, stageContext } from './stage-helpers.js';

@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads';
+import { deepFreeze } from '../core/deep-freeze.js';
+import { TidegateError, type TidegateErrorCode } from '../core/errors.js';
+import { ConfigError } from './config-error.js';
+import type { ConfigProblem } from './problem.js';
+import type { Config } from './schema.js';
+
+/** What the worker is asked (workerData). */
+export interface LoadRequest {
+  readonly file: string;
+  readonly env: Record<string, string | undefined>;
+}
+
+/** What the worker answers: the validated config, or the error that loading it raised, in a form that clones. */
+export type LoadReply =
+  | { readonly ok: true; readonly config: Config }
+  | {
+      readonly ok: false;
+      readonly error:
+        | { readonly kind: 'config'; readonly source: string; readonly problems: ConfigProblem[] }
+        | { readonly kind: 'tidegate'; readonly code: TidegateErrorCode; readonly message: string }
+        | { readonly kind: 'other'; readonly message: string };
+    };
+
+/** A config file is read and checked in well under a second; a worker that takes this long is stuck. */
+const LOAD_TIMEOUT_MS = 30_000;
+
+/**
+ * `loadConfig` in a worker thread, for `tidegate run`. Validation needs zod, yaml and every slice of the
+ * schema: on this machine about 13 MiB of resident memory and 7 MiB of live heap that the running gateway
+ * would carry, and its old-space collections would mark, for as long as it runs (issue: Pi-class
+ * efficiency). In a worker they go when the thread ends, before the gateway starts; the config comes back as
+ * a structured clone (it is plain data: no transform in the schema yields a class or a function), frozen
+ * again here. Errors come back as the same ConfigError or TidegateError, with the same codes and messages.
+ */
+export function loadConfigInWorker(file: string, env: NodeJS.ProcessEnv = process.env, signal: AbortSignal = AbortSignal.timeout(LOAD_TIMEOUT_MS)): Promise<Config> {
+  signal.throwIfAborted();
+  const request: LoadRequest = { file, env: { ...env } };
+  const worker = import.meta.url.endsWith('.ts') ? sourceWorker(request) : new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
+  return new Promise<Config>((resolve, reject) => {
+    let reply: LoadReply | undefined;
+    let failure: unknown;
+    const onAbort = (): void => {
+      failure = new TidegateError('ERR_TIMEOUT', `loading the config file ${file} did not finish: ${String(signal.reason)}`, { cause: signal.reason });
+      void worker.terminate();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (message: LoadReply) => (reply = message));
+    worker.once('error', (err) => (failure ??= err));
+    // Settled on exit, not on the message: the worker's heap is gone by the time the gateway starts.
+    worker.once('exit', (exitCode) => {
+      signal.removeEventListener('abort', onAbort);
+      if (failure !== undefined) return reject(failure);
+      if (!reply) return reject(new Error(`the config worker for ${file} exited with code ${exitCode} without an answer`));
+      if (reply.ok) return resolve(deepFreeze(reply.config));
+      reject(asError(reply.error));
+    });
+  });
+}
+
+/**
+ * Run from the TypeScript sources (the tests, `tsx src/main.ts`), the worker is the .ts file beside this
+ * one, under tsx's loader registered in the worker itself: a worker does not inherit the hooks that
+ * `--import tsx` registered in this thread, nor does it run `--import` given in its execArgv before its
+ * own entry module.
+ */
+function sourceWorker(request: LoadRequest): Worker {
+  const script = new URL('./load-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: request });
+}
+
+function asError(error: Extract<LoadReply, { ok: false }>['error']): Error {
+  switch (error.kind) {
+    case 'config':
+      return new ConfigError(error.source, error.problems);
+    case 'tidegate':
+      return new TidegateError(error.code, error.message);
+    case 'other':
+      return new Error(error.message);
+  }
+}

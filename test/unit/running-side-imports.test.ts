@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { resolveRelative } from '../helpers/import-graph.js';
+
+const src = path.resolve(import.meta.dirname, '../../src');
+
+/**
+ * The modules a file loads when it runs: static imports and re-exports that are not `import type` /
+ * `export type` (with verbatimModuleSyntax, `import { type A }` still loads its module) and `import()` calls.
+ * Relative ones come back as files, packages as their names.
+ */
+function runtimeImports(file: string): { files: string[]; packages: string[] } {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const specifiers: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly && ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
+    else if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) specifiers.push(node.arguments[0].text);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  const files: string[] = [];
+  const packages: string[] = [];
+  for (const s of specifiers) {
+    if (s.startsWith('.')) {
+      const target = resolveRelative(file, s);
+      if (target) files.push(target);
+    } else {
+      packages.push(s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!);
+    }
+  }
+  return { files, packages };
+}
+
+/** For each package the modules reachable from `entry` load, the chain of files that loads it first. */
+function packagesReachedFrom(entry: string): Map<string, string[]> {
+  const via = new Map<string, string | null>([[entry, null]]);
+  const queue = [entry];
+  const reached = new Map<string, string[]>();
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const { files, packages } = runtimeImports(file);
+    for (const pkg of packages) {
+      if (reached.has(pkg)) continue;
+      const chain: string[] = [];
+      for (let at: string | null = file; at !== null; at = via.get(at) ?? null) chain.unshift(path.relative(src, at));
+      reached.set(pkg, chain);
+    }
+    for (const next of files) {
+      if (via.has(next)) continue;
+      via.set(next, file);
+      queue.push(next);
+    }
+  }
+  return reached;
+}
+
+// `tidegate run` validates its config in a worker thread (src/config/load-in-worker.ts) so that the running
+// gateway never holds zod, yaml and the config's schemas: about 10 MiB of resident memory on a Pi (issue:
+// Pi-class efficiency). An import that brings a schema back into the running side undoes that silently;
+// this names the import chain instead.
+describe('the running gateway loads no config parsers', () => {
+  for (const entry of ['gateway.ts', 'cli/run.ts']) {
+    it(`${entry} reaches neither zod nor yaml, through any import`, () => {
+      const reached = packagesReachedFrom(path.join(src, entry));
+      expect(reached.get('zod'), `zod is loaded via ${reached.get('zod')?.join(' → ')}`).toBeUndefined();
+      expect(reached.get('yaml'), `yaml is loaded via ${reached.get('yaml')?.join(' → ')}`).toBeUndefined();
+      // The walk itself sees the packages the gateway does use.
+      expect([...reached.keys()]).toEqual(expect.arrayContaining(['aedes', 'level', '@aws-sdk/client-kinesis']));
+    });
+  }
+
+  it('the config worker itself does load them (the walk would see a schema import)', () => {
+    const reached = packagesReachedFrom(path.join(src, 'config/load-worker.ts'));
+    expect([...reached.keys()]).toEqual(expect.arrayContaining(['zod', 'yaml']));
+  });
+});
