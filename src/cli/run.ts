@@ -1,15 +1,18 @@
 import { loadConfigInWorker } from '../config/load-in-worker.js';
 import { describeError, isTidegateError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { Gateway } from '../gateway.js';
+import type { Gateway } from '../gateway.js';
 
 /**
  * `tidegate run`: starts the gateway and stops it on SIGTERM/SIGINT through the gateway's one shutdown
  * path, within `shutdown.deadlineMs`. A second signal exits at once (what was acked is on disk already).
  */
 export async function runCommand(configFile: string): Promise<number> {
-  // Validated in a worker thread, so the gateway's heap never holds the config's schemas.
+  // Validated in a worker thread, so the gateway's heap never holds the config's schemas; and only then is
+  // the gateway's code loaded, so the worker's heap and the gateway's are not resident at once (the peak RSS
+  // of a small board's service is what its memory limit must allow).
   const config = await loadConfigInWorker(configFile);
+  const { Gateway } = await import('../gateway.js');
   // The buffer holds site data: files only for tidegate's own user (0600, directories 0700).
   process.umask(0o077);
   const logger = createLogger(config.log.level);
