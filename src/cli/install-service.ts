@@ -36,6 +36,10 @@ WorkingDirectory=${o.workingDir}
 # that outlived a scavenge pile up in the old space, 200-275 MiB resident; 4 MiB semi-spaces and a 128 MiB
 # old space held a steady 1,000 readings/s at 120-124 MiB for the same CPU, and a burst at 130 MiB for about
 # half again the CPU per reading.
+# glibc gives each thread that allocates its own malloc arena (up to 8 per core); LevelDB's writes and the
+# fsyncs run on libuv's pool threads, and their arenas' free space stays resident. Two arenas held the
+# steady 1,000 readings/s about 6 MiB lower (bench/RESULTS.md, Soak).
+Environment=MALLOC_ARENA_MAX=2
 ExecStart=${o.node} --max-semi-space-size=${o.semiSpaceMiB} --max-old-space-size=${o.heapMiB} ${o.entry} run --config ${o.configFile}
 Restart=on-failure
 RestartSec=5s
