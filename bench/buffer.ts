@@ -6,7 +6,8 @@
  *  2. A backlog of N readings (default 1,000,000) already in the buffer: time until the gateway is ready,
  *     and the drain rate to the Kinesis emulator against the sink ceiling measured in the same run (the
  *     emulator fed directly with 500-entry PutRecords calls), with the gateway's peak RSS during the drain.
- * Usage: npm run bench:buffer [-- --backlog 1000000 --steady-seconds 20]
+ * Usage: npm run bench:buffer [-- --backlog 1000000 --steady-seconds 20]; BENCH_GATEWAY_NODE_ARGS='--max-semi-space-size=4'
+ * runs both gateways with those Node options (space-separated), as `npm run bench` does.
  */
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +21,7 @@ import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
 import { LevelBuffer } from '../src/buffer/level-buffer.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
-import { jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { benchGatewayNodeArgs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 import { fillBacklog } from './backlog.js';
 import { requireMeasured } from './not-measured.js';
@@ -28,6 +29,7 @@ import { requireMeasured } from './not-measured.js';
 const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, 'steady-seconds': { type: 'string', default: '20' } } });
 const BACKLOG = Number(args.backlog);
 const STEADY_SECONDS = Number(args['steady-seconds']);
+const GATEWAY_NODE_ARGS = benchGatewayNodeArgs();
 const PAYLOAD_BYTES = 200;
 
 async function writeBytes(pid: number): Promise<number> {
@@ -57,7 +59,7 @@ try {
 
   // 1. Steady state.
   await ensureStream(kinesis, 'steady', 4, AbortSignal.timeout(10_000));
-  const steady = await startBenchGateway(dir, endpoint, 'steady');
+  const steady = await startBenchGateway(dir, endpoint, 'steady', { nodeArgs: GATEWAY_NODE_ARGS });
   children.push(steady.gateway);
   const pid = steady.gateway.proc.pid!;
   const dataDir = path.join(dir, 'data');
@@ -80,7 +82,7 @@ try {
   await ensureStream(kinesis, 'ceiling', 4, AbortSignal.timeout(10_000));
   const ceiling = await putRecordsCeiling(kinesis, 'ceiling', 100_000, 330, 50);
   await ensureStream(kinesis, 'drain', 4, AbortSignal.timeout(10_000));
-  const drain = await startBenchGateway(dir, endpoint, 'drain');
+  const drain = await startBenchGateway(dir, endpoint, 'drain', { nodeArgs: GATEWAY_NODE_ARGS });
   children.push(drain.gateway);
   const drainStart = Date.now();
   let delivered = 0;

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
-import { cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { benchGatewayNodeArgs, cpuMs, jsonField, peakRssMiB, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling, StreamWatch } from './stream-watch.js';
 import { requireMeasured } from './not-measured.js';
 import { controlRequest } from '../src/control/client.js';
@@ -115,7 +115,7 @@ async function round(n: number): Promise<Round> {
 
     // end to end through tidegate (a child process running the built gateway)
     await ensureStream(kinesis, 'e2e', SHARDS, AbortSignal.timeout(10_000));
-    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const nodeArgs = benchGatewayNodeArgs();
     const { gateway, port } = await startBenchGateway(dir, endpoint, 'e2e', { ...(process.env.BENCH_KINESIS ? { kinesis: process.env.BENCH_KINESIS } : {}), nodeArgs });
     children.push(gateway);
     const watch = new StreamWatch(kinesis, 'e2e');

@@ -96,6 +96,11 @@ export function cpuMs(pid: number): number {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
+/** BENCH_GATEWAY_NODE_ARGS: Node options for the benchmarked gateway (space-separated), V8 heap sizes say. */
+export function benchGatewayNodeArgs(): string[] {
+  return (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 export interface BenchGateway {
   gateway: Child;
   /** The MQTT port it bound (port 0 in its config). */
