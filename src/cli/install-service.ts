@@ -38,7 +38,7 @@ WorkingDirectory=${o.workingDir}
 # half again the CPU per reading.
 # glibc gives each thread that allocates its own malloc arena (up to 8 per core); LevelDB's writes and the
 # fsyncs run on libuv's pool threads, and their arenas' free space stays resident. Two arenas held the
-# steady 1,000 readings/s about 6 MiB lower (bench/RESULTS.md, Soak).
+# steady 1,000 readings/s about 7 MiB lower for the same CPU (bench/RESULTS.md, Resident memory).
 Environment=MALLOC_ARENA_MAX=2
 ExecStart=${o.node} --max-semi-space-size=${o.semiSpaceMiB} --max-old-space-size=${o.heapMiB} ${o.entry} run --config ${o.configFile}
 Restart=on-failure

@@ -27,9 +27,10 @@ const LOAD_TIMEOUT_MS = 30_000;
 
 /**
  * `loadConfig` in a worker thread, for `tidegate run`. Validation needs zod, yaml and every slice of the
- * schema: on this machine about 13 MiB of resident memory and 7 MiB of live heap that the running gateway
- * would carry, and its old-space collections would mark, for as long as it runs (issue: Pi-class
- * efficiency). In a worker they go when the thread ends, before the gateway starts; the config comes back as
+ * schema: about 5 MiB of live heap that the running gateway would carry, and its old-space collections
+ * would mark, for as long as it runs, and the garbage their loading leaves (an idle gateway measured 12 MiB
+ * less resident with V8's defaults, 3 MiB less with the systemd unit's heap settings; issue: Pi-class
+ * efficiency, bench/RESULTS.md "Resident memory"). In a worker they go when the thread ends, before the gateway starts; the config comes back as
  * a structured clone (it is plain data: no transform in the schema yields a class or a function), frozen
  * again here. Errors come back as the same ConfigError or TidegateError, with the same codes and messages.
  */

@@ -58,7 +58,7 @@ function packagesReachedFrom(entry: string): Map<string, string[]> {
 }
 
 // `tidegate run` validates its config in a worker thread (src/config/load-in-worker.ts) so that the running
-// gateway never holds zod, yaml and the config's schemas: about 10 MiB of resident memory on a Pi (issue:
+// gateway never holds zod, yaml and the config's schemas (5 MiB of live heap, more resident; issue:
 // Pi-class efficiency). An import that brings a schema back into the running side undoes that silently;
 // this names the import chain instead.
 describe('the running gateway loads no config parsers', () => {
