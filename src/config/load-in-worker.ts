@@ -35,14 +35,15 @@ const LOAD_TIMEOUT_MS = 30_000;
  * again here. Errors come back as the same ConfigError or TidegateError, with the same codes and messages.
  */
 export function loadConfigInWorker(file: string, env: NodeJS.ProcessEnv = process.env, signal: AbortSignal = AbortSignal.timeout(LOAD_TIMEOUT_MS)): Promise<Config> {
-  signal.throwIfAborted();
+  // Aborted before or during the load alike: the same error, and no worker left running.
+  if (signal.aborted) return Promise.reject(abortedLoad(file, signal));
   const request: LoadRequest = { file, env: { ...env } };
   const worker = import.meta.url.endsWith('.ts') ? sourceWorker(request) : new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
   return new Promise<Config>((resolve, reject) => {
     let reply: LoadReply | undefined;
     let failure: unknown;
     const onAbort = (): void => {
-      failure = new TidegateError('ERR_TIMEOUT', `loading the config file ${file} did not finish: ${String(signal.reason)}`, { cause: signal.reason });
+      failure = abortedLoad(file, signal);
       void worker.terminate();
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -69,6 +70,10 @@ function sourceWorker(request: LoadRequest): Worker {
   const script = new URL('./load-worker.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: request });
+}
+
+function abortedLoad(file: string, signal: AbortSignal): TidegateError {
+  return new TidegateError('ERR_TIMEOUT', `loading the config file ${file} did not finish: ${String(signal.reason)}`, { cause: signal.reason });
 }
 
 function asError(error: Extract<LoadReply, { ok: false }>['error']): Error {

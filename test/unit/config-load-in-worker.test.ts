@@ -77,4 +77,11 @@ describe('loading the config in a worker thread', () => {
     expect(isTidegateError(err, 'ERR_TIMEOUT')).toBe(true);
     expect((err as Error).message).toContain('shutting down');
   });
+
+  it('refuses to start a worker for a wait already aborted, with the same error', async () => {
+    const file = await files.write(CONFIG);
+    const err = await rejection(loadConfigInWorker(file, {}, AbortSignal.abort(new Error('already stopping'))));
+    expect(isTidegateError(err, 'ERR_TIMEOUT')).toBe(true);
+    expect((err as Error).message).toContain('already stopping');
+  });
 });

@@ -52,8 +52,6 @@ export class MqttBrokerSource implements Component {
   private stopping = false;
   private readonly refusals: RateLimitedLog;
   private access!: BrokerAccess;
-  private readonly auth: MqttAuthConfig;
-  private readonly limits: MqttLimitsConfig;
   /** The highest protocol level the installed aedes line accepts (see start). */
   private brokerMaxVersion: 4 | 5 = 4;
   /** Per connection: whether its listener requires authentication, and its connect timer. */
@@ -64,8 +62,6 @@ export class MqttBrokerSource implements Component {
 
   constructor(private readonly opts: MqttBrokerSourceOptions) {
     this.refusals = new RateLimitedLog(opts.logger);
-    this.auth = opts.auth;
-    this.limits = opts.limits;
     // Each publish delayed by mqtt.limits.publishRate waits on the stop signal, and its listener goes when
     // the wait ends. aedes reads a client's next chunk only once every packet of the last one is handled, so
     // the waits are bounded by one read's packets per connected client (and maxConnections): more than
@@ -74,10 +70,10 @@ export class MqttBrokerSource implements Component {
   }
 
   async start(): Promise<void> {
-    const users = this.auth.usersFile ? await UserStore.open(this.auth.usersFile, this.opts.logger) : null;
+    const users = this.opts.auth.usersFile ? await UserStore.open(this.opts.auth.usersFile, this.opts.logger) : null;
     this.access = new BrokerAccess({
-      auth: this.auth,
-      limits: this.limits,
+      auth: this.opts.auth,
+      limits: this.opts.limits,
       topicTemplate: this.opts.topicTemplate ?? 'devices/{deviceId}/#',
       users,
       authRequired: (client) => this.connections.get(client.conn)?.authRequired ?? true,
@@ -92,7 +88,7 @@ export class MqttBrokerSource implements Component {
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.access.authorizeSubscribe(client, sub, cb),
       // Our own timer (accept) closes and counts slow CONNECTs; aedes' is a backstop behind it.
-      connectTimeout: this.limits.connectTimeoutMs + 5_000,
+      connectTimeout: this.opts.limits.connectTimeoutMs + 5_000,
       // Topic levels are checked (and counted) by BrokerAccess against mqtt.limits.maxTopicLevels; aedes'
       // own check at its ceiling of 100 stays as a backstop for its matcher.
       maxTopicLevels: 100,
@@ -172,8 +168,8 @@ export class MqttBrokerSource implements Component {
   private accept(socket: net.Socket, listener: ListenerConfig): void {
     if (this.stopping) return void socket.destroy();
     // Refused before anything is read or allocated for it: the cheapest answer to a connection flood.
-    if (this.sockets.size >= this.limits.maxConnections) {
-      this.access.refused('max_connections', null, `connection from ${socket.remoteAddress ?? 'unknown'} refused: ${this.limits.maxConnections} connections already open (mqtt.limits.maxConnections)`);
+    if (this.sockets.size >= this.opts.limits.maxConnections) {
+      this.access.refused('max_connections', null, `connection from ${socket.remoteAddress ?? 'unknown'} refused: ${this.opts.limits.maxConnections} connections already open (mqtt.limits.maxConnections)`);
       return void socket.destroy();
     }
     this.sockets.add(socket);
@@ -188,9 +184,9 @@ export class MqttBrokerSource implements Component {
     );
     // Slowloris: a socket that has not sent a whole CONNECT in time is closed (cleared in preConnect).
     const connectTimer = setTimeout(() => {
-      this.access.refused('connect_timeout', null, `connection from ${conn.peer} closed: no complete CONNECT within ${this.limits.connectTimeoutMs} ms (mqtt.limits.connectTimeoutMs)`);
+      this.access.refused('connect_timeout', null, `connection from ${conn.peer} closed: no complete CONNECT within ${this.opts.limits.connectTimeoutMs} ms (mqtt.limits.connectTimeoutMs)`);
       conn.destroy();
-    }, this.limits.connectTimeoutMs);
+    }, this.opts.limits.connectTimeoutMs);
     this.connections.set(conn, { authRequired: this.authRequired(listener), connectTimer });
     socket.on('close', () => {
       this.sockets.delete(socket);
@@ -205,7 +201,7 @@ export class MqttBrokerSource implements Component {
   private authRequired(listener: ListenerConfig): boolean {
     if (listener.allowAnonymous === true) return false;
     if (listener.tls?.requireClientCert === true) return false;
-    if (this.auth.usersFile) return true;
+    if (this.opts.auth.usersFile) return true;
     return !isLoopbackHost(listener.host);
   }
 
