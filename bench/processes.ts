@@ -91,9 +91,32 @@ export const rssMiB = (pid: number): number => statusMiB(pid, 'VmRSS');
 
 /** User + system CPU time a process has used, in ms. */
 export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  const t = statTimesMs(`/proc/${pid}/stat`);
+  return t.userMs + t.systemMs;
+}
+
+export interface ThreadCpu {
+  /** The main thread: JavaScript, the event loop and the socket calls it makes. */
+  main: { userMs: number; systemMs: number };
+  /**
+   * Every other thread, those that ended included (the process's total less the main thread's): libuv's
+   * pool (LevelDB's writes and fsyncs), LevelDB's compaction, V8's marking, sweeping and compiling.
+   */
+  others: { userMs: number; systemMs: number };
+}
+
+/** A process's CPU time split into its main thread's and the rest's (/proc/<pid>/task/<pid>/stat), in ms. */
+export function threadCpuMs(pid: number): ThreadCpu {
+  const all = statTimesMs(`/proc/${pid}/stat`);
+  const main = statTimesMs(`/proc/${pid}/task/${pid}/stat`);
+  return { main, others: { userMs: all.userMs - main.userMs, systemMs: all.systemMs - main.systemMs } };
+}
+
+function statTimesMs(file: string): { userMs: number; systemMs: number } {
+  // The command name (field 2) may hold spaces; the fields after it are space-separated.
+  const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, in clock ticks: USER_HZ is 100 on Linux.
+  return { userMs: Number(fields[11]) * 10, systemMs: Number(fields[12]) * 10 };
 }
 
 /** BENCH_GATEWAY_NODE_ARGS: Node options for the benchmarked gateway (space-separated), V8 heap sizes say. */

@@ -7,7 +7,8 @@
  * enforcing AWS's per-shard limits (1,000 records/s and 1 MiB/s) to kinesalite in its own process. Every
  * 5 s the gateway's RSS (VmRSS) and CPU (user + system, /proc) are sampled. After `--warmup-seconds` the
  * figures that count: RSS growth from the first minute after warm-up to the last minute, and CPU as a share
- * of one core over the same span. At the end every acknowledged reading must have reached Kinesis.
+ * of one core over the same span, also split into the main thread's and the other threads' (libuv's pool,
+ * V8's helpers), user and system. At the end every acknowledged reading must have reached Kinesis.
  * Targets: RSS growth < 5 MiB, CPU ≤ 3 % of a core at 1,000 readings/s. The floor, measured first in the same
  * run: aedes alone (bench/aedes-process.mjs, acknowledging without storing) under the same load for
  * `--floor-seconds`, its CPU after a 10 s warm-up: what any Node MQTT broker pays per event at this rate.
@@ -26,7 +27,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.j
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { KinesisFaultProxy } from '../test/helpers/kinesis-fault-proxy.js';
-import { cpuMs, jsonField, peakRssMiB, repoRoot, rssMiB, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { cpuMs, jsonField, peakRssMiB, repoRoot, rssMiB, spawnNode, startBenchGateway, threadCpuMs, type Child, type ThreadCpu } from './processes.js';
 import { requireMeasured } from './not-measured.js';
 
 const { values: args } = parseArgs({
@@ -62,6 +63,7 @@ interface Sample {
   atS: number;
   rssMiB: number;
   cpuMs: number;
+  threads: ThreadCpu;
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -82,7 +84,7 @@ function simSummary(sim: Child, seconds: number): Promise<{ acked: number; sent?
 }
 
 /** aedes alone under the same load: its CPU as a share of one core after FLOOR_WARMUP_S. */
-async function measureFloor(): Promise<{ cpuShare: number; acked: number }> {
+async function measureFloor(): Promise<{ cpuShare: number; mainShare: number; acked: number }> {
   const aedes = spawnNode(['bench/aedes-process.mjs']);
   try {
     const port = await aedes.waitFor((l) => jsonField(l, (o) => o.port as number | undefined));
@@ -91,11 +93,14 @@ async function measureFloor(): Promise<{ cpuShare: number; acked: number }> {
     try {
       const summary = simSummary(sim, FLOOR_S);
       await new Promise((r) => setTimeout(r, FLOOR_WARMUP_S * 1000));
-      const from = { at: performance.now(), cpu: cpuMs(pid) };
+      const from = { at: performance.now(), cpu: cpuMs(pid), main: threadCpuMs(pid).main };
       const run = await summary;
-      const cpuShare = (cpuMs(pid) - from.cpu) / (performance.now() - from.at);
-      process.stderr.write(`soak floor: aedes alone ${fmt(cpuShare * 100, 1)} % of a core, ${fmt(run.acked)} acknowledged\n`);
-      return { cpuShare, acked: run.acked };
+      const elapsedMs = performance.now() - from.at;
+      const cpuShare = (cpuMs(pid) - from.cpu) / elapsedMs;
+      const main = threadCpuMs(pid).main;
+      const mainShare = (main.userMs + main.systemMs - from.main.userMs - from.main.systemMs) / elapsedMs;
+      process.stderr.write(`soak floor: aedes alone ${fmt(cpuShare * 100, 1)} % of a core (main thread ${fmt(mainShare * 100, 1)} %), ${fmt(run.acked)} acknowledged\n`);
+      return { cpuShare, mainShare, acked: run.acked };
     } finally {
       await sim.stop();
     }
@@ -134,7 +139,7 @@ try {
   while (!done && Date.now() - started < (MINUTES * 60 + 120) * 1000) {
     await new Promise((r) => setTimeout(r, SAMPLE_MS));
     if (done) break;
-    samples.push({ atS: (Date.now() - started) / 1000, rssMiB: rssMiB(pid), cpuMs: cpuMs(pid) });
+    samples.push({ atS: (Date.now() - started) / 1000, rssMiB: rssMiB(pid), cpuMs: cpuMs(pid), threads: threadCpuMs(pid) });
     const last = samples.at(-1)!;
     process.stderr.write(`soak ${fmt(last.atS)} s: RSS ${fmt(last.rssMiB, 1)} MiB, CPU ${fmt(last.cpuMs)} ms\n`);
   }
@@ -156,6 +161,12 @@ try {
   const span = after.at(-1)!.atS - after[0]!.atS;
   const cpuShare = (after.at(-1)!.cpuMs - after[0]!.cpuMs) / (span * 1000);
   const usPerReading = ((after.at(-1)!.cpuMs - after[0]!.cpuMs) * 1000) / (span * RATE);
+  // Where that CPU goes: the main thread against the others (share of a core, user and system).
+  const share = (pick: (t: ThreadCpu) => number): number => (pick(after.at(-1)!.threads) - pick(after[0]!.threads)) / (span * 1000);
+  const mainUser = share((t) => t.main.userMs);
+  const mainSystem = share((t) => t.main.systemMs);
+  const otherUser = share((t) => t.others.userMs);
+  const otherSystem = share((t) => t.others.systemMs);
   const minRss = Math.min(...after.map((s) => s.rssMiB));
   const maxRss = Math.max(...after.map((s) => s.rssMiB));
 
@@ -178,8 +189,9 @@ try {
     `| peak RSS (VmHWM, whole run) | ${fmt(peak, 1)} MiB | ≤ 100 MiB — ${peak <= 100 ? 'PASS' : 'FAIL'} |`,
     `| PutRecords calls (whole run) | ${fmt(calls)}: ${fmt(calls / (MINUTES * 60), 1)} per second, ${fmt(accepted / Math.max(1, calls), 1)} readings per call | |`,
     `| gateway CPU after warm-up | ${fmt(cpuShare * 100, 1)} % of a core (${fmt(usPerReading, 1)} µs per reading) | ≤ 3 % — ${cpuShare <= 0.03 ? 'PASS' : 'FAIL'} |`,
+    `| of which the main thread / the other threads | ${fmt((mainUser + mainSystem) * 100, 1)} % (user ${fmt(mainUser * 100, 1)}, system ${fmt(mainSystem * 100, 1)}) / ${fmt((otherUser + otherSystem) * 100, 1)} % (user ${fmt(otherUser * 100, 1)}, system ${fmt(otherSystem * 100, 1)}) | |`,
     floor
-      ? `| floor: aedes alone, same load, ${FLOOR_S} s (after ${FLOOR_WARMUP_S} s) | ${fmt(floor.cpuShare * 100, 1)} % of a core (${fmt((floor.cpuShare * 1e6) / RATE, 1)} µs per reading; ${fmt(floor.acked)} acknowledged) | |`
+      ? `| floor: aedes alone, same load, ${FLOOR_S} s (after ${FLOOR_WARMUP_S} s) | ${fmt(floor.cpuShare * 100, 1)} % of a core (${fmt((floor.cpuShare * 1e6) / RATE, 1)} µs per reading; main thread ${fmt(floor.mainShare * 100, 1)} %; ${fmt(floor.acked)} acknowledged) | |`
       : '| floor: aedes alone | not measured (`--floor-seconds 0`) | |',
   ].join('\n');
   const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(s.cpuMs)}`).join('\n');
