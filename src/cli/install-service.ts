@@ -40,7 +40,10 @@ WorkingDirectory=${o.workingDir}
 # fsyncs run on libuv's pool threads, and their arenas' free space stays resident. Two arenas held the
 # steady 1,000 readings/s about 7 MiB lower for the same CPU (bench/RESULTS.md, Resident memory).
 Environment=MALLOC_ARENA_MAX=2
-ExecStart=${o.node} --max-semi-space-size=${o.semiSpaceMiB} --max-old-space-size=${o.heapMiB} ${o.entry} run --config ${o.configFile}
+# V8's collections on the main thread instead of helper threads: at a steady 1,000 readings/s the helpers
+# took about 1.5 % of a core more than the main thread then spends on the same work, and a burst measured
+# no more CPU per reading and the same throughput (bench/RESULTS.md, Soak, 2026-12-07).
+ExecStart=${o.node} --max-semi-space-size=${o.semiSpaceMiB} --max-old-space-size=${o.heapMiB} --single-threaded-gc ${o.entry} run --config ${o.configFile}
 Restart=on-failure
 RestartSec=5s
 # SIGTERM stops through tidegate's shutdown path; shutdown.deadlineMs must fit inside this.

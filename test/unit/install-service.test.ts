@@ -15,7 +15,7 @@ describe('tidegate install-service', () => {
   });
 
   it('restarts on failure, survives reboots, and runs the gateway with a heap cap under a memory limit', () => {
-    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=4 --max-old-space-size=96 /usr/lib/node_modules/tidegate/dist/src/main.js run --config /etc/tidegate/tidegate.yaml');
+    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=4 --max-old-space-size=96 --single-threaded-gc /usr/lib/node_modules/tidegate/dist/src/main.js run --config /etc/tidegate/tidegate.yaml');
     expect(unit).toContain('Environment=MALLOC_ARENA_MAX=2');
     expect(unit).toContain('Restart=on-failure');
     expect(unit).toContain('MemoryMax=256M');
