@@ -105,6 +105,12 @@ export interface ThreadCpu {
   others: { userMs: number; systemMs: number };
 }
 
+/** User + system CPU time of a split, in ms: the main thread's, or with `others` the process's. */
+export function cpuTotalMs(t: ThreadCpu, part: 'main' | 'all' = 'all'): number {
+  const main = t.main.userMs + t.main.systemMs;
+  return part === 'main' ? main : main + t.others.userMs + t.others.systemMs;
+}
+
 /** A process's CPU time split into its main thread's and the rest's (/proc/<pid>/task/<pid>/stat), in ms. */
 export function threadCpuMs(pid: number): ThreadCpu {
   const all = statTimesMs(`/proc/${pid}/stat`);

@@ -27,7 +27,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/kinesis-local/emulator.j
 import { ensureStream } from '../src/kinesis-local/ensure-stream.js';
 import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { KinesisFaultProxy } from '../test/helpers/kinesis-fault-proxy.js';
-import { cpuMs, jsonField, peakRssMiB, repoRoot, rssMiB, spawnNode, startBenchGateway, threadCpuMs, type Child, type ThreadCpu } from './processes.js';
+import { cpuTotalMs, jsonField, peakRssMiB, repoRoot, rssMiB, spawnNode, startBenchGateway, threadCpuMs, type Child, type ThreadCpu } from './processes.js';
 import { requireMeasured } from './not-measured.js';
 
 const { values: args } = parseArgs({
@@ -62,7 +62,6 @@ if (!(MINUTES * 60 >= WARMUP_S + 60)) throw new Error(`--minutes ${MINUTES} leav
 interface Sample {
   atS: number;
   rssMiB: number;
-  cpuMs: number;
   threads: ThreadCpu;
 }
 
@@ -93,12 +92,12 @@ async function measureFloor(): Promise<{ cpuShare: number; mainShare: number; ac
     try {
       const summary = simSummary(sim, FLOOR_S);
       await new Promise((r) => setTimeout(r, FLOOR_WARMUP_S * 1000));
-      const from = { at: performance.now(), cpu: cpuMs(pid), main: threadCpuMs(pid).main };
+      const from = { at: performance.now(), cpu: threadCpuMs(pid) };
       const run = await summary;
       const elapsedMs = performance.now() - from.at;
-      const cpuShare = (cpuMs(pid) - from.cpu) / elapsedMs;
-      const main = threadCpuMs(pid).main;
-      const mainShare = (main.userMs + main.systemMs - from.main.userMs - from.main.systemMs) / elapsedMs;
+      const cpu = threadCpuMs(pid);
+      const cpuShare = (cpuTotalMs(cpu) - cpuTotalMs(from.cpu)) / elapsedMs;
+      const mainShare = (cpuTotalMs(cpu, 'main') - cpuTotalMs(from.cpu, 'main')) / elapsedMs;
       process.stderr.write(`soak floor: aedes alone ${fmt(cpuShare * 100, 1)} % of a core (main thread ${fmt(mainShare * 100, 1)} %), ${fmt(run.acked)} acknowledged\n`);
       return { cpuShare, mainShare, acked: run.acked };
     } finally {
@@ -139,9 +138,9 @@ try {
   while (!done && Date.now() - started < (MINUTES * 60 + 120) * 1000) {
     await new Promise((r) => setTimeout(r, SAMPLE_MS));
     if (done) break;
-    samples.push({ atS: (Date.now() - started) / 1000, rssMiB: rssMiB(pid), cpuMs: cpuMs(pid), threads: threadCpuMs(pid) });
+    samples.push({ atS: (Date.now() - started) / 1000, rssMiB: rssMiB(pid), threads: threadCpuMs(pid) });
     const last = samples.at(-1)!;
-    process.stderr.write(`soak ${fmt(last.atS)} s: RSS ${fmt(last.rssMiB, 1)} MiB, CPU ${fmt(last.cpuMs)} ms\n`);
+    process.stderr.write(`soak ${fmt(last.atS)} s: RSS ${fmt(last.rssMiB, 1)} MiB, CPU ${fmt(cpuTotalMs(last.threads))} ms\n`);
   }
   const run = await summary;
 
@@ -159,8 +158,9 @@ try {
   const lastMinute = after.filter((s) => s.atS > after.at(-1)!.atS - 60);
   const growth = mean(lastMinute.map((s) => s.rssMiB)) - mean(firstMinute.map((s) => s.rssMiB));
   const span = after.at(-1)!.atS - after[0]!.atS;
-  const cpuShare = (after.at(-1)!.cpuMs - after[0]!.cpuMs) / (span * 1000);
-  const usPerReading = ((after.at(-1)!.cpuMs - after[0]!.cpuMs) * 1000) / (span * RATE);
+  const cpuUsedMs = cpuTotalMs(after.at(-1)!.threads) - cpuTotalMs(after[0]!.threads);
+  const cpuShare = cpuUsedMs / (span * 1000);
+  const usPerReading = (cpuUsedMs * 1000) / (span * RATE);
   // Where that CPU goes: the main thread against the others (share of a core, user and system).
   const share = (pick: (t: ThreadCpu) => number): number => (pick(after.at(-1)!.threads) - pick(after[0]!.threads)) / (span * 1000);
   const mainUser = share((t) => t.main.userMs);
@@ -194,7 +194,7 @@ try {
       ? `| floor: aedes alone, same load, ${FLOOR_S} s (after ${FLOOR_WARMUP_S} s) | ${fmt(floor.cpuShare * 100, 1)} % of a core (${fmt((floor.cpuShare * 1e6) / RATE, 1)} µs per reading; main thread ${fmt(floor.mainShare * 100, 1)} %; ${fmt(floor.acked)} acknowledged) | |`
       : '| floor: aedes alone | not measured (`--floor-seconds 0`) | |',
   ].join('\n');
-  const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(s.cpuMs)}`).join('\n');
+  const series = samples.map((s) => `${fmt(s.atS)}\t${fmt(s.rssMiB, 1)}\t${fmt(cpuTotalMs(s.threads))}`).join('\n');
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(path.join(repoRoot, 'bench/results/soak.md'), `${table}\n\nSamples (s, RSS MiB, CPU ms):\n\n\`\`\`\n${series}\n\`\`\`\n`);
   process.stdout.write(`\n${table}\n`);
