@@ -18,6 +18,7 @@ import type { Violation } from './packet-size-guard.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { certificateDeviceId } from './certificate-identity.js';
 import { createMqttTlsServer } from './tls-server.js';
+import { writeMqttNumbersWithoutTable } from '../mqtt-packet-numbers.js';
 
 export interface MqttBrokerSourceOptions {
   listeners: readonly ListenerConfig[];
@@ -70,6 +71,7 @@ export class MqttBrokerSource implements Component {
   }
 
   async start(): Promise<void> {
+    writeMqttNumbersWithoutTable();
     const users = this.opts.auth.usersFile ? await UserStore.open(this.opts.auth.usersFile, this.opts.logger) : null;
     this.access = new BrokerAccess({
       auth: this.opts.auth,
