@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,10 @@ export async function startBenchGateway(dir: string, endpoint: string, stream: s
   // TIDEGATE_BENCH_ALLOC_PROFILE_DIR: what the gateway allocates between two SIGUSR2 (bench/alloc-sampling.cjs).
   if (process.env.TIDEGATE_BENCH_ALLOC_PROFILE_DIR) profile.push('--require', path.join(repoRoot, 'bench', 'alloc-sampling.cjs'));
   const gateway = spawnNode([...(opts.nodeArgs ?? []), ...profile, 'dist/src/main.js', 'run', '--config', config], { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+  // TIDEGATE_BENCH_GATEWAY_OUTPUT=<file>: what a gateway prints besides its JSON log, appended there; with
+  // --trace-gc in BENCH_GATEWAY_NODE_ARGS, its heap before and after every collection through the run.
+  const output = process.env.TIDEGATE_BENCH_GATEWAY_OUTPUT;
+  if (output) createInterface({ input: gateway.proc.stdout! }).on('line', (line) => line.startsWith('{') || appendFileSync(output, `${line}\n`));
   const port = await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'MQTT listener ready' ? (o.port as number) : undefined)), timeoutMs);
   return { gateway, port, readyMs: Date.now() - startedAt };
 }
