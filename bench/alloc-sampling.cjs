@@ -3,9 +3,6 @@
 // first SIGUSR2 starts V8's sampling heap profiler, counting objects the garbage collector has already
 // freed too (what a reading allocates, not only what it keeps); the second stops it and writes the
 // profile as <dir>/alloc-<pid>-<n>.heapprofile (Chrome DevTools opens it; bench/alloc-profile.ts sums it).
-// With TIDEGATE_BENCH_ALLOC_SURVIVORS=1 it leaves out what a young-generation collection freed: what is
-// left is what outlived one (promoted to the old space, or still live when sampling stops), the
-// allocations that make the old space grow and full collections run.
 const inspector = require('node:inspector');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -19,8 +16,7 @@ if (dir) {
   process.on('SIGUSR2', () => {
     if (!sampling) {
       sampling = true;
-      const minor = process.env.TIDEGATE_BENCH_ALLOC_SURVIVORS !== '1';
-      session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: minor });
+      session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       return;
     }
     sampling = false;
