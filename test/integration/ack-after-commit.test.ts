@@ -1,15 +1,9 @@
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission.js';
-import { Metrics } from '../../src/core/metrics.js';
 import type { Reading } from '../../src/normalize/reading.js';
-import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import type { DurableBuffer } from '../../src/buffer/types.js';
-import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
-import { mqttAuthSchema, mqttLimitsSchema } from '../../src/sources/mqtt-broker/config.js';
+import { openTempLevelBuffer, startBrokerSource } from '../helpers/broker-on-buffer.js';
 
 /** A real LevelDB buffer whose appends wait at a gate the test opens: the commit is "held open". */
 function gatedQueue(inner: LevelBuffer) {
@@ -39,19 +33,9 @@ describe('durable acknowledgement', () => {
 
   for (const qos of [1, 2] as const) {
     it(`sends no ${qos === 1 ? 'PUBACK' : 'PUBREC'} for a QoS ${qos} publish until the reading is committed to LevelDB`, async () => {
-      const temp = await makeTempDir();
-      closers.push(temp.cleanup);
-      const inner = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
-      await inner.open();
-      closers.push(() => inner.close());
+      const inner = await openTempLevelBuffer(closers);
       const gated = gatedQueue(inner);
-      const metrics = new Metrics();
-      const logger = pino({ level: 'silent' });
-      const admission = new Admission(gated.buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-      const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, auth: mqttAuthSchema.parse({}), limits: mqttLimitsSchema.parse({}), admission, logger, metrics });
-      await source.start();
-      closers.push(() => source.stop(AbortSignal.timeout(5_000)));
-      const url = `mqtt://127.0.0.1:${source.addresses[0]!.port}`;
+      const { url } = await startBrokerSource(gated.buffer, closers);
 
       const device = await mqtt.connectAsync(url, { clientId: 'held', reconnectPeriod: 0 });
       const observer = await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0 });

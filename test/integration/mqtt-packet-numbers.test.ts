@@ -1,15 +1,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission.js';
-import { LevelBuffer } from '../../src/buffer/level-buffer.js';
-import { Metrics } from '../../src/core/metrics.js';
-import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { mqttAuthSchema, mqttLimitsSchema } from '../../src/sources/mqtt-broker/config.js';
-import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { openTempLevelBuffer, startBrokerSource } from '../helpers/broker-on-buffer.js';
 
 /** The mqtt-packet that aedes itself loads (resolved from aedes' own directory, as Node resolves its import). */
 function aedesMqttPacketPath(): string {
@@ -30,19 +23,10 @@ describe('mqtt-packet number table (src/sources/mqtt-packet-numbers.ts)', () => 
   });
 
   it('builds no table of 65,536 Buffers while the embedded broker acknowledges real publishes', async () => {
-    const temp = await makeTempDir();
-    closers.push(temp.cleanup);
-    const buffer = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'os', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
-    await buffer.open();
-    closers.push(() => buffer.close());
-    const metrics = new Metrics();
-    const logger = pino({ level: 'silent' });
-    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-    const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, auth: mqttAuthSchema.parse({}), limits: mqttLimitsSchema.parse({}), admission, logger, metrics });
-    await source.start();
-    closers.push(() => source.stop(AbortSignal.timeout(5_000)));
+    const buffer = await openTempLevelBuffer(closers);
+    const { url } = await startBrokerSource(buffer, closers);
 
-    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${source.addresses[0]!.port}`, { clientId: 'numbers', reconnectPeriod: 0 });
+    const device = await mqtt.connectAsync(url, { clientId: 'numbers', reconnectPeriod: 0 });
     closers.push(() => device.endAsync(true));
     for (let seq = 1; seq <= 20; seq++) {
       await device.publishAsync('devices/th-1/telemetry', JSON.stringify({ seq, temperature: 21.5 }), { qos: 1 });

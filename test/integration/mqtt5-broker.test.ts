@@ -1,23 +1,18 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runSimulation } from '../../device-sim/simulator.js';
-import { Admission } from '../../src/admission.js';
-import { Metrics } from '../../src/core/metrics.js';
 import type { Gateway } from '../../src/gateway.js';
 import type { Reading } from '../../src/normalize/reading.js';
-import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
-import { LevelBuffer } from '../../src/buffer/level-buffer.js';
+import type { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import type { DurableBuffer } from '../../src/buffer/types.js';
-import { MqttBrokerSource } from '../../src/sources/mqtt-broker/source.js';
 import { crashRig, startChildGateway } from '../helpers/child-gateway.js';
 import { startTestGateway, type ConfigDoc } from '../helpers/gateway-harness.js';
 import { closesWithin, connectPacket, rawConnect, type RawConnection } from '../helpers/raw-mqtt.js';
 import { emulatorClient, readWholeStream, waitForStream } from '../helpers/stream-reader.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { openTempLevelBuffer, startBrokerSource } from '../helpers/broker-on-buffer.js';
 import { AEDES_NEXT_INSTALL, testBrokerLine } from '../helpers/test-broker.js';
-import { mqttAuthSchema, mqttLimitsSchema } from '../../src/sources/mqtt-broker/config.js';
 
 /**
  * MQTT 5 on the embedded broker. aedes 1.x, the broker tidegate ships, speaks MQTT 3.1.1 only, so these tests
@@ -176,11 +171,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
   });
 
   it('acknowledges an MQTT 5 QoS 1 publish only after the reading is committed to LevelDB', async () => {
-    const temp = await makeTempDir();
-    closers.push(temp.cleanup);
-    const inner = new LevelBuffer({ dir: temp.dir, gatewayId: 'gw', durability: 'fsync', commitIntervalMs: 0, maxCommitRecords: 100, sinkIds: ['kinesis'] });
-    await inner.open();
-    closers.push(() => inner.close());
+    const inner = await openTempLevelBuffer(closers);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let appendCalled!: () => void;
@@ -195,13 +186,7 @@ describe.skipIf(!onBeta)(`MQTT 5 on the embedded broker (skipped unless TIDEGATE
         events.push('committed');
       },
     });
-    const metrics = new Metrics();
-    const logger = pino({ level: 'silent' });
-    const admission = new Admission(buffer, { matchTopic: compileTopicTemplate('devices/{deviceId}/#'), maxPayloadBytes: 1024 }, metrics, logger);
-    const source = new MqttBrokerSource({ listeners: [{ host: '127.0.0.1', port: 0 }], maxPayloadBytes: 1024, auth: mqttAuthSchema.parse({}), limits: mqttLimitsSchema.parse({}), admission, logger, metrics });
-    await source.start();
-    closers.push(() => source.stop(AbortSignal.timeout(5_000)));
-    const port = source.addresses[0]!.port;
+    const { port } = await startBrokerSource(buffer, closers);
     const { conn: device } = await raw5(port, { clientId: 'held' });
     const { client: observer } = await connect5(`mqtt://127.0.0.1:${port}`, { clientId: 'observer' });
 
