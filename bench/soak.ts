@@ -158,15 +158,14 @@ try {
   const lastMinute = after.filter((s) => s.atS > after.at(-1)!.atS - 60);
   const growth = mean(lastMinute.map((s) => s.rssMiB)) - mean(firstMinute.map((s) => s.rssMiB));
   const span = after.at(-1)!.atS - after[0]!.atS;
-  const cpuUsedMs = cpuTotalMs(after.at(-1)!.threads) - cpuTotalMs(after[0]!.threads);
-  const cpuShare = cpuUsedMs / (span * 1000);
-  const usPerReading = (cpuUsedMs * 1000) / (span * RATE);
-  // Where that CPU goes: the main thread against the others (share of a core, user and system).
+  // The CPU as a share of a core, by thread (the main thread against the others) and by user and system.
   const share = (pick: (t: ThreadCpu) => number): number => (pick(after.at(-1)!.threads) - pick(after[0]!.threads)) / (span * 1000);
   const mainUser = share((t) => t.main.userMs);
   const mainSystem = share((t) => t.main.systemMs);
   const otherUser = share((t) => t.others.userMs);
   const otherSystem = share((t) => t.others.systemMs);
+  const cpuShare = mainUser + mainSystem + otherUser + otherSystem;
+  const usPerReading = (cpuShare * 1e6) / RATE;
   const minRss = Math.min(...after.map((s) => s.rssMiB));
   const maxRss = Math.max(...after.map((s) => s.rssMiB));
 

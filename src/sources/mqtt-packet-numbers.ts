@@ -8,9 +8,10 @@ import mqttPacket from 'mqtt-packet';
  * item of its live heap (issue "Pi-class efficiency"). Without the table, each number is written into a
  * fresh two-byte Buffer that dies young: one small allocation per PUBACK.
  *
- * The embedded broker (aedes) and the site-broker client (mqtt.js) both write through the one mqtt-packet
- * the gateway depends on (npm installs a single copy; test/integration/mqtt-packet-numbers.test.ts checks
- * that the copy aedes writes with has no table after real traffic). Idempotent.
+ * The embedded broker (aedes) writes through the one mqtt-packet the gateway depends on (npm installs a
+ * single copy; test/integration/mqtt-packet-numbers.test.ts checks that the copy aedes writes with has no
+ * table after real traffic). aedes has no option for it, so the broker source calls this at start; the
+ * site-broker client sets MQTT.js's own option for the same switch (`writeCache: false`). Idempotent.
  */
 export function writeMqttNumbersWithoutTable(): void {
   mqttPacket.writeToStream.cacheNumbers = false;

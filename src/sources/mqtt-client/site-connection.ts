@@ -69,6 +69,9 @@ export class SiteConnection {
       // MQTT.js reconnects after a fixed period without jitter; the source reconnects itself with backoff.
       reconnectPeriod: 0,
       resubscribe: false,
+      // MQTT.js's switch for mqtt-packet's table of 65,536 two-byte Buffers (about 7 MiB kept for the life of
+      // the process; see src/sources/mqtt-packet-numbers.ts): off, each number goes out in a fresh Buffer.
+      writeCache: false,
       connectTimeout: opts.connectTimeoutMs,
       keepalive: opts.keepaliveSeconds,
       ...(opts.username !== undefined ? { username: opts.username } : {}),

@@ -13,7 +13,6 @@ import { compileTopicTemplate } from '../../normalize/topic-map.js';
 import { InFlightLimit } from './in-flight-limit.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SiteConnection, type Delivery, type SiteConnectionOptions } from './site-connection.js';
-import { writeMqttNumbersWithoutTable } from '../mqtt-packet-numbers.js';
 
 export interface MqttClientSourceOptions {
   config: SiteBrokerConfig;
@@ -78,7 +77,6 @@ export class MqttClientSource implements Component {
   }
 
   async start(): Promise<void> {
-    writeMqttNumbersWithoutTable();
     this.tls = await this.readTls();
     // The site broker may be down when tidegate starts: connecting is retried in the background.
     this.loop = this.run();
