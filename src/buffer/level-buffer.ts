@@ -40,6 +40,7 @@ import {
 } from './record-codec.js';
 import { OutboxIndex, type OutboxChange, type OutboxEntry } from './outbox.js';
 import { Pruner } from './pruner.js';
+import { DEFAULT_DELIVERED_COMPACTION, DeliveredCompaction, type CompactableStore, type DeliveredCompactionOptions } from './delivered-compaction.js';
 import { CommittedTail, DEFAULT_TAIL_LIMITS, type CommittedTailLimits } from './committed-tail.js';
 import {
   LANES,
@@ -95,6 +96,8 @@ export interface LevelBufferOptions {
    * one, in that batch too; `onDropped` is told how many once the batch is committed.
    */
   outbox?: { maxEntries: number; select: (r: PendingReading) => boolean; onDropped?: (n: number) => void };
+  /** When removed records are compacted away (see DeliveredCompaction); `false` leaves it to LevelDB. */
+  compaction?: Omit<DeliveredCompactionOptions, 'logger'> | false;
 }
 
 /**
@@ -142,6 +145,8 @@ export class LevelBuffer implements DurableBuffer {
   private readonly tail: CommittedTail;
   private spaceWaiters = new Set<() => void>();
   private pruner: Pruner | null = null;
+  /** Compacts what deliveries removed, so its table files go (absent for stores without compactRange). */
+  private compaction: DeliveredCompaction | null = null;
   private readonly outbox: OutboxIndex;
   /** Bumped after each commit that added outbox entries; a waiting deliverer compares against it. */
   private outboxCommits = 0;
@@ -201,6 +206,10 @@ export class LevelBuffer implements DurableBuffer {
     if (!this.opts.inspectOnly) {
       this.pruner = new Pruner(this, { maxAgeMs: this.opts.maxAgeMs, logger: this.logger });
       this.pruner.start();
+      const compaction = this.opts.compaction ?? DEFAULT_DELIVERED_COMPACTION;
+      if (compaction && this.db.supports.additionalMethods['compactRange']) {
+        this.compaction = new DeliveredCompaction(() => this.db as unknown as CompactableStore, { ...compaction, logger: this.logger });
+      }
     }
   }
 
@@ -449,16 +458,24 @@ export class LevelBuffer implements DurableBuffer {
   /** One sink per store: what it handled is deleted in the same batch as its cursor and the ledger. */
   private async remove(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }, ops: BatchOp[]): Promise<void> {
     let bytes = 0;
+    let lastSeq = 0;
     for (const r of handled.delivered) {
       ops.push({ type: 'del', key: recordKey(lane, r.seq) });
       bytes += r.bytes;
+      if (r.seq > lastSeq) lastSeq = r.seq;
     }
-    for (const r of handled.deadLettered) ops.push({ type: 'del', key: recordKey(lane, r.seq) });
+    let deadBytes = 0;
+    for (const r of handled.deadLettered) {
+      ops.push({ type: 'del', key: recordKey(lane, r.seq) });
+      deadBytes += r.bytes;
+      if (r.seq > lastSeq) lastSeq = r.seq;
+    }
     // A delivery need not be fsynced at once: lost in a power cut, its records are sent again (at least once),
     // never lost. One sync per DELIVERY_SYNC_MS bounds what a power cut resends, instead of an fsync per call.
     const sync = Date.now() - this.lastSyncAt >= DELIVERY_SYNC_MS;
     await this.submit(ops, { delivered: handled.delivered.length, buffered: -handled.delivered.length, bufferedBytes: -Math.min(bytes, this.ledger.bufferedBytes) }, 0, sync);
     this.wakeSpace();
+    if (lastSeq > 0) this.compaction?.removed(lane, lastSeq, bytes + deadBytes);
   }
 
   stats(): BufferStats {
@@ -484,6 +501,7 @@ export class LevelBuffer implements DurableBuffer {
     if (this.closed) return;
     this.closed = true;
     this.pruner?.stop();
+    const compactionStopped = this.compaction?.stop();
     this.wakeSpace();
     await this.reopening;
     // Everything already submitted is written before the store closes: those readings may be acked.
@@ -494,6 +512,8 @@ export class LevelBuffer implements DurableBuffer {
     this.commit.stop();
     this.recordWaiters.wakeAll();
     this.outboxWaiters.wakeAll();
+    // A compaction cannot be cancelled; the store closes once it has finished.
+    await compactionStopped;
     await this.db.close();
   }
 
