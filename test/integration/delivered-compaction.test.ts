@@ -44,7 +44,7 @@ async function drainBacklog(dir: string, compaction: LevelBufferOptions['compact
   return { before, after: await tableBytes(dir) };
 }
 
-describe('compaction of delivered records (issue 15: the drain keeps no table files mapped for what it sent)', () => {
+describe('compaction of delivered records (issue 15: a drained backlog leaves no table files behind)', () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
