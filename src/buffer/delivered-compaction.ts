@@ -21,8 +21,8 @@ export interface DeliveredCompactionOptions {
 export const DEFAULT_DELIVERED_COMPACTION: Omit<DeliveredCompactionOptions, 'logger'> = { everyBytes: 4 * 1024 * 1024, minTableBytes: 2 * 1024 * 1024 };
 
 /**
- * Compacts the key range of records the buffer has removed (delivered, dead-lettered, dropped), so LevelDB
- * deletes the table files that held them.
+ * Compacts the key range of records the sink has removed (delivered or dead-lettered), so LevelDB deletes
+ * the table files that held them.
  *
  * Why: a delete in LevelDB is a tombstone; the record it hides stays in its table file until a compaction
  * brings the two together, and LevelDB only compacts a level once it outgrows its size. So after a backlog
@@ -31,11 +31,12 @@ export const DEFAULT_DELIVERED_COMPACTION: Omit<DeliveredCompactionOptions, 'log
  * it mapped until the file is deleted. Those pages count in the gateway's resident memory (issue 15: 17 MiB
  * of the 1,000,000-reading drain's 115 MiB peak were 18 such tables).
  *
- * Records are removed in sequence order, oldest first, so what was removed is one range per lane: from
+ * The sink removes records in sequence order, oldest first, so what it removed is one range per lane: from
  * where the last compaction ended up to the newest removed record. The range is compacted only if it holds
  * table files (`approximateSize`); what is still in the memtable, as at a steady rate, costs nothing. One
- * compaction runs at a time, in LevelDB's own thread; a failed one is logged and tried again with the next
- * removal, and never fails a delivery.
+ * compaction runs at a time, off the main thread (a libuv worker waits while LevelDB compacts); a failed
+ * one is logged and tried again after the next `everyBytes` removed, and never fails a delivery. The
+ * pruner's drops are left to LevelDB: they are rare, and they lie above the cursor, outside this range.
  */
 export class DeliveredCompaction {
   private readonly from: Record<Lane, number> = { telemetry: 0, alarm: 0 };
@@ -43,8 +44,6 @@ export class DeliveredCompaction {
   private readonly pendingBytes: Record<Lane, number> = { telemetry: 0, alarm: 0 };
   private running: Promise<void> | null = null;
   private stopped = false;
-  /** Compactions done, for the benchmarks and the tests. */
-  compactions = 0;
 
   constructor(
     private readonly db: () => CompactableStore,
@@ -86,7 +85,6 @@ export class DeliveredCompaction {
       const onDisk = await this.db().approximateSize(start, end);
       if (onDisk < this.opts.minTableBytes) return;
       await this.db().compactRange(start, end);
-      this.compactions++;
       this.from[lane] = upTo;
     } catch (err) {
       this.opts.logger.warn({ lane, err: describeError(err) }, 'compacting delivered records failed; will try again after the next deliveries');
