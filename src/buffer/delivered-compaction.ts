@@ -10,19 +10,19 @@ export interface CompactableStore {
 }
 
 export interface DeliveredCompactionOptions {
-  /** Record bytes removed from a lane between two looks at what the removed range still holds on disk. */
+  /** Bytes of delivered records between two looks at what the delivered range still holds on disk. */
   everyBytes: number;
-  /** The least the removed range must occupy in table files for it to be compacted. */
+  /** The least the delivered range must occupy in table files for it to be compacted. */
   minTableBytes: number;
   logger: Logger;
 }
 
-/** Looks after every 4 MiB of records removed, and compacts once the removed range holds a table file's worth (LevelDB's are 2 MiB). */
+/** Looks after every 4 MiB of records delivered, and compacts once the delivered range holds a table file's worth (LevelDB's are 2 MiB). */
 export const DEFAULT_DELIVERED_COMPACTION: Omit<DeliveredCompactionOptions, 'logger'> = { everyBytes: 4 * 1024 * 1024, minTableBytes: 2 * 1024 * 1024 };
 
 /**
- * Compacts the key range of records the sink has removed (delivered or dead-lettered), so LevelDB deletes
- * the table files that held them.
+ * Compacts the key range of records the sink has delivered, so LevelDB deletes the table files that held
+ * them.
  *
  * Why: a delete in LevelDB is a tombstone; the record it hides stays in its table file until a compaction
  * brings the two together, and LevelDB only compacts a level once it outgrows its size. So after a backlog
@@ -31,12 +31,13 @@ export const DEFAULT_DELIVERED_COMPACTION: Omit<DeliveredCompactionOptions, 'log
  * it mapped until the file is deleted. Those pages count in the gateway's resident memory (issue 15: 17 MiB
  * of the 1,000,000-reading drain's 115 MiB peak were 18 such tables).
  *
- * The sink removes records in sequence order, oldest first, so what it removed is one range per lane: from
- * where the last compaction ended up to the newest removed record. The range is compacted only if it holds
- * table files (`approximateSize`); what is still in the memtable, as at a steady rate, costs nothing. One
- * compaction runs at a time, off the main thread (a libuv worker waits while LevelDB compacts); a failed
- * one is logged and tried again after the next `everyBytes` removed, and never fails a delivery. The
- * pruner's drops are left to LevelDB: they are rare, and they lie above the cursor, outside this range.
+ * Below a lane's cursor every record has been removed, so what is compacted is one range per lane: from
+ * where the last compaction ended up to the cursor. Records a live reader removed ahead of the cursor, and
+ * those the pruner dropped, join the range once the cursor passes them: a range that still holds records
+ * is never compacted. The range is compacted only if it holds table files (`approximateSize`); what is
+ * still in the memtable, as at a steady rate, costs nothing. One compaction runs at a time, off the main
+ * thread (a libuv worker waits while LevelDB compacts); a failed one is logged and tried again after the
+ * next `everyBytes` delivered, and never fails a delivery.
  */
 export class DeliveredCompaction {
   private readonly from: Record<Lane, number> = { telemetry: 0, alarm: 0 };
@@ -50,9 +51,9 @@ export class DeliveredCompaction {
     private readonly opts: DeliveredCompactionOptions,
   ) {}
 
-  /** Called once a batch that removed records up to `lastSeq` of `lane` has been written. */
-  removed(lane: Lane, lastSeq: number, bytes: number): void {
-    if (lastSeq > this.upTo[lane]) this.upTo[lane] = lastSeq;
+  /** Called once a batch that removed `bytes` of records of `lane` has been written; `cursor` is the lane's cursor after it. */
+  removed(lane: Lane, cursor: number, bytes: number): void {
+    if (cursor > this.upTo[lane]) this.upTo[lane] = cursor;
     this.pendingBytes[lane] += bytes;
     if (this.running || this.stopped || this.pendingBytes[lane] < this.opts.everyBytes) return;
     this.running = this.run().finally(() => {

@@ -446,36 +446,35 @@ export class LevelBuffer implements DurableBuffer {
 
   async commitCursor(sinkId: string, lane: Lane, seq: number, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
     if (seq <= this.cursor(sinkId, lane)) return;
-    await this.remove(lane, handled, [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }]);
+    const bytes = await this.remove(lane, handled, [{ type: 'put', key: metaCursorKey(sinkId, lane), value: String(seq) }]);
     // Moved once written: cursor() never reports a position whose records are still on disk.
     this.cursors.set(`${sinkId}!${lane}`, Math.max(seq, this.cursor(sinkId, lane)));
+    this.compaction?.removed(lane, this.minCursor(lane), bytes);
   }
 
-  removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
-    return this.remove(lane, handled, []);
+  async removeHandled(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }): Promise<void> {
+    // Removed ahead of the cursor: compacted once the cursor passes them, never a range that still holds records.
+    const bytes = await this.remove(lane, handled, []);
+    this.compaction?.removed(lane, this.minCursor(lane), bytes);
   }
 
-  /** One sink per store: what it handled is deleted in the same batch as its cursor and the ledger. */
-  private async remove(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }, ops: BatchOp[]): Promise<void> {
+  /**
+   * One sink per store: what it handled is deleted in the same batch as its cursor and the ledger.
+   * Returns the bytes of the delivered records it deleted.
+   */
+  private async remove(lane: Lane, handled: { delivered: readonly StoredRecord[]; deadLettered: readonly StoredRecord[] }, ops: BatchOp[]): Promise<number> {
     let bytes = 0;
-    let lastSeq = 0;
     for (const r of handled.delivered) {
       ops.push({ type: 'del', key: recordKey(lane, r.seq) });
       bytes += r.bytes;
-      if (r.seq > lastSeq) lastSeq = r.seq;
     }
-    let deadBytes = 0;
-    for (const r of handled.deadLettered) {
-      ops.push({ type: 'del', key: recordKey(lane, r.seq) });
-      deadBytes += r.bytes;
-      if (r.seq > lastSeq) lastSeq = r.seq;
-    }
+    for (const r of handled.deadLettered) ops.push({ type: 'del', key: recordKey(lane, r.seq) });
     // A delivery need not be fsynced at once: lost in a power cut, its records are sent again (at least once),
     // never lost. One sync per DELIVERY_SYNC_MS bounds what a power cut resends, instead of an fsync per call.
     const sync = Date.now() - this.lastSyncAt >= DELIVERY_SYNC_MS;
     await this.submit(ops, { delivered: handled.delivered.length, buffered: -handled.delivered.length, bufferedBytes: -Math.min(bytes, this.ledger.bufferedBytes) }, 0, sync);
     this.wakeSpace();
-    if (lastSeq > 0) this.compaction?.removed(lane, lastSeq, bytes + deadBytes);
+    return bytes;
   }
 
   stats(): BufferStats {
