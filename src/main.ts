@@ -11,7 +11,8 @@ import { describeError, isTidegateError } from './core/errors.js';
 // second to import, and `tidegate status` or `--version` on a Pi should not pay for it (issue: CLI start
 // within 300 ms).
 const cli = {
-  run: () => import('./cli/run.js'),
+  // Before the gateway's libraries load: they create their `debug` instances at import (src/core/quiet-debug.ts).
+  run: () => import('./core/quiet-debug.js').then((m) => (m.quietDisabledDebug(), import('./cli/run.js'))),
   tail: () => import('./cli/tail.js'),
   status: () => import('./cli/status.js'),
   deadLetters: () => import('./cli/dead-letters.js'),
