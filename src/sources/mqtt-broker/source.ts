@@ -14,6 +14,7 @@ import { delay } from '../../core/abort.js';
 import { InFlight } from '../../core/in-flight.js';
 import { BrokerAccess } from './access.js';
 import { GuardedConnection } from './guarded-connection.js';
+import { PublishRouting } from './publish-routing.js';
 import type { Violation } from './packet-size-guard.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { certificateDeviceId } from './certificate-identity.js';
@@ -46,6 +47,8 @@ const OTHER_PACKET_SLACK = 64 * 1024;
 export class MqttBrokerSource implements Component {
   readonly id = 'mqtt_broker';
   private broker: Aedes | null = null;
+  /** Client publishes skip aedes' routing until a client first subscribes (publish-routing.ts). */
+  private routing: PublishRouting | null = null;
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   /** Admissions under way (acknowledged only once stored): stop lets them finish before the buffer closes. */
@@ -88,7 +91,10 @@ export class MqttBrokerSource implements Component {
       preConnect: (client, packet, cb) => this.access.preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => this.access.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
-      authorizeSubscribe: (client, sub, cb) => this.access.authorizeSubscribe(client, sub, cb),
+      authorizeSubscribe: (client, sub, cb) => {
+        this.routing?.subscribing();
+        this.access.authorizeSubscribe(client, sub, cb);
+      },
       // Our own timer (accept) closes and counts slow CONNECTs; aedes' is a backstop behind it.
       connectTimeout: this.opts.limits.connectTimeoutMs + 5_000,
       // Topic levels are checked (and counted) by BrokerAccess against mqtt.limits.maxTopicLevels; aedes'
@@ -99,6 +105,7 @@ export class MqttBrokerSource implements Component {
     // has Receive Maximum among its broker settings; it runs here only where a test puts it in place of
     // aedes 1.x (docs/concepts/mqtt5-evaluation.md), and the MQTT 5 paths below are for it.
     this.brokerMaxVersion = 'receiveMaximum' in this.broker ? 5 : 4;
+    this.routing = new PublishRouting(this.broker);
     this.broker.on('clientError', (client, err) => this.opts.logger.debug({ client: client.id, err: err.message }, 'mqtt client error'));
     this.opts.metrics.gauge('mqtt_connected_clients', () => this.broker?.connectedClients ?? 0);
     for (const [index, listener] of this.opts.listeners.entries()) {
@@ -137,6 +144,11 @@ export class MqttBrokerSource implements Component {
     return new Promise((resolve, reject) =>
       broker.publish({ cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain, dup: false }, (err?: Error) => (err ? reject(err) : resolve())),
     );
+  }
+
+  /** Whether client publishes are routed yet, and how many were completed without routing (publish-routing.ts). */
+  get publishRouting(): { readonly routing: boolean; readonly unroutedPublishes: number } | null {
+    return this.routing;
   }
 
   /** The topics under a filter that hold a retained message (the broker keeps them in memory). */
