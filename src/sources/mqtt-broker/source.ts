@@ -20,6 +20,7 @@ import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { certificateDeviceId } from './certificate-identity.js';
 import { createMqttTlsServer } from './tls-server.js';
 import { writeMqttNumbersWithoutTable } from '../mqtt-packet-numbers.js';
+import { readMqttPacketsWithoutSlices } from '../mqtt-packet-reads.js';
 
 export interface MqttBrokerSourceOptions {
   listeners: readonly ListenerConfig[];
@@ -75,6 +76,7 @@ export class MqttBrokerSource implements Component {
 
   async start(): Promise<void> {
     writeMqttNumbersWithoutTable();
+    readMqttPacketsWithoutSlices();
     const users = this.opts.auth.usersFile ? await UserStore.open(this.opts.auth.usersFile, this.opts.logger) : null;
     this.access = new BrokerAccess({
       auth: this.opts.auth,

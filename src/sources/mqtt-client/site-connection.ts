@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import { readMqttPacketsWithoutSlices } from '../mqtt-packet-reads.js';
 
 /**
  * The one file that touches MQTT.js: one connection attempt to a site broker, turned into promises and a
@@ -60,6 +61,8 @@ export class SiteConnection {
   readonly connected: Promise<{ sessionPresent: boolean }>;
 
   constructor(private readonly opts: SiteConnectionOptions) {
+    // MQTT.js parses with the same mqtt-packet: its header reads without a Buffer slice each (src/sources/mqtt-packet-reads.ts).
+    readMqttPacketsWithoutSlices();
     const options: IClientOptions = {
       clientId: opts.clientId,
       protocolVersion: opts.protocolVersion,
