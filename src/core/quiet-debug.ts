@@ -24,8 +24,8 @@ const QUIET = Symbol.for('tidegate.quietDebug');
  * Makes the `debug` package hand out a function that does nothing, takes no arguments and so allocates
  * nothing, for every namespace that `DEBUG` does not enable. A disabled `debug` instance still collects its
  * arguments into a rest array before it looks whether it is enabled; mqtt-packet calls it about a dozen
- * times per packet, and those arrays were the largest single item in a burst's allocation profile, about
- * 1 KB per reading (issue: Pi-class efficiency). Namespaces `DEBUG` enables get the real instance, so
+ * times per packet, and those arrays were the largest single item in a burst's allocation profile: about
+ * 0.85 KB of the 12 KB a reading allocated (issue: Pi-class efficiency; bench/RESULTS.md, End to end). Namespaces `DEBUG` enables get the real instance, so
  * `DEBUG=mqtt-packet:* tidegate run` prints as before; like `debug` itself, `DEBUG` is read at start.
  *
  * Must run before the libraries load (they create their instances at import). Idempotent; a copy of

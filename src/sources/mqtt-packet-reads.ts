@@ -13,8 +13,8 @@ const PATCHED = Symbol.for('tidegate.bufferListReads');
  * mqtt-packet's parser keeps the bytes of a socket read in a `bl` BufferList and reads each packet's header
  * byte, remaining length, topic length, topic and packet identifier through it. `bl` implements every
  * one of those reads as a slice first: an offset pair and a new Buffer view per read, five or six per
- * PUBLISH, which made bl the largest allocator left in a burst's allocation profile, about 1 KB of the
- * 9 KB a reading allocates (issue: Pi-class efficiency).
+ * PUBLISH, which made bl the largest allocator left in a burst's allocation profile: about 0.8 KB of the
+ * 9.4 KB a reading allocated (issue: Pi-class efficiency; bench/RESULTS.md, End to end).
  *
  * This gives `readUInt8`, `readUInt16BE`, `readUInt32BE` and `toString` of the BufferList mqtt-packet uses
  * a direct read from the buffer that holds the bytes. The result is the same byte for byte; a read that

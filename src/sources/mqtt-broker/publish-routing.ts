@@ -8,14 +8,14 @@ type BrokerPublish = (packet: PublishPacket, client?: unknown, done?: Done) => v
  *
  * After the PUBACK, aedes routes every publish: a copy of the packet, a lookup of offline sessions'
  * subscriptions in its persistence (a promise), the emitter's match, two splits of the topic and the
- * `publish` event. In a gateway that only ingests, nobody has subscribed, and that routing was about an
- * eighth of what a reading allocates in a burst (issue: Pi-class efficiency).
+ * `publish` event. In a gateway that only ingests, nobody has subscribed, and that routing was about a sixth
+ * of what a reading allocated in a burst (issue: Pi-class efficiency; bench/RESULTS.md, End to end).
  *
  * The embedded broker keeps sessions in memory, so no subscription outlives a restart, and none can exist
  * before a client's first SUBSCRIBE. Until then, a client's publish that is not retained has nobody to go
- * to, and it completes without routing: exactly what routing it would have delivered (to no one). From the
- * first SUBSCRIBE on (marked before it is authorized, so a subscription being added cannot miss a publish
- * that follows its SUBACK), every publish is routed as before, for the life of the broker.
+ * to, and it completes without routing, with the outcome routing would have had: delivered to no one.
+ * From the first SUBSCRIBE on (marked before it is authorized, so a subscription being added cannot miss
+ * a publish that follows its SUBACK), every publish is routed as before, for the life of the broker.
  *
  * Always routed: retained publishes (the broker stores them for later subscribers) and the broker's own
  * (no client: the gateway's alarm notifications, aedes' `$SYS` heartbeats). The durable admission is not
