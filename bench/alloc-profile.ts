@@ -19,7 +19,7 @@ export interface AllocationSummary {
 }
 
 /** Where a frame's code lives: a package under node_modules, a file of ours, or Node/V8 itself. */
-function owner(url: string): string {
+export function owner(url: string): string {
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) {
     const parts = url.slice(nm + 'node_modules/'.length).split('/');
