@@ -69,13 +69,15 @@ export class DeliveredCompaction {
 
   private async run(): Promise<void> {
     // Removals that came while a compaction ran are looked at when it ends, not left for the next removal.
-    while (!this.stopped && LANES.some((lane) => this.pendingBytes[lane] >= this.opts.everyBytes)) {
-      for (const lane of LANES) {
-        if (this.stopped || this.pendingBytes[lane] < this.opts.everyBytes) continue;
-        this.pendingBytes[lane] = 0;
-        await this.compact(lane);
-      }
+    for (let lane = this.dueLane(); lane !== null && !this.stopped; lane = this.dueLane()) {
+      this.pendingBytes[lane] = 0;
+      await this.compact(lane);
     }
+  }
+
+  /** A lane with at least `everyBytes` removed since its last look, or null. */
+  private dueLane(): Lane | null {
+    return LANES.find((lane) => this.pendingBytes[lane] >= this.opts.everyBytes) ?? null;
   }
 
   private async compact(lane: Lane): Promise<void> {

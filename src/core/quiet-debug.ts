@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { requireResolved, resolveAsSeenBy } from './require-from.js';
 
 /** The parts of the `debug` package's factory this module relies on. */
 interface DebugFactory {
@@ -32,23 +31,19 @@ const QUIET = Symbol.for('tidegate.quietDebug');
  * `debug` that cannot be resolved is left alone. Returns how many copies of `debug` it wrapped.
  */
 export function quietDisabledDebug(): number {
-  const require = createRequire(import.meta.url);
   let wrapped = 0;
   const seen = new Set<string>();
   for (const user of HOT_PATH_USERS) {
     let file: string;
     try {
-      const userDir = path.dirname(require.resolve(`${user}/package.json`));
-      file = require.resolve('debug', { paths: [userDir] });
+      file = resolveAsSeenBy(user, 'debug');
     } catch {
       continue; // the library (or its debug) is not installed: nothing to wrap
     }
     if (seen.has(file)) continue;
     seen.add(file);
-    const real = require(file) as DebugFactory;
-    if ((real as { [QUIET]?: boolean })[QUIET]) continue;
-    const cached = require.cache[file];
-    if (!cached) continue;
+    const { exports: real, cached } = requireResolved<DebugFactory>(file);
+    if ((real as { [QUIET]?: boolean })[QUIET] || !cached) continue;
     cached.exports = quietFactory(real);
     wrapped += 1;
   }

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { requireResolved, resolveAsSeenBy } from '../core/require-from.js';
 
 interface BufferListLike {
   _bufs: Buffer[];
@@ -24,18 +23,25 @@ const PATCHED = Symbol.for('tidegate.bufferListReads');
  * the reads are direct.
  */
 export function readMqttPacketsWithoutSlices(): boolean {
+  // Each connection to a site broker calls this: after the first, nothing is resolved again.
+  outcome ??= patchBufferList();
+  return outcome;
+}
+
+/** What the first call found: whether the reads are direct. */
+let outcome: boolean | undefined;
+
+function patchBufferList(): boolean {
   let bl: { prototype: Proto; BufferList?: { prototype: Proto } };
   try {
-    const require = createRequire(import.meta.url);
-    const parserDir = path.dirname(require.resolve('mqtt-packet/package.json'));
-    bl = require(require.resolve('bl', { paths: [parserDir] })) as typeof bl;
+    bl = requireResolved<typeof bl>(resolveAsSeenBy('mqtt-packet', 'bl')).exports;
   } catch {
     return false;
   }
   const protos = [bl.prototype, bl.BufferList?.prototype].filter((p): p is Proto => p !== undefined);
-  if (protos.every((p) => p[PATCHED] === true)) return true;
   const probe = new (bl as unknown as new () => BufferListLike)();
   if (!Array.isArray(probe._bufs) || typeof probe.length !== 'number') return false;
+  // patch() skips a prototype already done by another copy of this module (a test runner's fresh module graph).
   for (const proto of protos) patch(proto);
   return true;
 }
