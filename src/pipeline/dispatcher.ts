@@ -58,8 +58,6 @@ export class Dispatcher implements Component {
   private readonly maxWindow: number;
   /** A full call of the default sink: a reader fills only with room for that many, and lingers for that many. */
   private readonly minCall: number;
-  /** Which sink each record goes to, decided once per record. */
-  private readonly routed = new WeakMap<Pending, number>();
 
   constructor(private readonly opts: DispatcherOptions) {
     if (opts.sinks.length === 0) throw new RangeError('a dispatcher needs at least one sink');
@@ -233,22 +231,23 @@ export class Dispatcher implements Component {
     for (const reader of this.readers()) {
       for (const p of reader.window) {
         if (p.done || p.sending) continue;
-        const split = this.sinkOf(p) * this.concurrency + splitOf(p.record.partitionKey, this.concurrency);
-        (out.get(split) ?? out.set(split, []).get(split)!).push(p);
+        const split = this.splitOf(p);
+        const group = out.get(split);
+        if (group) group.push(p);
+        else out.set(split, [p]);
       }
     }
     return out;
   }
 
-  private sinkOf(p: Pending): number {
-    const route = this.opts.route;
-    if (!route) return 0;
-    let s = this.routed.get(p);
-    if (s === undefined) {
-      s = route(p.record);
-      this.routed.set(p, s);
-    }
-    return s;
+  /** Which split a record goes to, decided once per record: its sink (the router), then a hash of its key. */
+  private splitOf(p: Pending): number {
+    const known = p.split;
+    if (known !== undefined && known >= 0) return known;
+    const sink = this.opts.route ? this.opts.route(p.record) : 0;
+    const split = sink * this.concurrency + keySplit(p.record.partitionKey, this.concurrency);
+    p.split = split;
+    return split;
   }
 
   private async fill(): Promise<void> {
@@ -314,7 +313,7 @@ export class Dispatcher implements Component {
 const sooner = (a: number | null, b: number): number => (a === null ? b : Math.min(a, b));
 
 /** FNV-1a: a cheap, stable split of partition keys among the calls in flight. */
-function splitOf(key: string, splits: number): number {
+function keySplit(key: string, splits: number): number {
   if (splits === 1) return 0;
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {

@@ -25,6 +25,12 @@ export interface Pending {
   deadLettered: boolean;
   /** When it was read from the buffer (performance.now()): a partly filled call waits for its oldest member to be maxAgeMs old. */
   readAt?: number;
+  /**
+   * The dispatcher's split for it (sink × partition-key hash), decided the first time it is planned; -1 or
+   * absent until then. Kept on the record because a paced drain plans every read-ahead record again each
+   * cycle (issue "Pi-class efficiency": hashing 3,000 keys a cycle was most of a cycle's own cost).
+   */
+  split?: number;
 }
 
 /** What became of one record of a call. */
