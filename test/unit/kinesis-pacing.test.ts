@@ -57,6 +57,80 @@ function twoShards(): ShardMap {
   ]);
 }
 
+/** `n` shards splitting the hash key space evenly, like a fresh stream of n shards; `missing` left out (a hole). */
+function evenShards(n: number, missing?: number): ShardMap {
+  const step = (MAX_HASH + 1n) / BigInt(n);
+  const ranges = Array.from({ length: n }, (_, i) => ({
+    shardId: `shardId-${String(i).padStart(12, '0')}`,
+    startingHashKey: (step * BigInt(i)).toString(),
+    endingHashKey: (i === n - 1 ? MAX_HASH : step * BigInt(i + 1) - 1n).toString(),
+    closed: false,
+  }));
+  return new ShardMap(ranges.filter((_, i) => i !== missing));
+}
+
+/** A pacer that counts the partition keys it is asked to place: what a plan looked at. */
+class CountingPacer extends ShardPacer {
+  lookups = 0;
+  override shardOf(partitionKey: string): string {
+    this.lookups += 1;
+    return super.shardOf(partitionKey);
+  }
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing case can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The paced rule of planCall written plainly, as the reference: every waiting reading of the look-ahead is
+ * counted, a shard opens when it has allowance for min(waiting, chunk), and the open shards' readings board
+ * in order until the call is full or a shard runs out; readings over the record limit are rejected once their
+ * shard is open.
+ */
+function referencePacedPlan(candidates: readonly Pending[], limits: BatchLimits, pacer: ShardPacer): { seqs: number[]; tooLarge: number[]; pacedForMs: number | null } {
+  const items = candidates.slice(0, limits.maxRecords * 4);
+  const counts = new Map<string, number>();
+  for (const p of items) counts.set(pacer.shardOf(p.record.partitionKey), (counts.get(pacer.shardOf(p.record.partitionKey)) ?? 0) + 1);
+  const open = new Set<string>();
+  let held: number | null = null;
+  for (const [shard, count] of counts) {
+    const wait = pacer.msUntilRecords(shard, Math.min(count, pacer.chunkRecords(shard)));
+    if (wait > 0) held = held === null ? wait : Math.min(held, wait);
+    else open.add(shard);
+  }
+  const seqs: number[] = [];
+  const tooLarge: number[] = [];
+  let bytes = 0;
+  for (const p of items) {
+    if (open.size === 0) break;
+    const shard = pacer.shardOf(p.record.partitionKey);
+    if (!open.has(shard)) continue;
+    const size = p.record.data.length + Buffer.byteLength(p.record.partitionKey);
+    if (size > limits.maxRecordBytes) {
+      tooLarge.push(p.record.seq);
+      continue;
+    }
+    if (seqs.length >= limits.maxRecords || bytes + size > limits.maxBytes) break;
+    if (!pacer.tryTake(shard, size)) {
+      open.delete(shard);
+      held = held === null ? pacer.msUntil(shard, size) : Math.min(held, pacer.msUntil(shard, size));
+      continue;
+    }
+    seqs.push(p.record.seq);
+    bytes += size;
+  }
+  return { seqs, tooLarge, pacedForMs: seqs.length === 0 ? held : null };
+}
+
 function deaggregate(data: Buffer, key: string): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     agg.deaggregateSync({ data: data.toString('base64'), partitionKey: key, approximateArrivalTimestamp: 0, sequenceNumber: '1' } as never, true, (err: unknown, out?: Array<{ data: string }>) =>
@@ -83,6 +157,26 @@ describe('hash keys and the shard map', () => {
       const key = `dev-${i}`;
       expect(map.shardOf(key)).toBe(hashKeyOf(key) < half ? 'shardId-000000000001' : 'shardId-000000000002');
     }
+  });
+
+  it('knows whether its open shards cover every hash key', () => {
+    const half = 2n ** 127n;
+    expect(twoShards().complete).toBe(true);
+    expect(evenShards(4).complete).toBe(true);
+    expect(evenShards(4, 2).complete).toBe(false);
+    // A reshard under way: the parent closed, one child listed so far.
+    const partial = new ShardMap([
+      { shardId: 'shardId-000000000000', startingHashKey: '0', endingHashKey: MAX_HASH.toString(), closed: true },
+      { shardId: 'shardId-000000000001', startingHashKey: '0', endingHashKey: (half - 1n).toString(), closed: false },
+    ]);
+    expect(partial.complete).toBe(false);
+    expect(partial.shardOf([...Array(64).keys()].map((i) => `dev-${i}`).find((k) => hashKeyOf(k) >= half)!)).toBeNull();
+    const gapInside = new ShardMap([
+      { shardId: 'shardId-000000000001', startingHashKey: '0', endingHashKey: (half - 2n).toString(), closed: false },
+      { shardId: 'shardId-000000000002', startingHashKey: half.toString(), endingHashKey: MAX_HASH.toString(), closed: false },
+    ]);
+    expect(gapInside.complete).toBe(false);
+    expect(new ShardMap([]).complete).toBe(false);
   });
 
   it('names the shard of a throttling reply', () => {
@@ -280,6 +374,65 @@ describe('planCall', () => {
     expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(0);
     clock.advance(400);
     expect(planCall(readings.slice(5, 8), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(3);
+  });
+
+  it("looks at a held shard's chunk of a long read-ahead, not all of it, and still boards in order", () => {
+    const clock = manualClock();
+    const pacer = new CountingPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });
+    pacer.setMap(evenShards(1));
+    const chunk = pacer.chunkRecords('shardId-000000000000');
+    expect(chunk).toBe(Math.floor(pacedBurst(900, 0.9)));
+    const readings = Array.from({ length: 2_000 }, (_, i) => pending(i, `dev-${i % 50}`));
+    // A full bucket: the first chunk goes.
+    const first = planCall(readings, LIMITS, { mode: 'none' }, pacer);
+    expect(first.entries.map((e) => e.members[0]!.record.seq)).toEqual([...Array(chunk).keys()]);
+    // The shard is held now: the plan places a chunk's worth of keys and stops (it looked at 2,000 before).
+    pacer.lookups = 0;
+    const held = planCall(readings.slice(chunk), LIMITS, { mode: 'none' }, pacer);
+    expect(held.entries).toHaveLength(0);
+    expect(held.pacedForMs).toBeGreaterThan(0);
+    expect(pacer.lookups).toBe(chunk);
+    // Half a chunk of allowance back: still held, since a whole chunk waits.
+    clock.advance(held.pacedForMs! / 2);
+    expect(planCall(readings.slice(chunk), LIMITS, { mode: 'none' }, pacer).entries).toHaveLength(0);
+    clock.advance(held.pacedForMs! / 2);
+    const next = planCall(readings.slice(chunk), LIMITS, { mode: 'none' }, pacer);
+    expect(next.entries.map((e) => e.members[0]!.record.seq)).toEqual([...Array(chunk).keys()].map((i) => chunk + i));
+  });
+
+  it('plans paced calls exactly as the plain rule does, on random read-aheads, shard counts and clocks', () => {
+    const random = seeded(15);
+    for (let round = 0; round < 150; round++) {
+      const shards = 1 + Math.floor(random() * 4);
+      const devices = 1 + Math.floor(random() * 60);
+      const limits: BatchLimits = { maxRecords: 50 + Math.floor(random() * 450), maxBytes: 20_000 + Math.floor(random() * 200_000), maxRecordBytes: 2_000 };
+      const clockA = manualClock();
+      const clockB = manualClock();
+      const options = { recordsPerSecond: 100 + Math.floor(random() * 900), bytesPerSecond: 50_000 + Math.floor(random() * 1_000_000), share: 0.5 + random() / 2 };
+      const subject = new ShardPacer({ ...options, now: clockA.now });
+      const reference = new ShardPacer({ ...options, now: clockB.now });
+      // Now and then a map with a hole (a reshard being listed): its keys are paced as the unknown shard.
+      const missing = shards > 1 && random() < 0.3 ? Math.floor(random() * shards) : undefined;
+      subject.setMap(evenShards(shards, missing));
+      reference.setMap(evenShards(shards, missing));
+      let next = 0;
+      let waiting: Pending[] = [];
+      for (let step = 0; step < 12; step++) {
+        const arriving = Math.floor(random() * 400);
+        for (let i = 0; i < arriving; i++) waiting.push(pending(next++, `dev-${Math.floor(random() * devices)}`, random() < 0.01 ? 2_500 : 50 + Math.floor(random() * 400)));
+        const want = referencePacedPlan(waiting, limits, reference);
+        const got = planCall(waiting, limits, { mode: 'none' }, subject);
+        const context = `round ${round}, step ${step}, ${shards} shard(s) (missing: ${missing}), ${waiting.length} waiting`;
+        expect(got.entries.map((e) => e.members[0]!.record.seq), context).toEqual(want.seqs);
+        expect(got.tooLarge.map((p) => p.record.seq), context).toEqual(want.tooLarge);
+        expect(got.pacedForMs, context).toBe(want.pacedForMs);
+        const gone = new Set([...want.seqs, ...want.tooLarge]);
+        waiting = waiting.filter((p) => !gone.has(p.record.seq));
+        const advance = random() * 300;
+        clockA.advance(advance);
+        clockB.advance(advance);
+      }
+    }
   });
 
   it('counts one aggregated record once against the shard records limit', () => {

@@ -41,11 +41,18 @@ interface Group {
  * Never skips ahead of a record that does not fit the call: it waits for the next one.
  */
 export function planCall(candidates: readonly Pending[], limits: BatchLimits, aggregation: Aggregation, pacer: ShardPacer | null): CallPlan {
+  if (pacer && aggregation.mode === 'none') {
+    // Paced and unaggregated, a reading is sized (and found too large) only once its shard is open: most
+    // plans of a paced drain find the shard held, and a held shard's readings cost no more than its lookup.
+    // A few calls' worth is looked at, so an open shard's readings behind a held one's still board.
+    const lookAhead = limits.maxRecords * 4;
+    return pacedEntries(candidates.length > lookAhead ? candidates.slice(0, lookAhead) : candidates, (p) => p.record.partitionKey, single, limits, pacer);
+  }
   const tooLarge: Pending[] = [];
   const fitting: Pending[] = [];
   // Readings beyond one full call of bytes cannot board it, aggregated or not; unaggregated, neither can more
-  // than a call's entries (a few calls' worth when pacing may hold some shards back). No need to look further.
-  const maxFitting = aggregation.mode === 'kpl' ? Infinity : limits.maxRecords * (pacer ? 4 : 1);
+  // than a call's entries. No need to look further.
+  const maxFitting = aggregation.mode === 'kpl' ? Infinity : limits.maxRecords;
   let scanned = 0;
   for (const p of candidates) {
     const size = entrySize(p.record);
@@ -58,13 +65,9 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     fitting.push(p);
   }
 
-  if (pacer) {
-    // Unaggregated, a reading becomes its group only if its shard is open: a held shard costs no allocation.
-    const planned =
-      aggregation.mode === 'kpl'
-        ? pacedEntries(aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)), (g) => g.partitionKey, (g) => g, limits, pacer)
-        : pacedEntries(fitting, (p) => p.record.partitionKey, single, limits, pacer);
-    return { ...planned, tooLarge };
+  if (pacer && aggregation.mode === 'kpl') {
+    const planned = pacedEntries(aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)), (g) => g.partitionKey, (g) => g, limits, pacer);
+    return { ...planned, tooLarge: [...tooLarge, ...planned.tooLarge] };
   }
   const groups = aggregation.mode === 'kpl' ? aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)) : fitting.map(single);
   const entries: OutEntry[] = [];
@@ -84,32 +87,48 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
  * shard is held, nothing else is looked at (a paced cycle with a full read window runs this every few
  * milliseconds).
  */
-function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupOf: (item: T) => Group, limits: BatchLimits, pacer: ShardPacer): Omit<CallPlan, 'tooLarge'> {
+function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupOf: (item: T) => Group, limits: BatchLimits, pacer: ShardPacer): CallPlan {
   const shardOf: string[] = new Array<string>(items.length);
-  // Per shard, how many records wait; then whether it is open for this call.
-  const waiting = new Map<string, number>();
+  // Per shard, how many records wait, counted until every shard the stream has holds a chunk's worth: only
+  // that many decide whether a shard opens. A saturated shard's plan then looks at a chunk of records, not
+  // at the whole read-ahead (most plans of a paced drain find the shard held; issue "Pi-class efficiency").
+  const waiting = new Map<string, { count: number; chunk: number }>();
+  const shards = pacer.possibleShards();
+  let full = 0;
+  let counted = items.length;
   for (let i = 0; i < items.length; i++) {
     const id = pacer.shardOf(keyOf(items[i]!));
     shardOf[i] = id;
-    waiting.set(id, (waiting.get(id) ?? 0) + 1);
+    let w = waiting.get(id);
+    if (!w) waiting.set(id, (w = { count: 0, chunk: pacer.chunkRecords(id) }));
+    if (++w.count === w.chunk && ++full === shards) {
+      counted = i + 1;
+      break;
+    }
   }
   const open = new Set<string>();
   let pacedForMs: number | null = null;
   const hold = (wait: number): void => {
     pacedForMs = pacedForMs === null ? wait : Math.min(pacedForMs, wait);
   };
-  for (const [shardId, count] of waiting) {
-    const wait = pacer.msUntilRecords(shardId, Math.min(count, pacer.chunkRecords(shardId)));
+  for (const [shardId, { count, chunk }] of waiting) {
+    const wait = pacer.msUntilRecords(shardId, Math.min(count, chunk));
     if (wait > 0) hold(wait);
     else open.add(shardId);
   }
   const entries: OutEntry[] = [];
-  if (open.size === 0) return { entries, pacedForMs };
+  const tooLarge: Pending[] = [];
+  if (open.size === 0) return { entries, tooLarge, pacedForMs };
   let bytes = 0;
   for (let i = 0; i < items.length; i++) {
-    const shardId = shardOf[i]!;
+    const shardId = i < counted ? shardOf[i]! : pacer.shardOf(keyOf(items[i]!));
     if (!open.has(shardId)) continue;
     const g = groupOf(items[i]!);
+    if (g.size > limits.maxRecordBytes) {
+      // Never accepted (an aggregate is never built over the limit, so this is a single reading).
+      tooLarge.push(...g.members);
+      continue;
+    }
     if (entries.length >= limits.maxRecords || bytes + g.size > limits.maxBytes) break;
     if (!pacer.tryTake(shardId, g.size)) {
       // Out of allowance mid-call: the rest of this shard waits (its readings keep their order).
@@ -121,7 +140,7 @@ function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupO
     entries.push(toEntry(g, shardId));
     bytes += g.size;
   }
-  return { entries, pacedForMs: entries.length === 0 ? pacedForMs : null };
+  return { entries, tooLarge, pacedForMs: entries.length === 0 ? pacedForMs : null };
 }
 
 function single(p: Pending): Group {

@@ -14,6 +14,9 @@ interface OpenShard {
   end: bigint;
 }
 
+/** The highest hash key: partition keys hash (MD5) to 128-bit numbers. */
+const MAX_HASH_KEY = 2n ** 128n - 1n;
+
 // Remembered partition keys, so a device's key is hashed once, not per record. Cleared when full.
 const MAX_CACHED_KEYS = 100_000;
 
@@ -24,12 +27,21 @@ const MAX_CACHED_KEYS = 100_000;
 export class ShardMap {
   private readonly open: OpenShard[];
   private readonly byKey = new Map<string, string>();
+  /** Whether the open shards cover every hash key, so that shardOf never returns null. */
+  readonly complete: boolean;
 
   constructor(shards: readonly ShardRange[]) {
     this.open = shards
       .filter((s) => !s.closed)
       .map((s) => ({ id: s.shardId, start: BigInt(s.startingHashKey), end: BigInt(s.endingHashKey) }))
       .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    let reach = -1n;
+    let hole = false;
+    for (const s of this.open) {
+      if (s.start > reach + 1n) hole = true;
+      if (s.end > reach) reach = s.end;
+    }
+    this.complete = !hole && reach >= MAX_HASH_KEY;
   }
 
   get shardIds(): string[] {

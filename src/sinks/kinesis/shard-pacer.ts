@@ -72,6 +72,12 @@ export class ShardPacer {
     return this.map?.shardOf(partitionKey) ?? UNKNOWN_SHARD;
   }
 
+  /** How many shards shardOf can name: the map's open shards, and UNKNOWN_SHARD while it has a hole or is unknown. */
+  possibleShards(): number {
+    if (!this.map) return 1;
+    return this.map.complete ? this.map.size : this.map.size + 1;
+  }
+
   /** Takes one record of `bytes` from the shard's allowance, or says it must wait. */
   tryTake(shardId: string, bytes: number): boolean {
     const s = this.state(shardId);
