@@ -49,10 +49,26 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     return pacedEntries(candidates.length > lookAhead ? candidates.slice(0, lookAhead) : candidates, (p) => p.record.partitionKey, single, limits, pacer);
   }
   const tooLarge: Pending[] = [];
-  const fitting: Pending[] = [];
   // Readings beyond one full call of bytes cannot board it, aggregated or not; unaggregated, neither can more
   // than a call's entries. No need to look further.
-  const maxFitting = aggregation.mode === 'kpl' ? Infinity : limits.maxRecords;
+  const fitting = fittingReadings(candidates, limits, aggregation.mode === 'kpl' ? Infinity : limits.maxRecords, tooLarge);
+  if (aggregation.mode === 'kpl') {
+    const groups = aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)).map(loneAsSingle);
+    if (!pacer) return { entries: unpacedEntries(groups, limits), tooLarge, pacedForMs: null };
+    const planned = pacedEntries(groups, (g) => g.partitionKey, (g) => g, limits, pacer);
+    return { ...planned, tooLarge: [...tooLarge, ...planned.tooLarge] };
+  }
+  return { entries: unpacedEntries(fitting.map(single), limits), tooLarge, pacedForMs: null };
+}
+
+// The loops below are each in a function of their own that ends with the loop. V8 compiles a long-running
+// loop on the fly (on-stack replacement) before the code after it ever ran, and reuses that code on later
+// calls; code after the loop without type feedback then deoptimized on every call (about once per plan in a
+// KPL drain, seen with --trace-deopt; issue "Pi-class efficiency").
+
+/** The readings in order up to `maxFitting` or a call's bytes; those over the record limit go to `tooLarge`. */
+function fittingReadings(candidates: readonly Pending[], limits: BatchLimits, maxFitting: number, tooLarge: Pending[]): Pending[] {
+  const fitting: Pending[] = [];
   let scanned = 0;
   for (const p of candidates) {
     const size = entrySize(p.record);
@@ -64,12 +80,11 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     scanned += size;
     fitting.push(p);
   }
+  return fitting;
+}
 
-  if (pacer && aggregation.mode === 'kpl') {
-    const planned = pacedEntries(aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)), (g) => g.partitionKey, (g) => g, limits, pacer);
-    return { ...planned, tooLarge: [...tooLarge, ...planned.tooLarge] };
-  }
-  const groups = aggregation.mode === 'kpl' ? aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)) : fitting.map(single);
+/** Groups in order until the call's entry or byte limit. */
+function unpacedEntries(groups: readonly Group[], limits: BatchLimits): OutEntry[] {
   const entries: OutEntry[] = [];
   let bytes = 0;
   for (const g of groups) {
@@ -77,7 +92,7 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     entries.push(toEntry(g, null));
     bytes += g.size;
   }
-  return { entries, tooLarge, pacedForMs: null };
+  return entries;
 }
 
 /**
@@ -167,8 +182,12 @@ function aggregate(readings: readonly Pending[], maxBytes: number): Group[] {
     g.members.push(p);
     g.size += add;
   }
-  // A lone reading goes as a plain record: the same for any consumer, without the aggregate's overhead.
-  return groups.map((g) => (g.members.length === 1 ? single(g.members[0]!) : g));
+  return groups;
+}
+
+/** A lone reading goes as a plain record: the same for any consumer, without the aggregate's overhead. */
+function loneAsSingle(g: Group): Group {
+  return g.members.length === 1 ? single(g.members[0]!) : g;
 }
 
 function toEntry(g: Group, shardId: string | null): OutEntry {
