@@ -15,6 +15,7 @@
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced] [--put-records direct,sdk]
  * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.)
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
+ * BENCH_GATEWAY_NODE_ARGS: node options for the gateway (the systemd unit's heap settings, for example).
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { execSync } from 'node:child_process';
@@ -31,7 +32,7 @@ import { createKinesisClient } from '../src/sinks/kinesis/sdk-port.js';
 import { KinesisFaultProxy } from '../test/helpers/kinesis-fault-proxy.js';
 import { AWS_SHARD_LIMITS } from '../test/helpers/kinesis-shard-limits.js';
 import { fillBacklog } from './backlog.js';
-import { cpuMs, jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
+import { benchGatewayNodeArgs, cpuMs, jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 
 const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '1' }, 'no-unpaced': { type: 'boolean', default: false }, 'put-records': { type: 'string', default: 'direct' } } });
@@ -106,7 +107,7 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
     await ensureStream(kinesis, stream, shards, AbortSignal.timeout(10_000));
     await fillBacklog(dataDir, BACKLOG);
     await proxy.start();
-    gateway = (await startBenchGateway(dir, proxy.url, stream, { kinesis: `requestTimeoutMs: 2000, ${v.kinesis}` })).gateway;
+    gateway = (await startBenchGateway(dir, proxy.url, stream, { kinesis: `requestTimeoutMs: 2000, ${v.kinesis}`, nodeArgs: benchGatewayNodeArgs() })).gateway;
     if (v.variant !== 'unpaced') await gateway.waitFor((l) => jsonField(l, (o) => (o.msg === 'shard map read; pacing each shard' ? true : undefined)), 30_000);
     const pid = gateway.proc.pid!;
     const cpuBefore = cpuMs(pid);
