@@ -3,6 +3,10 @@
  * thread, the main thread's the largest): where its busy time went, by package or file and by function (self
  * time), with garbage collection on its own line. `--from-s` and `--to-s` keep only the samples in that span
  * of seconds after the profile started (the burst, say). The shares are of the busy time: idle is left out.
+ * Busy time is wall time, not CPU: each sample stands for the interval since the last, also while the thread
+ * waited in a system call. On the 2-core machine, `writev` of PutRecords bodies showed as 25-30 %
+ * of a paced drain's busy time, while /proc counted no system time for the main thread over 15 s of it.
+ * For CPU alone: the gateway with `NODE_OPTIONS=--perf-basic-prof`, and `perf record -F 999 -g -p <pid>`.
  * `npx tsx bench/cpu-profile.ts <file.cpuprofile> [--from-s S] [--to-s S] [--top K]`.
  */
 import { readFileSync } from 'node:fs';
