@@ -61,8 +61,8 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
   return { entries: unpacedEntries(fitting.map(single), limits), tooLarge, pacedForMs: null };
 }
 
-// The loops below are each in a function of their own that ends with the loop. V8 compiles a long-running
-// loop on the fly (on-stack replacement) before the code after it ever ran, and reuses that code on later
+// fittingReadings, unpacedEntries and aggregate each end with their loop. V8 compiles a long-running loop on
+// the fly (on-stack replacement) before the code after it ever ran, and enters that code again on later
 // calls; code after the loop without type feedback then deoptimized on every call (about once per plan in a
 // KPL drain, seen with --trace-deopt; issue "Pi-class efficiency").
 
