@@ -61,6 +61,14 @@ export class DeliveredCompaction {
     });
   }
 
+  /**
+   * Resolves once no compaction runs. A run looks again at what was removed meanwhile before it ends, so by
+   * then every removal reported so far has been looked at (unless stop() cut it short).
+   */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
   /** Stops starting compactions and waits for the one running: the store must not close under it. */
   async stop(): Promise<void> {
     this.stopped = true;
