@@ -26,6 +26,7 @@ export class LaneReader {
     if (room < minRoom) return null;
     const records = await buffer.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
     const readAt = performance.now();
+    // split -1: not decided yet; present from the start, so the dispatcher setting it adds no property.
     for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false, readAt, split: -1 });
     if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;
     return records.length;

@@ -88,7 +88,10 @@ class CountingPacer extends ShardPacer {
 function referencePacedPlan(candidates: readonly Pending[], limits: BatchLimits, pacer: ShardPacer): { seqs: number[]; tooLarge: number[]; pacedForMs: number | null } {
   const items = candidates.slice(0, limits.maxRecords * 4);
   const counts = new Map<string, number>();
-  for (const p of items) counts.set(pacer.shardOf(p.record.partitionKey), (counts.get(pacer.shardOf(p.record.partitionKey)) ?? 0) + 1);
+  for (const p of items) {
+    const shard = pacer.shardOf(p.record.partitionKey);
+    counts.set(shard, (counts.get(shard) ?? 0) + 1);
+  }
   const open = new Set<string>();
   let held: number | null = null;
   for (const [shard, count] of counts) {

@@ -55,8 +55,8 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
   if (aggregation.mode === 'kpl') {
     const groups = aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)).map(loneAsSingle);
     if (!pacer) return { entries: unpacedEntries(groups, limits), tooLarge, pacedForMs: null };
-    const planned = pacedEntries(groups, (g) => g.partitionKey, (g) => g, limits, pacer);
-    return { ...planned, tooLarge: [...tooLarge, ...planned.tooLarge] };
+    // Readings over the limit were taken out above, and no aggregate is built over it: none is found here.
+    return { ...pacedEntries(groups, (g) => g.partitionKey, (g) => g, limits, pacer), tooLarge };
   }
   return { entries: unpacedEntries(fitting.map(single), limits), tooLarge, pacedForMs: null };
 }
@@ -140,7 +140,7 @@ function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupO
     if (!open.has(shardId)) continue;
     const g = groupOf(items[i]!);
     if (g.size > limits.maxRecordBytes) {
-      // Never accepted (an aggregate is never built over the limit, so this is a single reading).
+      // Never accepted; only an unaggregated reading gets here (planCall sizes KPL readings first).
       tooLarge.push(...g.members);
       continue;
     }
