@@ -12,6 +12,7 @@ import { Waiters } from './waiters.js';
 import { openForInspection, openStore } from './open-store.js';
 import { ensurePrivateDir } from './private-dir.js';
 import {
+  BULK_READ,
   DamagedRecordError,
   DEAD_LETTER_END,
   DEAD_LETTER_PREFIX,
@@ -319,7 +320,7 @@ export class LevelBuffer implements DurableBuffer {
     if (recent) return this.keptOf(lane, recent, opts);
     let entries: Array<[string, Buffer]>;
     try {
-      entries = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, afterSeq), lte: recordKey(lane, upTo), limit: max, valueEncoding: 'buffer' }).all();
+      entries = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, afterSeq), lte: recordKey(lane, upTo), limit: max, valueEncoding: 'buffer', ...BULK_READ }).all();
     } catch (err) {
       if ((err as { code?: string }).code !== 'LEVEL_CORRUPTION') throw err;
       entries = await this.probe(lane, afterSeq, upTo, max, err as Error);

@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger.js';
 import { describeError } from '../core/errors.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import type { BufferStore } from './open-store.js';
-import { decodeStoredValue, recordEnd, recordKey } from './record-codec.js';
+import { BULK_READ, decodeStoredValue, recordEnd, recordKey } from './record-codec.js';
 import type { BatchOp, Conservation, Lane, LedgerDelta, StoredRecord, WhenFull } from './types.js';
 
 // Telemetry is dropped before alarms: alarms are the last thing ever dropped.
@@ -89,7 +89,7 @@ export class Pruner {
     // Records a live reader follows (the newest, read ahead of a backlog) are held too: never drop them.
     const liveFrom = this.q.liveFrom[lane];
     const entries = await this.q.db
-      .iterator<string, Buffer>({ gt: recordKey(lane, this.start_(lane)), ...(Number.isFinite(liveFrom) ? { lt: recordKey(lane, liveFrom) } : { lt: recordEnd(lane) }), limit: SCAN, valueEncoding: 'buffer' })
+      .iterator<string, Buffer>({ gt: recordKey(lane, this.start_(lane)), ...(Number.isFinite(liveFrom) ? { lt: recordKey(lane, liveFrom) } : { lt: recordEnd(lane) }), limit: SCAN, valueEncoding: 'buffer', ...BULK_READ })
       .all();
     const out: StoredRecord[] = [];
     for (const [key, value] of entries) {
