@@ -11,11 +11,14 @@
  * its alone, read from /proc), the proxy in this one. The proxy refuses PutRecords (HTTP 503) until the gateway
  * is up with its backlog and has read the shard map; the drain is timed from the proxy being opened to the
  * gateway's buffer being empty (and, apart from that, until the proxy had accepted every reading); the stream
- * is then read back, de-aggregated, and every reading id checked.
+ * is then read back, de-aggregated, and every reading id checked. The gateway's CPU is given for the whole
+ * drain and for its second half (from the proxy having accepted half the backlog), which leaves out most of
+ * a freshly started gateway's compiling.
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced] [--put-records direct,sdk]
  * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.)
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
  * BENCH_GATEWAY_NODE_ARGS: node options for the gateway (the systemd unit's heap settings, for example).
+ * BENCH_KINESIS: more `kinesis:` keys for every variant, as YAML flow text (`concurrency: 1`, for example).
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { execSync } from 'node:child_process';
@@ -55,7 +58,7 @@ const VARIANTS = BASE_VARIANTS.flatMap((v) =>
     ...v,
     client,
     label: PUT_RECORDS.length > 1 ? `${v.label}, putRecords: ${client}` : v.label,
-    kinesis: `${v.kinesis}, putRecords: ${client}`,
+    kinesis: `${v.kinesis}, putRecords: ${client}${process.env.BENCH_KINESIS ? `, ${process.env.BENCH_KINESIS}` : ''}`,
   })),
 );
 
@@ -76,6 +79,12 @@ interface DrainResult {
   throttled: number;
   putRecordsCalls: number;
   gatewayCpuMs: number;
+  /**
+   * The gateway's CPU from the proxy having accepted half the backlog to the end, and the readings that
+   * half held: a gateway already draining for a while, most of its code compiled (a fresh one spends a
+   * good part of the first seconds in V8's optimizing compiler).
+   */
+  secondHalf: { cpuMs: number; readings: number };
   inStream: number;
   lost: number;
   duplicates: number;
@@ -115,6 +124,7 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
     const started = Date.now();
     let buffered = BACKLOG;
     let acceptedMs: number | null = null;
+    let half: { cpuMs: number; accepted: number } | null = null;
     // Bounded in time. The proxy is watched every 50 ms (in this process, free); the gateway's status once a
     // second until Kinesis has every reading, then every 50 ms for its buffer to empty: a status call costs
     // the gateway a control-socket connection and a health report, which a 20 Hz poll over the whole drain
@@ -123,7 +133,9 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
     while (buffered > 0 && Date.now() - started < DRAIN_TIMEOUT_MS) {
       await new Promise((r) => setTimeout(r, 50));
       // When Kinesis had taken every reading, as against when the gateway's buffer knew it.
-      if (acceptedMs === null && proxy.stats().userRecordsAccepted >= BACKLOG) acceptedMs = Date.now() - started;
+      const accepted = proxy.stats().userRecordsAccepted;
+      if (half === null && accepted >= BACKLOG / 2) half = { cpuMs: cpuMs(pid), accepted };
+      if (acceptedMs === null && accepted >= BACKLOG) acceptedMs = Date.now() - started;
       if (acceptedMs === null && Date.now() - lastStatus < 1_000) continue;
       lastStatus = Date.now();
       const report = await status(dataDir);
@@ -132,7 +144,9 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
     }
     acceptedMs ??= Date.now() - started;
     const drainMs = Date.now() - started;
-    const gatewayCpuMs = cpuMs(pid) - cpuBefore;
+    const cpuAfter = cpuMs(pid);
+    const gatewayCpuMs = cpuAfter - cpuBefore;
+    const secondHalf = half ? { cpuMs: cpuAfter - half.cpuMs, readings: BACKLOG - half.accepted } : { cpuMs: gatewayCpuMs, readings: BACKLOG };
     if (buffered > 0) throw new Error(`${stream}: ${buffered} readings still buffered after ${DRAIN_TIMEOUT_MS / 1000} s`);
     await gateway.stop();
     gateway = undefined;
@@ -158,6 +172,7 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
       throttled: s.entriesFailed.rateLimited,
       putRecordsCalls: s.putRecordsCalls,
       gatewayCpuMs,
+      secondHalf,
       inStream: ids.length,
       lost: BACKLOG - unique,
       duplicates: ids.length - unique,
@@ -206,7 +221,7 @@ try {
         if (r.variant !== 'unpaced') allPass &&= ok;
         const perShard = `${fmt(r.kinesisRecords / (r.drainMs / 1000) / shards)} rec/s, ${fmt(r.kinesisBytes / (r.drainMs / 1000) / shards / 1024)} KiB/s`;
         rows.push(
-          `| ${shards} | ${r.label} | ${fmt(r.readingsPerSecond)} readings/s (${fmt(r.drainMs / 1000, 1)} s; all in Kinesis after ${fmt(r.acceptedMs / 1000, 1)} s) | ${fmt(r.readingsPerSecond / raw, 2)} × | ${fmt(r.readingsPerSecond / limit, 2)} × | ${perShard}; peak ${fmt(r.peak.records)} rec, ${fmt(r.peak.bytes / 1024)} KiB — ${r.withinLimits ? 'PASS' : 'FAIL'} | ${fmt(r.throttled)} | ${fmt(r.readings / r.kinesisRecords, 1)} | ${fmt((r.gatewayCpuMs * 1000) / r.readings)} ms | ${fmt(r.putRecordsCalls)} | ${fmt(r.lost)} / ${fmt(r.duplicates)}${r.unreadable ? ` (${r.unreadable} unreadable)` : ''} |`,
+          `| ${shards} | ${r.label} | ${fmt(r.readingsPerSecond)} readings/s (${fmt(r.drainMs / 1000, 1)} s; all in Kinesis after ${fmt(r.acceptedMs / 1000, 1)} s) | ${fmt(r.readingsPerSecond / raw, 2)} × | ${fmt(r.readingsPerSecond / limit, 2)} × | ${perShard}; peak ${fmt(r.peak.records)} rec, ${fmt(r.peak.bytes / 1024)} KiB — ${r.withinLimits ? 'PASS' : 'FAIL'} | ${fmt(r.throttled)} | ${fmt(r.readings / r.kinesisRecords, 1)} | ${fmt((r.gatewayCpuMs * 1000) / r.readings)} ms (${fmt((r.secondHalf.cpuMs * 1000) / Math.max(1, r.secondHalf.readings))}) | ${fmt(r.putRecordsCalls)} | ${fmt(r.lost)} / ${fmt(r.duplicates)}${r.unreadable ? ` (${r.unreadable} unreadable)` : ''} |`,
         );
       }
       results.push(...runs);
@@ -221,7 +236,7 @@ try {
   const table = [
     `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; kinesalite through the fault proxy (1,000 records/s and 1 MiB/s per shard), backlog ${fmt(BACKLOG)} readings of 50 devices.`,
     '',
-    '| shards | run | delivered | × emulator raw ceiling | × shards\' non-aggregated limit (1,000/s × shards) | Kinesis records and bytes per shard: mean over the drain; busiest shard-second — ≤ 1,000 rec and 1 MiB | entries throttled | readings per Kinesis record | gateway CPU per 1,000 readings | PutRecords calls | lost / duplicated |',
+    '| shards | run | delivered | × emulator raw ceiling | × shards\' non-aggregated limit (1,000/s × shards) | Kinesis records and bytes per shard: mean over the drain; busiest shard-second — ≤ 1,000 rec and 1 MiB | entries throttled | readings per Kinesis record | gateway CPU per 1,000 readings (the whole drain; its second half) | PutRecords calls | lost / duplicated |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
