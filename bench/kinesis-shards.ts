@@ -12,8 +12,8 @@
  * is up with its backlog and has read the shard map; the drain is timed from the proxy being opened to the
  * gateway's buffer being empty (and, apart from that, until the proxy had accepted every reading); the stream
  * is then read back, de-aggregated, and every reading id checked. The gateway's CPU is given for the whole
- * drain and for its second half (from the proxy having accepted half the backlog), which leaves out most of
- * a freshly started gateway's compiling.
+ * drain and for its second half (from the proxy having accepted half the backlog), which leaves out the
+ * first seconds of a freshly started gateway, when V8's optimizing compiler is busiest.
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced] [--put-records direct,sdk]
  * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.)
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
@@ -81,8 +81,8 @@ interface DrainResult {
   gatewayCpuMs: number;
   /**
    * The gateway's CPU from the proxy having accepted half the backlog to the end, and the readings that
-   * half held: a gateway already draining for a while, most of its code compiled (a fresh one spends a
-   * good part of the first seconds in V8's optimizing compiler).
+   * half held: a gateway already draining for a while (a fresh one spends a good part of its first seconds
+   * in V8's optimizing compiler).
    */
   secondHalf: { cpuMs: number; readings: number };
   inStream: number;

@@ -30,9 +30,10 @@ export const metaCursorKey = (sinkId: string, lane: Lane): string => `m!cursor!$
 /**
  * What an iterator that reads records in bulk (a sink's read, the pruner's scan) gathers per round trip to
  * LevelDB's thread. classic-level's default, 16 KiB, is about 50 readings: a read of 500 took ten trips, each
- * a thread wake-up and a callback (0.4–1.3 µs per record read, measured; issue "Pi-class efficiency"). The
- * records of a read are held in memory together anyway, and a read asks for at most a few thousand.
- * classic-level's own iterator option, spread into abstract-level's options; other stores ignore it.
+ * a thread wake-up and a callback (0.4–1.3 µs per record read, measured; issue "Pi-class efficiency"). A
+ * read's records are held in memory together anyway (at most the dispatcher's read-ahead window), so the
+ * larger trips add at most this much, briefly, on LevelDB's side. classic-level's own iterator option,
+ * spread into abstract-level's options; other stores ignore it.
  */
 export const BULK_READ = { highWaterMarkBytes: 1024 * 1024 } as const;
 
