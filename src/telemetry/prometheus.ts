@@ -27,7 +27,7 @@ const HELP: Record<string, string> = {
  * 100 of the 140 wakeups a second of a paced drain (issue: Pi-class efficiency). At 100 ms a stall of 100 ms
  * or more is always seen (a sample falls due inside it), a shorter one in proportion to its length.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 const parseSeries = (key: string): { name: string; labels: Record<string, string> } => {
   const brace = key.indexOf('{');
