@@ -29,6 +29,9 @@ export interface DispatcherOptions {
   metrics: Metrics;
 }
 
+// The moving average of a sink's call time gives each call this weight: about the last ten calls count.
+const CALL_MS_WEIGHT = 0.2;
+
 // Behind by more than ten full calls, new readings take a live reader that goes ahead of the backlog.
 const LIVE_AFTER_CALLS = 10;
 
@@ -48,6 +51,8 @@ export class Dispatcher implements Component {
   private readonly callAborts = new Set<AbortController>();
   /** Calls in flight, by split (sink × partition-key hash). */
   private readonly inflight = new Map<number, Promise<void>>();
+  /** Per sink, a moving average of how long its calls took (ms), for Sink.quickCallMs. */
+  private readonly callMs: number[];
   private readonly concurrency: number;
   private loop: Promise<void> | null = null;
   /** Handled records not yet written to the buffer, per reader, merged while a write is under way. */
@@ -68,6 +73,7 @@ export class Dispatcher implements Component {
     const perCall = Math.max(...opts.sinks.map((s) => s.recordsPerCall));
     this.maxWindow = perCall * 2 * (this.concurrency + 1);
     this.minCall = opts.sinks[0]!.maxEntriesPerCall;
+    this.callMs = opts.sinks.map(() => 0);
   }
 
   async start(): Promise<void> {
@@ -129,19 +135,21 @@ export class Dispatcher implements Component {
     for (const sink of this.opts.sinks) sink.tick?.(this.stopping.signal);
     let pausedForMs: number | null = null;
     const now = performance.now();
-    for (const [split, candidates] of this.waitingBySplit()) {
-      if (this.inflight.has(split)) continue;
+    for (const { sinkIndex, splits, candidates } of this.waitingCalls()) {
       const holdMs = this.holdPartialCall(candidates, now);
       if (holdMs > 0) {
         pausedForMs = sooner(pausedForMs, holdMs);
         continue;
       }
-      const sink = this.opts.sinks[Math.floor(split / this.concurrency)]!;
+      const sink = this.opts.sinks[sinkIndex]!;
       const plan = sink.plan(candidates);
       for (const r of plan.rejected) await this.deadLetter(r.pending, r.reason, r.message);
       if (plan.pausedForMs !== null) pausedForMs = sooner(pausedForMs, plan.pausedForMs);
       if (plan.call === null || plan.call.members.length === 0) continue;
-      this.inflight.set(split, this.dispatch(sink, plan.call, split));
+      // The splits the call carries records of, which may be fewer than it was planned from.
+      const carried = splits.length === 1 ? splits : splits.filter((split) => plan.call!.members.some((p) => p.split === split));
+      const call = this.dispatch(sinkIndex, plan.call, carried);
+      for (const split of carried) this.inflight.set(split, call);
     }
     // Settled into a value so a failed read (the store reopening) is handled here, not left unobserved.
     const readFailure = this.telemetry.fill(this.opts.buffer, this.maxWindow, this.minCall).then(
@@ -179,14 +187,18 @@ export class Dispatcher implements Component {
     return Math.max(0, oldest + maxAgeMs - now);
   }
 
-  /** One call of one split: sends it, then applies each member's outcome. */
-  private async dispatch(sink: Sink, call: SinkCall, split: number): Promise<void> {
+  /** One call of one or more splits: sends it, then applies each member's outcome. */
+  private async dispatch(sinkIndex: number, call: SinkCall, splits: readonly number[]): Promise<void> {
+    const sink = this.opts.sinks[sinkIndex]!;
     const members = call.members;
+    const startedAt = performance.now();
     for (const p of members) p.sending = true;
     const cut = new AbortController();
     this.callAborts.add(cut);
     try {
       const outcomes = await sink.send(call, cut.signal, this.stopping.signal);
+      // Before the outcomes: applying them may write to the buffer, which is not the call's time.
+      this.callMs[sinkIndex] = this.callMs[sinkIndex]! + CALL_MS_WEIGHT * (performance.now() - startedAt - this.callMs[sinkIndex]!);
       await this.apply(members, outcomes);
     } catch (err) {
       // A sink breaking its contract (send must not reject): the records stay and board a later call.
@@ -195,7 +207,7 @@ export class Dispatcher implements Component {
     } finally {
       this.callAborts.delete(cut);
       for (const p of members) p.sending = false;
-      this.inflight.delete(split);
+      for (const split of splits) this.inflight.delete(split);
     }
   }
 
@@ -223,21 +235,31 @@ export class Dispatcher implements Component {
   }
 
   /**
-   * Records waiting for a call, grouped by split (sink, then a hash of the partition key), each group in
-   * boarding order: alarms first, then live readings, then the backlog.
+   * Records waiting for a call, grouped into the calls that may be planned now, each in boarding order
+   * (alarms first, then live readings, then the backlog): one per split (sink, then a hash of the partition
+   * key) with no call in flight. The free splits of a sink whose splits draw on one allowance are one call
+   * together while its calls are quick (Sink.quickCallMs). A call holds in flight the splits it carries
+   * records of, so a device's readings never race either way.
    */
-  private waitingBySplit(): Map<number, Pending[]> {
-    const out = new Map<number, Pending[]>();
+  private waitingCalls(): WaitingCall[] {
+    const together = this.opts.sinks.map((s, i) => s.quickCallMs !== undefined && this.callMs[i]! < s.quickCallMs);
+    const calls = new Map<number, WaitingCall>();
     for (const reader of this.readers()) {
       for (const p of reader.window) {
         if (p.done || p.sending) continue;
         const split = this.splitOf(p);
-        const group = out.get(split);
-        if (group) group.push(p);
-        else out.set(split, [p]);
+        if (this.inflight.has(split)) continue;
+        const sinkIndex = Math.floor(split / this.concurrency);
+        const key = together[sinkIndex] ? -1 - sinkIndex : split;
+        const call = calls.get(key);
+        if (!call) calls.set(key, { sinkIndex, splits: [split], candidates: [p] });
+        else {
+          if (!call.splits.includes(split)) call.splits.push(split);
+          call.candidates.push(p);
+        }
       }
     }
-    return out;
+    return [...calls.values()];
   }
 
   /** Which split a record goes to, decided once per record: its sink (the router), then a hash of its key. */
@@ -307,6 +329,13 @@ export class Dispatcher implements Component {
       }
     }
   }
+}
+
+/** The records one call may be planned from, and the splits that call holds in flight. */
+interface WaitingCall {
+  sinkIndex: number;
+  splits: number[];
+  candidates: Pending[];
 }
 
 /** The shorter of two waits, where null is none yet. */

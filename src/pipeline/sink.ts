@@ -57,6 +57,15 @@ export interface Sink<C extends SinkCall = SinkCall> {
   readonly maxEntriesPerCall: number;
   /** Records one call may take (more than its entries when it packs several into one): the read-ahead. */
   readonly recordsPerCall: number;
+  /**
+   * Set by a sink whose splits draw on one allowance (a paced Kinesis stream: every split writes to the same
+   * shards). While its calls return within this many milliseconds (a moving average), its free splits are
+   * planned as one call: that call carries every shard that is open, where each split's own call would
+   * carry only the shards its keys write to, so a drain makes fewer, fuller calls (issue "Pi-class
+   * efficiency"). When calls take longer, each split plans its own again, and a call that is out does not
+   * keep the shards that open meanwhile waiting for it. Absent: each split always plans its own.
+   */
+  readonly quickCallMs?: number;
   /** Reads what the sink needs before the first call (a record limit, a shard map). */
   start(stopping: AbortSignal): Promise<void>;
   /** Once per dispatcher cycle, before planning: periodic upkeep (a shard map read again). */

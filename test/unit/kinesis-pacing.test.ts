@@ -221,6 +221,15 @@ describe('ShardPacer', () => {
     expect(b).toBe(128);
   });
 
+  it('calls a call quick within half the time a saturated shard takes to gather a chunk, whatever the rate', () => {
+    const quick = (share: number, recordsPerSecond: number) => new ShardPacer({ recordsPerSecond, bytesPerSecond: 1024 * 1024, share }).quickCallMs();
+    // A chunk is the burst, what the limit leaves above the paced rate: 111 ms of it at share 0.9, 1 s at 0.5, 100 ms at 1.
+    expect(quick(0.9, 1000)).toBeCloseTo(55.6, 1);
+    expect(quick(0.9, 200)).toBeCloseTo(55.6, 1);
+    expect(quick(0.5, 1000)).toBeCloseTo(500, 5);
+    expect(quick(1, 1000)).toBeCloseTo(50, 5);
+  });
+
   it('never lets one second carry more than the shard limit: the burst is what the limit leaves above the paced rate', () => {
     const clock = manualClock();
     const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });

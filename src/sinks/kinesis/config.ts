@@ -105,7 +105,7 @@ export const kinesisSchema = z
     concurrency: positiveInt
       .max(16)
       .default(2)
-      .describe('PutRecords calls in flight at once. Readings are split among them by device, each split one call at a time, so one device\'s readings stay in order. A second call hides a slow round trip; with pacing and a fast link, 1 costs less CPU per reading (see kinesis-delivery.md, Calls in flight).'),
+      .describe('PutRecords calls in flight at once. Readings are split among them by device, each split one call at a time, so one device\'s readings stay in order. A second call hides a slow round trip. With pacing, while calls are quick the splits with no call in flight are planned as one call, which carries every open shard (see kinesis-delivery.md, Calls in flight).'),
     aggregation: aggregationSchema.default(() => aggregationSchema.parse({})).describe('Optional KPL aggregation of records that share a partition key.'),
     pacing: pacingSchema.default(() => pacingSchema.parse({})).describe("Per-shard pacing against the shards' write limits (1,000 records/s and 1 MiB/s each)."),
     credentials: credentialsSchema

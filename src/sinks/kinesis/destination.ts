@@ -104,6 +104,11 @@ export class Destination implements Sink<KinesisCall> {
     return this.opts.aggregation.mode === 'kpl' ? this.limits.maxRecords * 8 : this.limits.maxRecords;
   }
 
+  /** Paced, the splits share the shards' allowance (Sink.quickCallMs); unpaced, each split plans its own calls. */
+  get quickCallMs(): number | undefined {
+    return this.opts.pacer?.quickCallMs();
+  }
+
   tick(stopping: AbortSignal): void {
     this.maybeRefreshShards(stopping);
   }

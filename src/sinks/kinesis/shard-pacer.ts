@@ -23,6 +23,8 @@ const RAISE_EVERY_MS = 200;
 const CUT_EVERY_MS = 1000;
 // The least a bucket may hold, as a share of its rate: two chunks.
 const MIN_BURST = 0.1;
+// One call at a time while calls return within this fraction of a chunk's time (see quickCallMs).
+const QUICK_CALL_PER_CHUNK = 2;
 
 /**
  * The burst a shard's bucket may hold at a paced `rate` with `share` of the limit: what the limit leaves above
@@ -104,6 +106,17 @@ export class ShardPacer {
    */
   chunkRecords(shardId: string): number {
     return Math.max(1, Math.floor(pacedBurst(this.state(shardId).records.perSecond, this.opts.share)));
+  }
+
+  /**
+   * How quick calls must be for the stream's splits to be planned as one call (Sink.quickCallMs): half the
+   * time a saturated shard takes to gather a chunk (55 ms at share 0.9, whatever the rate). A shard that
+   * opens while such a call is out waits about that long at most, and then boards the next call with the
+   * shards that opened with it. One call at a time that took longer than a chunk's time would leave a
+   * saturated shard's allowance unused while it is out.
+   */
+  quickCallMs(): number {
+    return (1000 * pacedBurst(1, this.opts.share)) / QUICK_CALL_PER_CHUNK;
   }
 
   /** Milliseconds until the shard's records bucket holds `n` tokens (0: now). */
