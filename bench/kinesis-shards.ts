@@ -15,7 +15,10 @@
  * drain and for its second half (from the proxy having accepted half the backlog), which leaves out the
  * first seconds of a freshly started gateway, when V8's optimizing compiler is busiest.
  * Usage: npx tsx bench/kinesis-shards.ts [--backlog 20000] [--rounds 1] [--no-unpaced] [--put-records direct,sdk]
- * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.)
+ *        [--latency-ms 0]
+ * (`--put-records`: the gateway's `kinesis.putRecords` settings to run each variant with; default `direct`.
+ * `--latency-ms`: added by the proxy to every call before it goes on, as a distant region or a slow uplink
+ * would; the round trip of a call on loopback is otherwise a few milliseconds.)
  * (`npm run bench:kinesis` builds dist first; running this file directly needs a current `npm run build`.)
  * BENCH_GATEWAY_NODE_ARGS: node options for the gateway (the systemd unit's heap settings, for example).
  * BENCH_KINESIS: more `kinesis:` keys for every variant, as YAML flow text (`concurrency: 1`, for example).
@@ -38,10 +41,12 @@ import { fillBacklog } from './backlog.js';
 import { benchGatewayNodeArgs, cpuMs, jsonField, repoRoot, spawnNode, startBenchGateway, type Child } from './processes.js';
 import { putRecordsCeiling } from './stream-watch.js';
 
-const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '1' }, 'no-unpaced': { type: 'boolean', default: false }, 'put-records': { type: 'string', default: 'direct' } } });
+const { values: args } = parseArgs({ options: { backlog: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '1' }, 'no-unpaced': { type: 'boolean', default: false }, 'put-records': { type: 'string', default: 'direct' }, 'latency-ms': { type: 'string', default: '0' } } });
 const PUT_RECORDS = String(args['put-records']).split(',').map((c) => c.trim());
 if (PUT_RECORDS.some((c) => c !== 'direct' && c !== 'sdk')) throw new Error(`--put-records takes direct, sdk or both (direct,sdk), not ${args['put-records']}`);
 const BACKLOG = Number(args.backlog);
+const LATENCY_MS = Number(args['latency-ms']);
+if (!(LATENCY_MS >= 0 && LATENCY_MS <= 2_000)) throw new Error(`--latency-ms takes 0 to 2000 (milliseconds added to every call by the proxy), not ${args['latency-ms']}`);
 const ROUNDS = Number(args.rounds);
 const SHARD_COUNTS = [1, 4];
 // Bounds one drain; at 900 records/s a 20,000-reading backlog on one shard takes ~25 s.
@@ -110,7 +115,7 @@ async function drainRun(emulatorPort: number, endpoint: string, shards: number, 
   // Every PutRecords is refused (HTTP 503, nothing forwarded) until the gateway is up with its backlog and
   // knows the shard map: ListShards passes, so the drain is measured with per-shard pacing in place, not
   // with a map still unknown (paced as one shard until ListShards is tried again).
-  const proxy = new KinesisFaultProxy(emulatorPort, { faults: { callFailures: { kind: 'http503', calls: Infinity } } });
+  const proxy = new KinesisFaultProxy(emulatorPort, { faults: { callFailures: { kind: 'http503', calls: Infinity }, latencyMs: LATENCY_MS } });
   let gateway: Child | undefined;
   try {
     await ensureStream(kinesis, stream, shards, AbortSignal.timeout(10_000));
@@ -234,7 +239,7 @@ try {
     // Not a git checkout: the table says so.
   }
   const table = [
-    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; kinesalite through the fault proxy (1,000 records/s and 1 MiB/s per shard), backlog ${fmt(BACKLOG)} readings of 50 devices.`,
+    `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 10)}; kinesalite through the fault proxy (1,000 records/s and 1 MiB/s per shard${LATENCY_MS > 0 ? `, ${fmt(LATENCY_MS)} ms added to every call` : ''}), backlog ${fmt(BACKLOG)} readings of 50 devices.`,
     '',
     '| shards | run | delivered | × emulator raw ceiling | × shards\' non-aggregated limit (1,000/s × shards) | Kinesis records and bytes per shard: mean over the drain; busiest shard-second — ≤ 1,000 rec and 1 MiB | entries throttled | readings per Kinesis record | gateway CPU per 1,000 readings (the whole drain; its second half) | PutRecords calls | lost / duplicated |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
