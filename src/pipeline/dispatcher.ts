@@ -29,7 +29,7 @@ export interface DispatcherOptions {
   metrics: Metrics;
 }
 
-// The moving average of a sink's call time gives each call this weight: about the last ten calls count.
+// Each call's weight in the moving average of its sink's call time: a few calls' change of pace moves it.
 const CALL_MS_WEIGHT = 0.2;
 
 // Behind by more than ten full calls, new readings take a live reader that goes ahead of the backlog.

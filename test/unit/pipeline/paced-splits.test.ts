@@ -66,8 +66,8 @@ class ScriptedSink implements Sink {
   }
 }
 
-function reading(deviceId: string, seq: number, lane?: 'alarm'): PendingReading {
-  return { deviceId, topic: `devices/${deviceId}/telemetry`, seq, receivedAt: 1_700_000_000_000 + seq, values: { seq }, ...(lane ? { lane } : {}) };
+function reading(deviceId: string, seq: number): PendingReading {
+  return { deviceId, topic: `devices/${deviceId}/telemetry`, seq, receivedAt: 1_700_000_000_000 + seq, values: { seq } };
 }
 
 async function backlog(buffer: LevelBuffer, perDevice: number): Promise<number> {
