@@ -121,6 +121,32 @@ describe('a sink whose splits share one allowance (Sink.quickCallMs)', () => {
     expect(sink.calls[1]!.startedAt).toBeLessThan(sink.calls[0]!.endedAt!);
   });
 
+  it('holds in flight only the splits a call carries records of: the other may go while it is out', { timeout: 20_000 }, async () => {
+    const buffer = await openTempLevelBuffer(closers);
+    const total = await backlog(buffer, 5);
+    // Plans only the first candidate's split and says the rest waits 5 ms (as a held shard would); the first
+    // call returns only once a second has started, so marking both splits in flight would hang here.
+    let secondStarted!: () => void;
+    const second = new Promise<void>((r) => (secondStarted = r));
+    const sink = new ScriptedSink(60_000, (_call, i) => {
+      if (i === 0) return second;
+      secondStarted();
+      return Promise.resolve();
+    });
+    sink.plan = (candidates) => {
+      const first = candidates[0]?.split;
+      const members = candidates.filter((p) => p.split === first);
+      return { call: { members }, rejected: [], pausedForMs: members.length < candidates.length ? 5 : null };
+    };
+    await startDispatcher(buffer, sink);
+    await sink.allDelivered(total);
+
+    expect(sink.calls.length).toBe(2);
+    expect(sink.calls.map((c) => splitsOf([c]).size)).toEqual([1, 1]);
+    expect(splitsOf(sink.calls).size).toBe(2);
+    expect(sink.calls[1]!.startedAt).toBeLessThan(sink.calls[0]!.endedAt!);
+  });
+
   it('goes back to a call per split, in flight at once, when its calls are slow', { timeout: 20_000 }, async () => {
     const buffer = await openTempLevelBuffer(closers);
     // Quick means within 20 ms; the first call takes 300, the others return at once.
