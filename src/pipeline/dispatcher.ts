@@ -135,7 +135,7 @@ export class Dispatcher implements Component {
     for (const sink of this.opts.sinks) sink.tick?.(this.stopping.signal);
     let pausedForMs: number | null = null;
     const now = performance.now();
-    for (const { sinkIndex, splits, candidates } of this.waitingCalls()) {
+    for (const { sinkIndex, split, candidates } of this.waitingCalls()) {
       const holdMs = this.holdPartialCall(candidates, now);
       if (holdMs > 0) {
         pausedForMs = sooner(pausedForMs, holdMs);
@@ -146,8 +146,8 @@ export class Dispatcher implements Component {
       for (const r of plan.rejected) await this.deadLetter(r.pending, r.reason, r.message);
       if (plan.pausedForMs !== null) pausedForMs = sooner(pausedForMs, plan.pausedForMs);
       if (plan.call === null || plan.call.members.length === 0) continue;
-      // The splits the call carries records of, which may be fewer than it was planned from.
-      const carried = splits.length === 1 ? splits : splits.filter((split) => plan.call!.members.some((p) => p.split === split));
+      // Planned from several splits, the call holds in flight those it carries records of.
+      const carried = split !== null ? [split] : splitsOf(plan.call.members);
       const call = this.dispatch(sinkIndex, plan.call, carried);
       for (const split of carried) this.inflight.set(split, call);
     }
@@ -252,11 +252,8 @@ export class Dispatcher implements Component {
         const sinkIndex = Math.floor(split / this.concurrency);
         const key = together[sinkIndex] ? -1 - sinkIndex : split;
         const call = calls.get(key);
-        if (!call) calls.set(key, { sinkIndex, splits: [split], candidates: [p] });
-        else {
-          if (!call.splits.includes(split)) call.splits.push(split);
-          call.candidates.push(p);
-        }
+        if (call) call.candidates.push(p);
+        else calls.set(key, { sinkIndex, split: key === split ? split : null, candidates: [p] });
       }
     }
     return [...calls.values()];
@@ -331,11 +328,18 @@ export class Dispatcher implements Component {
   }
 }
 
-/** The records one call may be planned from, and the splits that call holds in flight. */
+/** The records one call may be planned from: one split's, or (split null) those of a sink's free splits. */
 interface WaitingCall {
   sinkIndex: number;
-  splits: number[];
+  split: number | null;
   candidates: Pending[];
+}
+
+/** The distinct splits of a call's members (each member's split was decided when it was grouped). */
+function splitsOf(members: readonly Pending[]): number[] {
+  const splits: number[] = [];
+  for (const p of members) if (!splits.includes(p.split!)) splits.push(p.split!);
+  return splits;
 }
 
 /** The shorter of two waits, where null is none yet. */
