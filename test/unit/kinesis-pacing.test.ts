@@ -1,6 +1,6 @@
 import agg from 'aws-kinesis-agg';
 import { describe, expect, it } from 'vitest';
-import { encodeAggregate } from '../../src/kinesis-agg/aggregate.js';
+import { aggregateOverheadBytes, encodeAggregate, subRecordBytes } from '../../src/kinesis-agg/aggregate.js';
 import type { StoredRecord } from '../../src/buffer/types.js';
 import { hashKeyOf } from '../../src/sinks/kinesis/hash-key.js';
 import type { BatchLimits } from '../../src/sinks/kinesis/limits.js';
@@ -121,6 +121,78 @@ function referencePacedPlan(candidates: readonly Pending[], limits: BatchLimits,
     bytes += size;
   }
   return { seqs, tooLarge, pacedForMs: seqs.length === 0 ? held : null };
+}
+
+/**
+ * The paced KPL rule written plainly, as the reference: every reading of a call's bytes is aggregated by
+ * key (an aggregate closes when the next reading would take it over maxBytes; one of a single reading goes
+ * as a plain record); of each shard, the aggregates that start below its burst (what those before it take,
+ * summed) may board; a shard opens when it has records allowance for min(those, chunk), and the open
+ * shards' aggregates board in order until the call is full or a shard runs out.
+ */
+function referencePacedKplPlan(candidates: readonly Pending[], limits: BatchLimits, maxBytes: number, pacer: ShardPacer): { members: number[][]; tooLarge: number[]; pacedForMs: number | null } {
+  const tooLarge: number[] = [];
+  const fitting: Pending[] = [];
+  let scanned = 0;
+  for (const p of candidates) {
+    const size = p.record.data.length + Buffer.byteLength(p.record.partitionKey);
+    if (size > limits.maxRecordBytes) {
+      tooLarge.push(p.record.seq);
+      continue;
+    }
+    if (scanned > limits.maxBytes) break;
+    scanned += size;
+    fitting.push(p);
+  }
+  const groups: Array<{ key: string; members: Pending[]; aggregateSize: number }> = [];
+  const open = new Map<string, (typeof groups)[number]>();
+  for (const p of fitting) {
+    const key = p.record.partitionKey;
+    const add = subRecordBytes(p.record.data.length);
+    let g = open.get(key);
+    if (g && g.aggregateSize + add > maxBytes) g = undefined;
+    if (!g) {
+      g = { key, members: [], aggregateSize: aggregateOverheadBytes(key) + Buffer.byteLength(key) };
+      groups.push(g);
+      open.set(key, g);
+    }
+    g.members.push(p);
+    g.aggregateSize += add;
+  }
+  const sizeOf = (g: (typeof groups)[number]): number => (g.members.length === 1 ? g.members[0]!.record.data.length + Buffer.byteLength(g.key) : g.aggregateSize);
+  const before = new Map<string, number>();
+  const boardable = groups.filter((g) => {
+    const shard = pacer.shardOf(g.key);
+    const start = before.get(shard) ?? 0;
+    before.set(shard, start + sizeOf(g));
+    return start === 0 || start < pacer.burst(shard).bytes;
+  });
+  const counts = new Map<string, number>();
+  for (const g of boardable) counts.set(pacer.shardOf(g.key), (counts.get(pacer.shardOf(g.key)) ?? 0) + 1);
+  const opened = new Set<string>();
+  let held: number | null = null;
+  for (const [shard, count] of counts) {
+    const wait = pacer.msUntilRecords(shard, Math.min(count, pacer.chunkRecords(shard)));
+    if (wait > 0) held = held === null ? wait : Math.min(held, wait);
+    else opened.add(shard);
+  }
+  const members: number[][] = [];
+  let bytes = 0;
+  for (const g of boardable) {
+    if (opened.size === 0) break;
+    const shard = pacer.shardOf(g.key);
+    if (!opened.has(shard)) continue;
+    const size = sizeOf(g);
+    if (members.length >= limits.maxRecords || bytes + size > limits.maxBytes) break;
+    if (!pacer.tryTake(shard, size)) {
+      opened.delete(shard);
+      held = held === null ? pacer.msUntil(shard, size) : Math.min(held, pacer.msUntil(shard, size));
+      continue;
+    }
+    members.push(g.members.map((p) => p.record.seq));
+    bytes += size;
+  }
+  return { members, tooLarge, pacedForMs: members.length === 0 ? held : null };
 }
 
 function deaggregate(data: Buffer, key: string): Promise<Buffer[]> {
@@ -435,6 +507,93 @@ describe('planCall', () => {
         clockB.advance(advance);
       }
     }
+  });
+
+  it('plans paced KPL calls exactly as the plain rule does, on random read-aheads, shard counts and clocks', () => {
+    // Seeded, so a failing round replays.
+    const random = mulberry32(16);
+    for (let round = 0; round < 150; round++) {
+      const shards = 1 + Math.floor(random() * 4);
+      // Now and then so many devices that most aggregates hold one reading, and go as plain records.
+      const devices = random() < 0.3 ? 500 + Math.floor(random() * 3_000) : 1 + Math.floor(random() * 60);
+      const limits: BatchLimits = { maxRecords: 50 + Math.floor(random() * 450), maxBytes: 20_000 + Math.floor(random() * 400_000), maxRecordBytes: 5_000 + Math.floor(random() * 20_000) };
+      const maxBytes = 600 + Math.floor(random() * 20_000);
+      const clockA = manualClock();
+      const clockB = manualClock();
+      const options = { recordsPerSecond: 5 + Math.floor(random() * 1_000), bytesPerSecond: 20_000 + Math.floor(random() * 1_000_000), share: 0.5 + random() / 2 };
+      const subject = new ShardPacer({ ...options, now: clockA.now });
+      const reference = new ShardPacer({ ...options, now: clockB.now });
+      const missing = shards > 1 && random() < 0.3 ? Math.floor(random() * shards) : undefined;
+      subject.setMap(evenShards(shards, missing));
+      reference.setMap(evenShards(shards, missing));
+      let next = 0;
+      let waiting: Pending[] = [];
+      for (let step = 0; step < 12; step++) {
+        const arriving = Math.floor(random() * 1_500);
+        for (let i = 0; i < arriving; i++) waiting.push(pending(next++, `dev-${Math.floor(random() * devices)}`, random() < 0.01 ? limits.maxRecordBytes : 50 + Math.floor(random() * 400)));
+        // An aggregate is a record: never over the record limit either.
+        const want = referencePacedKplPlan(waiting, limits, Math.min(maxBytes, limits.maxRecordBytes), reference);
+        const got = planCall(waiting, limits, { mode: 'kpl', maxBytes }, subject);
+        const context = `round ${round}, step ${step}, ${shards} shard(s) (missing: ${missing}), ${waiting.length} waiting`;
+        expect(got.entries.map((e) => e.members.map((p) => p.record.seq)), context).toEqual(want.members);
+        expect(got.pacedForMs, context).toBe(want.pacedForMs);
+        // Readings over the limit are found as far as the plan looks: the first of those the rule finds.
+        const rejected = got.tooLarge.map((p) => p.record.seq);
+        expect(rejected, context).toEqual(want.tooLarge.slice(0, rejected.length));
+        const gone = new Set([...want.members.flat(), ...rejected]);
+        waiting = waiting.filter((p) => !gone.has(p.record.seq));
+        const advance = random() * 300;
+        clockA.advance(advance);
+        clockB.advance(advance);
+      }
+    }
+  });
+
+  it("aggregates only what a paced shard's burst can take of a long read-ahead, and boards each device's readings in order", () => {
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: manualClock().now });
+    pacer.setMap(evenShards(1));
+    const burst = pacer.burst('shardId-000000000000').bytes;
+    // A KPL drain's read window: 24,000 readings of 50 devices. The aggregates that can board (those of the
+    // first devices, 51,200 bytes each) are full after 12,500; past 15,000, reading a record throws.
+    const readings = Array.from({ length: 24_000 }, (_, i) => pending(i, `dev-${i % 50}`));
+    for (const p of readings.slice(15_000)) {
+      Object.defineProperty(p, 'record', {
+        get: () => {
+          throw new Error('looked beyond what the shard can take');
+        },
+      });
+    }
+    const plan = planCall(readings, LIMITS, { mode: 'kpl', maxBytes: 51_200 }, pacer);
+    const seqs = plan.entries.flatMap((e) => e.members.map((p) => p.record.seq));
+    expect(seqs.length).toBeGreaterThan(0);
+    // The shard's allowance is used up to its burst (less one reading), in aggregates of one device each.
+    const bytes = plan.entries.reduce((sum, e) => sum + e.size, 0);
+    expect(bytes).toBeLessThanOrEqual(burst);
+    expect(bytes).toBeGreaterThan(burst - 2 * 51_200);
+    for (const e of plan.entries) expect(new Set(e.members.map((p) => p.record.partitionKey)).size).toBe(1);
+    // Of every device, what boards is its oldest readings, in order.
+    for (let d = 0; d < 50; d++) {
+      const mine = seqs.filter((seq) => seq % 50 === d).sort((a, b) => a - b);
+      expect(mine).toEqual(mine.map((_, i) => d + 50 * i));
+    }
+  });
+
+  it("looks past a full shard's readings for another shard's, aggregated", () => {
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: manualClock().now });
+    const map = twoShards();
+    pacer.setMap(map);
+    const keys = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
+    const keyA = keys.find((k) => map.shardOf(k) === 'shardId-000000000000')!;
+    const keyB = keys.find((k) => map.shardOf(k) === 'shardId-000000000001')!;
+    // Shard 0's readings first, three times what its burst takes, then shard 1's.
+    const perBurst = Math.ceil(pacer.burst('shardId-000000000000').bytes / 200);
+    const readings = [...Array.from({ length: 3 * perBurst }, (_, i) => pending(i, keyA)), ...Array.from({ length: 100 }, (_, i) => pending(100_000 + i, keyB))];
+    const plan = planCall(readings, LIMITS, { mode: 'kpl', maxBytes: 51_200 }, pacer);
+    const ofB = plan.entries.filter((e) => e.partitionKey === keyB);
+    expect(ofB.flatMap((e) => e.members.map((p) => p.record.seq))).toEqual(Array.from({ length: 100 }, (_, i) => 100_000 + i));
+    const ofA = plan.entries.filter((e) => e.partitionKey === keyA).flatMap((e) => e.members.map((p) => p.record.seq));
+    expect(ofA).toEqual([...Array(ofA.length).keys()]);
+    expect(ofA.length).toBeLessThan(perBurst + 1);
   });
 
   it('counts one aggregated record once against the shard records limit', () => {

@@ -49,14 +49,21 @@ export function planCall(candidates: readonly Pending[], limits: BatchLimits, ag
     return pacedEntries(candidates.length > lookAhead ? candidates.slice(0, lookAhead) : candidates, (p) => p.record.partitionKey, single, limits, pacer);
   }
   const tooLarge: Pending[] = [];
+  if (aggregation.mode === 'kpl' && pacer) {
+    // Only the aggregates a shard's allowance can still take are built. The read window of a KPL drain holds
+    // eight calls' worth per split (24,000 readings), and aggregating all of it on every plan, to send one or
+    // two aggregates per shard, was over half the main thread's time of a paced KPL drain of 60,000 readings
+    // (issue "Pi-class efficiency").
+    const groups = boardableAggregates(candidates, limits, Math.min(aggregation.maxBytes, limits.maxRecordBytes), pacer, tooLarge).map(loneAsSingle);
+    // Readings over the limit went to tooLarge there, and no aggregate is built over it: none is found here.
+    return { ...pacedEntries(groups, (g) => g.partitionKey, (g) => g, limits, pacer), tooLarge };
+  }
   // Readings beyond one full call of bytes cannot board it, aggregated or not; unaggregated, neither can more
   // than a call's entries. No need to look further.
   const fitting = fittingReadings(candidates, limits, aggregation.mode === 'kpl' ? Infinity : limits.maxRecords, tooLarge);
   if (aggregation.mode === 'kpl') {
     const groups = aggregate(fitting, Math.min(aggregation.maxBytes, limits.maxRecordBytes)).map(loneAsSingle);
-    if (!pacer) return { entries: unpacedEntries(groups, limits), tooLarge, pacedForMs: null };
-    // Readings over the limit were taken out above, and no aggregate is built over it: none is found here.
-    return { ...pacedEntries(groups, (g) => g.partitionKey, (g) => g, limits, pacer), tooLarge };
+    return { entries: unpacedEntries(groups, limits), tooLarge, pacedForMs: null };
   }
   return { entries: unpacedEntries(fitting.map(single), limits), tooLarge, pacedForMs: null };
 }
@@ -183,6 +190,124 @@ function aggregate(readings: readonly Pending[], maxBytes: number): Group[] {
     g.size += add;
   }
   return groups;
+}
+
+interface ScanGroup extends Group {
+  /** What it takes of the allowance: as a plain record while it holds one reading (loneAsSingle). */
+  taken: number;
+  dead: boolean;
+  /** A reading of its key did not fit: its size is final. */
+  closed: boolean;
+}
+
+interface ShardScan {
+  /** The most one call takes from the shard (ShardPacer.burst, bytes). */
+  burst: number;
+  /** Its aggregates that may still board, in order, and the sum of what they take. */
+  live: ScanGroup[];
+  bytes: number;
+  /** Live aggregates that may still grow. */
+  growing: number;
+  /** No reading still to come can change what boards of it. */
+  settled: boolean;
+}
+
+interface KeyScan {
+  shard: ShardScan;
+  open: ScanGroup | null;
+  /** Its next reading cannot board: none of its later ones may (a device's readings keep their order). */
+  blocked: boolean;
+}
+
+/**
+ * The aggregates of aggregate(), over the readings fittingReadings would pass, less those that cannot board
+ * a paced call, built without aggregating the whole read window. A shard's aggregates board in order while
+ * its bytes allowance lasts, and the allowance never exceeds its burst (the bucket's size; the SecondWindow
+ * only lowers it). Aggregates only grow as readings join, so one that starts at or beyond the burst (the
+ * allowance the ones before it take, summed) can never board: it is dropped, and every later reading of its
+ * key with it. The scan ends once every shard the stream has can start no aggregate and each of its live
+ * ones is closed: nothing after that changes what boards (the plain rule and this one plan alike, checked
+ * in test/unit/kinesis-pacing.test.ts). Readings over the record limit go to `tooLarge` as they are met,
+ * so one behind where the scan ends is found by a later plan.
+ */
+function boardableAggregates(candidates: readonly Pending[], limits: BatchLimits, maxBytes: number, pacer: ShardPacer, tooLarge: Pending[]): Group[] {
+  const groups: ScanGroup[] = [];
+  const keys = new Map<string, KeyScan>();
+  const shards = new Map<string, ShardScan>();
+  const possible = pacer.possibleShards();
+  let settled = 0;
+  let scanned = 0;
+  const settle = (s: ShardScan): void => {
+    if (s.settled || s.growing > 0 || s.bytes < s.burst) return;
+    s.settled = true;
+    settled += 1;
+  };
+  for (const p of candidates) {
+    const size = entrySize(p.record);
+    if (size > limits.maxRecordBytes) {
+      tooLarge.push(p);
+      continue;
+    }
+    if (scanned > limits.maxBytes) break;
+    scanned += size;
+    const key = p.record.partitionKey;
+    let k = keys.get(key);
+    if (!k) {
+      // A key's shard (an MD5 of the key) is looked up once per plan, not once per reading.
+      const shardId = pacer.shardOf(key);
+      let shard = shards.get(shardId);
+      if (!shard) shards.set(shardId, (shard = { burst: pacer.burst(shardId).bytes, live: [], bytes: 0, growing: 0, settled: false }));
+      keys.set(key, (k = { shard, open: null, blocked: false }));
+    }
+    if (k.blocked) continue;
+    const s = k.shard;
+    const add = subRecordBytes(p.record.data.length);
+    let g = k.open;
+    if (g && g.size + add > maxBytes) {
+      g.closed = true;
+      s.growing -= 1;
+      g = k.open = null;
+      if (s.bytes >= s.burst) {
+        // A new aggregate would start beyond the burst.
+        k.blocked = true;
+        settle(s);
+        if (settled === possible) break;
+        continue;
+      }
+    } else if (!g && s.bytes >= s.burst) {
+      k.blocked = true;
+      continue;
+    }
+    if (!g) {
+      g = { partitionKey: key, members: [], size: aggregateOverheadBytes(key) + Buffer.byteLength(key, 'utf8'), taken: 0, dead: false, closed: false };
+      groups.push(g);
+      s.live.push(g);
+      s.growing += 1;
+      k.open = g;
+    }
+    g.members.push(p);
+    g.size += add;
+    // Never less than before: two readings aggregated take more than the first as a plain record.
+    const taken = g.members.length === 1 ? size : g.size;
+    s.bytes += taken - g.taken;
+    g.taken = taken;
+    if (s.bytes < s.burst) continue;
+    // The aggregates that start at or beyond the burst now cannot board.
+    while (s.live.length > 1) {
+      const last = s.live[s.live.length - 1]!;
+      if (s.bytes - last.taken < s.burst) break;
+      s.live.pop();
+      s.bytes -= last.taken;
+      last.dead = true;
+      if (!last.closed) s.growing -= 1;
+      const owner = keys.get(last.partitionKey)!;
+      owner.blocked = true;
+      owner.open = null;
+    }
+    settle(s);
+    if (settled === possible) break;
+  }
+  return groups.filter((g) => !g.dead);
 }
 
 /** A lone reading goes as a plain record: the same for any consumer, without the aggregate's overhead. */
