@@ -8,8 +8,8 @@ import type { Pending, SendOutcome, Sink, SinkCall, SinkPlan } from '../../../sr
 import { openTempLevelBuffer } from '../../helpers/broker-on-buffer.js';
 
 // Sink.quickCallMs: while a sink's calls are quick, its free splits are planned as one call (a paced sink,
-// whose splits share the shards' allowance: issue "Pi-class efficiency"). A real LevelDB buffer in a temp
-// dir, a scripted sink.
+// whose splits share the shards' allowance: issue "Pi-class efficiency"); and what a paced dispatcher's
+// cycles commit. A real LevelDB buffer in a temp dir, a scripted sink.
 
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -163,5 +163,29 @@ describe('a sink whose splits share one allowance (Sink.quickCallMs)', () => {
     expect(later.length).toBe(2);
     expect(later.map((c) => splitsOf([c]).size)).toEqual([1, 1]);
     expect(later[1]!.startedAt).toBeLessThan(later[0]!.endedAt!);
+  });
+});
+
+describe('what the dispatcher commits', () => {
+  // The windows are looked through for handled records only after a record was handled (issue "Pi-class
+  // efficiency"): a dead letter is handled as much as a delivery.
+  it('moves the cursor past records the plan dead-lettered, with nothing delivered after them', { timeout: 20_000 }, async () => {
+    const buffer = await openTempLevelBuffer(closers);
+    const total = await backlog(buffer, 5);
+    let rejectedAll!: () => void;
+    const allRejected = new Promise<void>((r) => (rejectedAll = r));
+    let rejected = 0;
+    const sink = new ScriptedSink(undefined, async () => undefined);
+    sink.plan = (candidates) => {
+      rejected += candidates.length;
+      if (rejected >= total) rejectedAll();
+      return { call: null, rejected: candidates.map((pending) => ({ pending, reason: 'invalid', message: 'refused by the test sink' })), pausedForMs: null };
+    };
+    const dispatcher = await startDispatcher(buffer, sink);
+    await allRejected;
+    await dispatcher.stop(AbortSignal.timeout(5_000));
+
+    expect(sink.calls).toHaveLength(0);
+    expect(buffer.cursor('kinesis', 'telemetry')).toBe(buffer.head('telemetry'));
   });
 });
