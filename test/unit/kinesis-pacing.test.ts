@@ -195,6 +195,25 @@ function referencePacedKplPlan(candidates: readonly Pending[], limits: BatchLimi
   return { members, tooLarge, pacedForMs: members.length === 0 ? held : null };
 }
 
+/**
+ * Two pacers alike, each on its own clock, for a subject and a reference planned side by side; now and then
+ * their map has a hole (a reshard being listed), whose keys are paced as the unknown shard.
+ */
+function twinPacers(random: () => number, options: { recordsPerSecond: number; bytesPerSecond: number; share: number }, shards: number) {
+  const clockA = manualClock();
+  const clockB = manualClock();
+  const subject = new ShardPacer({ ...options, now: clockA.now });
+  const reference = new ShardPacer({ ...options, now: clockB.now });
+  const missing = shards > 1 && random() < 0.3 ? Math.floor(random() * shards) : undefined;
+  subject.setMap(evenShards(shards, missing));
+  reference.setMap(evenShards(shards, missing));
+  const advance = (ms: number): void => {
+    clockA.advance(ms);
+    clockB.advance(ms);
+  };
+  return { subject, reference, missing, advance };
+}
+
 function deaggregate(data: Buffer, key: string): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     agg.deaggregateSync({ data: data.toString('base64'), partitionKey: key, approximateArrivalTimestamp: 0, sequenceNumber: '1' } as never, true, (err: unknown, out?: Array<{ data: string }>) =>
@@ -480,15 +499,8 @@ describe('planCall', () => {
       const shards = 1 + Math.floor(random() * 4);
       const devices = 1 + Math.floor(random() * 60);
       const limits: BatchLimits = { maxRecords: 50 + Math.floor(random() * 450), maxBytes: 20_000 + Math.floor(random() * 200_000), maxRecordBytes: 2_000 };
-      const clockA = manualClock();
-      const clockB = manualClock();
       const options = { recordsPerSecond: 100 + Math.floor(random() * 900), bytesPerSecond: 50_000 + Math.floor(random() * 1_000_000), share: 0.5 + random() / 2 };
-      const subject = new ShardPacer({ ...options, now: clockA.now });
-      const reference = new ShardPacer({ ...options, now: clockB.now });
-      // Now and then a map with a hole (a reshard being listed): its keys are paced as the unknown shard.
-      const missing = shards > 1 && random() < 0.3 ? Math.floor(random() * shards) : undefined;
-      subject.setMap(evenShards(shards, missing));
-      reference.setMap(evenShards(shards, missing));
+      const { subject, reference, missing, advance } = twinPacers(random, options, shards);
       let next = 0;
       let waiting: Pending[] = [];
       for (let step = 0; step < 12; step++) {
@@ -502,9 +514,7 @@ describe('planCall', () => {
         expect(got.pacedForMs, context).toBe(want.pacedForMs);
         const gone = new Set([...want.seqs, ...want.tooLarge]);
         waiting = waiting.filter((p) => !gone.has(p.record.seq));
-        const advance = random() * 300;
-        clockA.advance(advance);
-        clockB.advance(advance);
+        advance(random() * 300);
       }
     }
   });
@@ -518,14 +528,8 @@ describe('planCall', () => {
       const devices = random() < 0.3 ? 500 + Math.floor(random() * 3_000) : 1 + Math.floor(random() * 60);
       const limits: BatchLimits = { maxRecords: 50 + Math.floor(random() * 450), maxBytes: 20_000 + Math.floor(random() * 400_000), maxRecordBytes: 5_000 + Math.floor(random() * 20_000) };
       const maxBytes = 600 + Math.floor(random() * 20_000);
-      const clockA = manualClock();
-      const clockB = manualClock();
       const options = { recordsPerSecond: 5 + Math.floor(random() * 1_000), bytesPerSecond: 20_000 + Math.floor(random() * 1_000_000), share: 0.5 + random() / 2 };
-      const subject = new ShardPacer({ ...options, now: clockA.now });
-      const reference = new ShardPacer({ ...options, now: clockB.now });
-      const missing = shards > 1 && random() < 0.3 ? Math.floor(random() * shards) : undefined;
-      subject.setMap(evenShards(shards, missing));
-      reference.setMap(evenShards(shards, missing));
+      const { subject, reference, missing, advance } = twinPacers(random, options, shards);
       let next = 0;
       let waiting: Pending[] = [];
       for (let step = 0; step < 12; step++) {
@@ -542,9 +546,7 @@ describe('planCall', () => {
         expect(rejected, context).toEqual(want.tooLarge.slice(0, rejected.length));
         const gone = new Set([...want.members.flat(), ...rejected]);
         waiting = waiting.filter((p) => !gone.has(p.record.seq));
-        const advance = random() * 300;
-        clockA.advance(advance);
-        clockB.advance(advance);
+        advance(random() * 300);
       }
     }
   });
