@@ -220,11 +220,11 @@ export class Dispatcher implements Component {
       const p = members[i]!;
       if (outcome === 'delivered') {
         p.done = true;
-        this.handledSinceTake = true;
         delivered += 1;
       } else if (outcome !== 'retry') await this.deadLetter(p, outcome.rejected.reason, outcome.rejected.message);
     }
     if (delivered === 0) return;
+    this.handledSinceTake = true;
     this.opts.metrics.inc('readings_delivered_total', undefined, delivered);
     // Far behind after an outage: new readings from now on go first (see TelemetryReaders).
     this.telemetry.maybeGoLive(this.opts.buffer.head('telemetry'));

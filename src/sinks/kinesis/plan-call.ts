@@ -264,9 +264,12 @@ function boardableAggregates(candidates: readonly Pending[], limits: BatchLimits
     const add = subRecordBytes(p.record.data.length);
     let g = k.open;
     if (g && g.size + add > maxBytes) {
+      // Full: its size is final, and this reading starts the key's next aggregate.
       g.closed = true;
       s.growing -= 1;
       g = k.open = null;
+    }
+    if (!g) {
       if (s.bytes >= s.burst) {
         // A new aggregate would start beyond the burst.
         k.blocked = true;
@@ -274,11 +277,6 @@ function boardableAggregates(candidates: readonly Pending[], limits: BatchLimits
         if (settled === possible) break;
         continue;
       }
-    } else if (!g && s.bytes >= s.burst) {
-      k.blocked = true;
-      continue;
-    }
-    if (!g) {
       g = { partitionKey: key, members: [], size: aggregateOverheadBytes(key) + Buffer.byteLength(key, 'utf8'), taken: 0, dead: false, closed: false };
       groups.push(g);
       s.live.push(g);
