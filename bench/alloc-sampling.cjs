@@ -3,6 +3,9 @@
 // first SIGUSR2 starts V8's sampling heap profiler, counting objects the garbage collector has already
 // freed too (what a reading allocates, not only what it keeps); the second stops it and writes the
 // profile as <dir>/alloc-<pid>-<n>.heapprofile (Chrome DevTools opens it; bench/alloc-profile.ts sums it).
+// TIDEGATE_BENCH_ALLOC_SURVIVORS=1 leaves out what young-generation collections freed: the profile is then
+// of what outlived them (promoted to the old space, or still live at the end), the objects that set what a
+// scavenge copies and how soon the old space fills and is marked again.
 const inspector = require('node:inspector');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,7 +19,7 @@ if (dir) {
   process.on('SIGUSR2', () => {
     if (!sampling) {
       sampling = true;
-      session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.TIDEGATE_BENCH_ALLOC_SURVIVORS !== '1' });
       return;
     }
     sampling = false;

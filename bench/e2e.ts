@@ -7,6 +7,7 @@
  * sets the gateway's extra kinesis keys (YAML flow text) to compare settings; BENCH_GATEWAY_NODE_ARGS='--max-semi-space-size=4'
  * runs the gateway with those Node options (space-separated); TIDEGATE_BENCH_ALLOC_PROFILE_DIR=<dir> also measures the
  * bytes the gateway allocates per reading in the burst and leaves the profile there (bench/alloc-profile.ts reads it);
+ * with TIDEGATE_BENCH_ALLOC_SURVIVORS=1 as well, only what outlived young-generation collections (what they copy and promote);
  * TIDEGATE_BENCH_GATEWAY_OUTPUT=<file> keeps the gateway's output that is not its log (--trace-gc-nvp, say).
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';

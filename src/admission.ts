@@ -31,7 +31,7 @@ export class Admission {
   /** A submitted append failed: the next turn re-reads the state from the disk before it runs. */
   private stateSuspect = false;
   /** Messages admitted one by one in this turn of the event loop, by decode options, waiting to go in as one batch. */
-  private readonly gathering = new Map<DecodeOptions, Array<{ raw: RawMessage; done: AdmitCallback }>>();
+  private readonly gathering = new Map<DecodeOptions, Gathered>();
   private gatherTimer: NodeJS.Immediate | null = null;
   /** Told of the records transforms produced once their commit resolved (the local alarm notification). */
   private readonly commitObservers: Array<(records: readonly PendingReading[]) => void> = [];
@@ -78,9 +78,10 @@ export class Admission {
    */
   admitThen(raw: RawMessage, done: AdmitCallback, decode: DecodeOptions = this.decode): void {
     let group = this.gathering.get(decode);
-    if (!group) this.gathering.set(decode, (group = []));
-    group.push({ raw, done });
-    if (group.length >= MAX_GATHERED) this.admitGathered(decode);
+    if (!group) this.gathering.set(decode, (group = { raws: [], dones: [] }));
+    group.raws.push(raw);
+    group.dones.push(done);
+    if (group.raws.length >= MAX_GATHERED) this.admitGathered(decode);
     else this.gatherTimer ??= setImmediate(() => this.admitGatheredAll());
   }
 
@@ -99,12 +100,13 @@ export class Admission {
 
   private admitGathered(decode: DecodeOptions): void {
     const group = this.gathering.get(decode);
-    if (!group || group.length === 0) return;
+    if (!group || group.raws.length === 0) return;
     this.gathering.delete(decode);
-    const raws = group.map((g) => g.raw);
-    this.admitBatch(raws, undefined, decode).then(
-      () => settleGathered(group, null, this.logger),
-      (err: unknown) => settleGathered(group, err ?? new Error('the append failed without a reason'), this.logger),
+    // Only the callbacks wait for the commit: the messages go once decoded (see admitBatch).
+    const { dones } = group;
+    this.admitBatch(group.raws, undefined, decode).then(
+      () => settleGathered(dones, null, this.logger),
+      (err: unknown) => settleGathered(dones, err ?? new Error('the append failed without a reason'), this.logger),
     );
   }
 
@@ -112,25 +114,34 @@ export class Admission {
    * The pipeline's entry for MQTT-style messages: decode each, dead-letter the rejects, run the transform
    * chain over the rest and append what it leaves in one group commit. Resolves once all of it (including
    * the filtered and consumed counts) is durable; only then may the messages be acknowledged.
+   *
+   * Not an async function, nor are the steps to the buffer's append: suspended at an await, an async
+   * function keeps its parameters and locals alive until it resumes, here the messages and readings until
+   * their commit. In a burst that is a young-generation collection or two later, so each of them was copied
+   * by the scavenger and often promoted to the old space (issue "Pi-class efficiency"). Once the buffer has
+   * encoded the records, what waits for the commit is the records and the devices' callbacks.
    */
-  async admitBatch(raws: readonly RawMessage[], signal?: AbortSignal, decode: DecodeOptions = this.decode): Promise<AdmitOutcome> {
-    const decoded: PendingReading[] = [];
-    const rejects: Promise<void>[] = [];
-    for (const raw of raws) {
-      this.countReceived(raw.source);
-      const result = decodeMessage(raw, decode);
-      if (result.ok) {
-        this.activity?.seen(result.reading.deviceId, raw.receivedAt);
-        decoded.push(result.reading);
-      } else rejects.push(this.reject(raw, result.rejection));
+  admitBatch(raws: readonly RawMessage[], signal?: AbortSignal, decode: DecodeOptions = this.decode): Promise<AdmitOutcome> {
+    try {
+      const decoded: PendingReading[] = [];
+      const rejects: Promise<void>[] = [];
+      for (const raw of raws) {
+        this.countReceived(raw.source);
+        const result = decodeMessage(raw, decode);
+        if (result.ok) {
+          this.activity?.seen(result.reading.deviceId, raw.receivedAt);
+          decoded.push(result.reading);
+        } else rejects.push(this.reject(raw, result.rejection));
+      }
+      if (signal?.aborted) {
+        // The rejects already went to the dead letters; the rest is left unacknowledged for the device to resend.
+        return Promise.all(rejects).then(() => Promise.reject(abortError(signal)));
+      }
+      const rejected = rejects.length;
+      return Promise.all([this.appendThroughChain(decoded), ...rejects]).then(([appended]) => ({ ...appended, rejected }));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (signal?.aborted) {
-      // The rejects already went to the dead letters; the rest is left unacknowledged for the device to resend.
-      await Promise.all(rejects);
-      throw abortError(signal);
-    }
-    const [appended] = await Promise.all([this.appendThroughChain(decoded), ...rejects]);
-    return { ...appended, rejected: rejects.length };
   }
 
   /**
@@ -204,8 +215,9 @@ export class Admission {
     return this.chain.restore(await this.buffer.readState());
   }
 
-  private async appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    if (readings.length === 0) return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+  /** Not async, so that the readings are not held until the commit (see admitBatch). */
+  private appendThroughChain(readings: readonly PendingReading[]): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (readings.length === 0) return Promise.resolve({ accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 });
     if (this.chain.empty) return this.appendOutcome(null, readings);
     return this.inTurn(() => this.chain.run(readings), readings);
   }
@@ -254,44 +266,57 @@ export class Admission {
     this.logger.warn({ entries: restored }, 'an append failed: transform state was re-read from the buffer, which holds the committed state');
   }
 
-  private async appendOutcome(
+  /**
+   * Appends what the chain left and counts the outcome once it is committed. Not async: what the commit's
+   * reaction needs is taken from the readings first, so the readings themselves are not held until then
+   * (see admitBatch).
+   */
+  private appendOutcome(
     outcome: ChainOutcome | null,
     readings: readonly PendingReading[] = [],
     { state, onSubmitted, replaces }: { state?: readonly StateWrite[]; onSubmitted?: () => void; replaces?: ReplacedDeadLetters } = {},
   ): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
-    const hasState = state !== undefined && state.length > 0;
-    if (outcome && outcome.readings.length === 0 && !ledger && !hasState && !replaces) {
-      onSubmitted?.();
-      return { accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 };
+    try {
+      const ledger = outcome ? TransformChain.ledgerDelta(outcome) : undefined;
+      const hasState = state !== undefined && state.length > 0;
+      if (outcome && outcome.readings.length === 0 && !ledger && !hasState && !replaces) {
+        onSubmitted?.();
+        return Promise.resolve({ accepted: 0, filtered: 0, consumed: 0, produced: 0, dropped: 0 });
+      }
+      const stored = outcome ? outcome.readings : readings;
+      const deadLetters = outcome && outcome.deadLetters.length > 0 ? outcome.deadLetters.map(transformDeadLetter) : undefined;
+      const count = stored.length;
+      const counts = { filtered: outcome?.filtered ?? 0, consumed: outcome?.consumed ?? 0, produced: outcome?.produced ?? 0 };
+      const filteredBy = outcome?.filteredBy;
+      // The records transforms made, for the commit observers; readings are never passed to them.
+      const made = counts.produced > 0 && this.commitObservers.length > 0 ? stored.filter((r) => r.kind !== undefined && r.kind !== 'reading') : [];
+      const appended = this.buffer.append(stored, {
+        ...(ledger ? { ledger } : {}),
+        ...(hasState ? { state } : {}),
+        ...(deadLetters ? { deadLetters } : {}),
+        ...(onSubmitted ? { onSubmitted } : {}),
+        ...(replaces ? { replaces } : {}),
+      });
+      return appended.then((result) => {
+        for (const entry of deadLetters ?? []) {
+          this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
+          this.warnings.warn(`transform:${entry.reason}`, { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message }, 'a rule sent a reading to the dead letters');
+        }
+        for (const [reason, n] of Object.entries(filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
+        if (counts.consumed) this.metrics.inc('readings_consumed_total', undefined, counts.consumed);
+        if (counts.produced) this.metrics.inc('records_produced_total', undefined, counts.produced);
+        if (result === 'stored') {
+          this.buffered.inc(count);
+          this.notifyCommitted(made);
+        } else if (count > 0) this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, count);
+        return result === 'stored' ? { accepted: count, dropped: 0, ...counts } : { accepted: 0, dropped: count, ...counts };
+      });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const stored = outcome ? outcome.readings : readings;
-    const deadLetters = outcome && outcome.deadLetters.length > 0 ? outcome.deadLetters.map(transformDeadLetter) : undefined;
-    const result = await this.buffer.append(stored, {
-      ...(ledger ? { ledger } : {}),
-      ...(hasState ? { state } : {}),
-      ...(deadLetters ? { deadLetters } : {}),
-      ...(onSubmitted ? { onSubmitted } : {}),
-      ...(replaces ? { replaces } : {}),
-    });
-    for (const entry of deadLetters ?? []) {
-      this.metrics.inc('readings_dead_lettered_total', { reason: entry.reason });
-      this.warnings.warn(`transform:${entry.reason}`, { reason: entry.reason, origin: entry.origin, topic: entry.topic, detail: entry.message }, 'a rule sent a reading to the dead letters');
-    }
-    for (const [reason, n] of Object.entries(outcome?.filteredBy ?? {})) this.metrics.inc('readings_filtered_total', { reason }, n);
-    if (outcome?.consumed) this.metrics.inc('readings_consumed_total', undefined, outcome.consumed);
-    if (outcome?.produced) this.metrics.inc('records_produced_total', undefined, outcome.produced);
-    if (result === 'stored') {
-      this.buffered.inc(stored.length);
-      if (outcome?.produced && this.commitObservers.length > 0) this.notifyCommitted(stored);
-    }
-    else if (stored.length > 0) this.metrics.inc('readings_dropped_total', { reason: 'buffer_full' }, stored.length);
-    const counts = { filtered: outcome?.filtered ?? 0, consumed: outcome?.consumed ?? 0, produced: outcome?.produced ?? 0 };
-    return result === 'stored' ? { accepted: stored.length, dropped: 0, ...counts } : { accepted: 0, dropped: stored.length, ...counts };
   }
 
-  private notifyCommitted(stored: readonly PendingReading[]): void {
-    const produced = stored.filter((r) => r.kind !== undefined && r.kind !== 'reading');
+  private notifyCommitted(produced: readonly PendingReading[]): void {
     if (produced.length === 0) return;
     for (const observer of this.commitObservers) {
       try {
@@ -307,13 +332,18 @@ export class Admission {
    * Appends readings a source has already parsed from its own framing (serial lines, Modbus registers), in
    * one group commit. Resolves once they are durable (or dropped by the full-buffer policy, counted).
    */
-  async admitReadings(source: string, readings: readonly (Reading | PendingReading)[]): Promise<AppendOutcome> {
-    if (readings.length === 0) return 'stored';
-    for (const reading of readings) {
-      this.countReceived(source);
-      this.activity?.seen(reading.deviceId, reading.receivedAt);
+  admitReadings(source: string, readings: readonly (Reading | PendingReading)[]): Promise<AppendOutcome> {
+    if (readings.length === 0) return Promise.resolve('stored');
+    try {
+      for (const reading of readings) {
+        this.countReceived(source);
+        this.activity?.seen(reading.deviceId, reading.receivedAt);
+      }
+      // Not awaited here: the readings are let go once encoded, not held until the commit (see admitBatch).
+      return this.appendThroughChain(readings).then((outcome) => (outcome.dropped > 0 ? 'dropped' : 'stored'));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return (await this.appendThroughChain(readings)).dropped > 0 ? 'dropped' : 'stored';
   }
 
   /**
@@ -388,10 +418,16 @@ export interface AdmitOutcome {
 export type AdmitCallback = (err: unknown) => void;
 
 /** Calls every callback of a gathered batch; one that throws is logged and does not keep the rest from theirs. */
-function settleGathered(group: ReadonlyArray<{ done: AdmitCallback }>, err: unknown, logger: Logger): void {
-  for (const g of group) {
+/** Messages admitted one by one in one turn, and their callbacks, side by side (admitGathered). */
+interface Gathered {
+  raws: RawMessage[];
+  dones: AdmitCallback[];
+}
+
+function settleGathered(dones: readonly AdmitCallback[], err: unknown, logger: Logger): void {
+  for (const done of dones) {
     try {
-      g.done(err);
+      done(err);
     } catch (callbackErr) {
       logger.error({ err: describeError(callbackErr) }, 'an admission callback failed');
     }

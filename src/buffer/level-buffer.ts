@@ -220,37 +220,59 @@ export class LevelBuffer implements DurableBuffer {
     return new Level<string, string>(this.opts.dir, { valueEncoding: 'utf8', cacheSize: 2 * 1024 * 1024 });
   }
 
-  async append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
-    if (this.closed) throw closedError();
-    const replaced = appendOpts.replaces;
-    const extra = replaced ? mergeDelta(appendOpts.ledger ?? {}, replacedDelta(replaced)) : appendOpts.ledger;
-    // Dead letters a transform made join the same batch: the ledger delta counts them (as deadLettered).
-    const made = appendOpts.deadLetters ?? [];
-    const stateOps = [
-      ...toStateOps(appendOpts.state),
-      ...made.map((entry): BatchOp => ({ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) })),
-      ...(replaced?.numbers ?? []).map((n): BatchOp => ({ type: 'del', key: deadLetterKey(n) })),
-    ];
-    // The change in how many dead letters the store holds: those made, less those replayed.
-    const deadStored = made.length - (replaced?.numbers.length ?? 0);
-    if (readings.length === 0) {
-      // Nothing to store, but the counts (readings a transform filtered or consumed) and the state that
-      // accounts for them are durable before anyone acks.
-      const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra, deadStored) : Promise.resolve();
-      appendOpts.onSubmitted?.();
-      await committed;
-      return 'stored';
+  /**
+   * Not an async function, nor is `store`: suspended at an await until the commit, an async function would
+   * keep the readings and their encoded bodies alive with its parameters and locals, though only the records
+   * are needed once they are encoded. In a burst a commit is a young-generation collection or two away, so
+   * each reading was copied by the scavenger and often promoted (issue "Pi-class efficiency").
+   */
+  append(readings: readonly PendingReading[], appendOpts: AppendOptions = {}): Promise<AppendOutcome> {
+    try {
+      if (this.closed) throw closedError();
+      const replaced = appendOpts.replaces;
+      const extra = replaced ? mergeDelta(appendOpts.ledger ?? {}, replacedDelta(replaced)) : appendOpts.ledger;
+      // Dead letters a transform made join the same batch: the ledger delta counts them (as deadLettered).
+      const made = appendOpts.deadLetters ?? [];
+      const stateOps = [
+        ...toStateOps(appendOpts.state),
+        ...made.map((entry): BatchOp => ({ type: 'put', key: deadLetterKey(this.nextDeadLetter++), value: JSON.stringify(entry) })),
+        ...(replaced?.numbers ?? []).map((n): BatchOp => ({ type: 'del', key: deadLetterKey(n) })),
+      ];
+      // The change in how many dead letters the store holds: those made, less those replayed.
+      const deadStored = made.length - (replaced?.numbers.length ?? 0);
+      if (readings.length === 0) {
+        // Nothing to store, but the counts (readings a transform filtered or consumed) and the state that
+        // accounts for them are durable before anyone acks.
+        const committed = extra || stateOps.length > 0 ? this.submit(stateOps, extra, deadStored) : Promise.resolve();
+        appendOpts.onSubmitted?.();
+        return committed.then(() => 'stored');
+      }
+      const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
+      const bodies = readings.map(encodeRecordBody);
+      let estimate = 0;
+      for (let i = 0; i < readings.length; i++) estimate += estimateStoredBytes(bodies[i]!, readings[i]!.deviceId, this.opts.gatewayId);
+      const batch: PendingAppend = { readings, bodies, extra, stateOps, deadStored, onSubmitted: appendOpts.onSubmitted };
+      if (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) return this.appendWhenFull(batch, estimate, lane, replaced !== undefined);
+      return this.store(batch);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const lane: Lane = readings.some((r) => r.lane === 'alarm') ? 'alarm' : 'telemetry';
-    const bodies = readings.map(encodeRecordBody);
-    const estimate = bodies.reduce((n, body, i) => n + estimateStoredBytes(body, readings[i]!.deviceId, this.opts.gatewayId), 0);
-    // Re-checked after every wait: several blocked appends may wake for the space one delivery freed.
+  }
+
+  /** Over budget: waits, drops or makes room as `whenFull` says, then stores (re-checked after every wait). */
+  private async appendWhenFull(batch: PendingAppend, estimate: number, lane: Lane, isReplay: boolean): Promise<AppendOutcome> {
+    // Several blocked appends may wake for the space one delivery freed.
     while (this.ledger.bufferedBytes + estimate > this.maxBytes && this.ledger.buffered > 0) {
       // A replay must not turn kept dead letters into dropped readings: it fails, and they stay where they are.
-      if (replaced && this.whenFull === 'drop_newest' && lane !== 'alarm') throw this.fullError();
-      if ((await this.onFull(readings.length, estimate, lane, extra, stateOps, deadStored, appendOpts.onSubmitted)) === 'dropped') return 'dropped';
+      if (isReplay && this.whenFull === 'drop_newest' && lane !== 'alarm') throw this.fullError();
+      if ((await this.onFull(batch.readings.length, estimate, lane, batch.extra, batch.stateOps, batch.deadStored, batch.onSubmitted)) === 'dropped') return 'dropped';
       if (this.whenFull !== 'block') break;
     }
+    return this.store(batch);
+  }
+
+  /** Encodes the records, submits them with the batch's ledger change and state; resolves once committed. */
+  private store({ readings, bodies, extra, stateOps, deadStored, onSubmitted }: PendingAppend): Promise<AppendOutcome> {
     const lastByLane: Partial<Record<Lane, number>> = {};
     const ops: BatchOp[] = [];
     const notify: Array<{ seq: number; json: string }> = [];
@@ -283,12 +305,13 @@ export class LevelBuffer implements DurableBuffer {
       () => undefined,
     );
     const committed = change ? submitted.then(() => this.outboxCommitted(change), (err: unknown) => (this.outbox.undo(change), Promise.reject(err))) : submitted;
-    appendOpts.onSubmitted?.();
+    onSubmitted?.();
     // The pruner starts once the ledger counts these bytes, so it sees the overshoot they cause.
     if (this.whenFull === 'drop_oldest' && this.ledger.bufferedBytes > this.maxBytes) this.pruner?.kick();
-    await committed;
-    for (const l of LANES) if (lastByLane[l] !== undefined) this.markCommitted(l, lastByLane[l]);
-    return 'stored';
+    return committed.then(() => {
+      for (const l of LANES) if (lastByLane[l] !== undefined) this.markCommitted(l, lastByLane[l]);
+      return 'stored';
+    });
   }
 
   async appendDeadLetter(entry: DeadLetter): Promise<void> {
@@ -808,4 +831,14 @@ function replacedDelta(replaced: ReplacedDeadLetters): LedgerDelta {
   const deadLettered: Record<string, number> = {};
   for (const [reason, n] of Object.entries(replaced.reasons)) deadLettered[reason] = -n;
   return { received: -replaced.numbers.length, deadLettered };
+}
+
+/** An append's readings with their encoded bodies and what is committed with them, until it is stored. */
+interface PendingAppend {
+  readings: readonly PendingReading[];
+  bodies: string[];
+  extra: LedgerDelta | undefined;
+  stateOps: BatchOp[];
+  deadStored: number;
+  onSubmitted: (() => void) | undefined;
 }

@@ -1,39 +1,10 @@
-import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
-import type { BufferStore } from '../../src/buffer/open-store.js';
+import { holdableStore } from '../helpers/holdable-store.js';
 import type { PendingReading } from '../../src/buffer/types.js';
 
 const reading = (i: number): PendingReading => ({ deviceId: `d${i}`, topic: `devices/d${i}/t`, receivedAt: 1_700_000_000_000 + i, values: { i } });
 const tagOf = (data: Buffer): number => (JSON.parse(data.toString('utf8')) as { values: { i: number } }).values.i;
-
-/** A memory store whose batch writes wait for the test's go-ahead while `held` is set. */
-function holdableStore(): { store: BufferStore; hold(): () => void } {
-  const store = new MemoryLevel<string, string>({ valueEncoding: 'utf8' });
-  let gate: Promise<void> | null = null;
-  const batch = store.batch.bind(store) as (...args: unknown[]) => unknown;
-  (store as unknown as { batch: (...args: unknown[]) => unknown }).batch = (...args: unknown[]) => {
-    const chained = batch(...args) as { write: (opts?: unknown) => Promise<void> };
-    if (args.length > 0) return chained;
-    const write = chained.write.bind(chained);
-    chained.write = async (opts?: unknown) => {
-      if (gate) await gate;
-      return write(opts);
-    };
-    return chained;
-  };
-  return {
-    store: store as unknown as BufferStore,
-    hold: () => {
-      let release!: () => void;
-      gate = new Promise<void>((resolve) => (release = resolve));
-      return () => {
-        gate = null;
-        release();
-      };
-    },
-  };
-}
 
 describe('LevelBuffer: the records it keeps in memory', () => {
   it('a write that timed out but landed later is still read (from the store), not skipped', async () => {
