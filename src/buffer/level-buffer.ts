@@ -336,11 +336,12 @@ export class LevelBuffer implements DurableBuffer {
   async read(lane: Lane, afterSeq: number, max: number, opts: ReadOptions = {}): Promise<StoredRecord[]> {
     // Only committed records are visible: a sink must never send what could still be lost.
     const upTo = Math.min(this.lastCommitted[lane], opts.upTo ?? Infinity);
+    this.tail.noteRead(lane, afterSeq);
     if (opts.reader === 'live') this.liveFrom[lane] = Math.min(this.liveFrom[lane], afterSeq + 1);
     else if (afterSeq >= this.liveFrom[lane]) this.liveFrom[lane] = Infinity; // the default reader has caught up
     if (upTo <= afterSeq) return [];
     const recent = this.tail.read(lane, afterSeq, upTo, max);
-    if (recent) return this.keptOf(lane, recent, opts);
+    if (recent) return this.noteKept(lane, this.keptOf(lane, recent, opts));
     let entries: Array<[string, Buffer]>;
     try {
       entries = await this.db.iterator<string, Buffer>({ gt: recordKey(lane, afterSeq), lte: recordKey(lane, upTo), limit: max, valueEncoding: 'buffer', ...BULK_READ }).all();
@@ -358,7 +359,13 @@ export class LevelBuffer implements DurableBuffer {
         await this.deadLetterDamaged(key, value, err.message);
       }
     }
-    return this.keptOf(lane, out, opts);
+    return this.noteKept(lane, this.keptOf(lane, out, opts));
+  }
+
+  /** The tail learns how far the reads have come (it keeps records only while a reader is within reach). */
+  private noteKept(lane: Lane, records: StoredRecord[]): StoredRecord[] {
+    if (records.length > 0) this.tail.noteRead(lane, records[records.length - 1]!.seq);
+    return records;
   }
 
   private keptOf(lane: Lane, records: StoredRecord[], opts: ReadOptions): StoredRecord[] {

@@ -50,6 +50,8 @@ describe('CommittedTail', () => {
   it('lets the oldest go past its bounds, and sends reads from before them to the store', () => {
     const tail = new CommittedTail({ maxRecords: 3, maxBytes: 1_000 });
     tail.reset(0);
+    // A reader has read up to 2: the batch is within its reach.
+    tail.noteRead('telemetry', 2);
     tail.add('telemetry', [record(1), record(2), record(3), record(4), record(5)]);
     expect(tail.size).toBe(3);
     expect(tail.read('telemetry', 0, 10, 10)).toBeNull();
@@ -60,6 +62,34 @@ describe('CommittedTail', () => {
     bytes.add('telemetry', [record(1), record(2), record(3)]);
     expect(seqs(bytes.read('telemetry', 1, 10, 10))).toEqual([2, 3]);
     expect(bytes.read('telemetry', 0, 10, 10)).toBeNull();
+  });
+
+  it('keeps nothing while no reader is within its length of the head, and keeps again once one is', () => {
+    const tail = new CommittedTail({ maxRecords: 10, maxBytes: 1_000 });
+    tail.reset(0);
+    const batch = (from: number, to: number): StoredRecord[] => Array.from({ length: to - from + 1 }, (_, i) => record(from + i));
+    tail.noteRead('telemetry', 0);
+    tail.add('telemetry', batch(1, 8));
+    expect(seqs(tail.read('telemetry', 0, 100, 100))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // The reader stays at 0 while records come in: at 11 the head is more than the tail's length ahead.
+    tail.add('telemetry', batch(9, 11));
+    expect(tail.size).toBe(0);
+    expect(tail.read('telemetry', 0, 100, 100)).toBeNull();
+    expect(tail.read('telemetry', 10, 100, 100)).toBeNull();
+    tail.add('telemetry', batch(12, 20));
+    expect(tail.size).toBe(0);
+    expect(tail.read('telemetry', 19, 100, 100)).toBeNull();
+    // The reader catches up (from the store) to 15: what comes from now on is within its reach.
+    tail.noteRead('telemetry', 15);
+    tail.add('telemetry', batch(21, 25));
+    expect(seqs(tail.read('telemetry', 20, 100, 100))).toEqual([21, 22, 23, 24, 25]);
+    // Nothing skipped is served from memory: below the floor, only the store knows.
+    expect(tail.read('telemetry', 15, 100, 100)).toBeNull();
+    // The reader reads them; a slower reader's position (the backlog's) does not take the reach back.
+    tail.noteRead('telemetry', 25);
+    tail.noteRead('telemetry', 3);
+    tail.add('telemetry', batch(26, 30));
+    expect(seqs(tail.read('telemetry', 20, 100, 100))).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
   });
 
   it('after a reset, holds nothing up to the sequence given, even if an older batch lands later', () => {
