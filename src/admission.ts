@@ -232,8 +232,10 @@ export class Admission {
    * send them again): it is rebuilt from the disk, which holds exactly the committed state, once the writes
    * in flight have settled.
    */
-  private async inTurn(run: () => ChainOutcome, readings: readonly PendingReading[] = [], replaces?: ReplacedDeadLetters): Promise<Omit<AdmitOutcome, 'rejected'>> {
-    if (!this.chain.stateful) return this.appendOutcome(run(), readings, replaces ? { replaces } : {});
+  // No default values for the parameters: with them, V8 keeps the arguments apart from the parameters, and
+  // reassigning a parameter below would not let go of the readings.
+  private async inTurn(run: () => ChainOutcome, readings?: readonly PendingReading[], replaces?: ReplacedDeadLetters): Promise<Omit<AdmitOutcome, 'rejected'>> {
+    if (!this.chain.stateful) return this.appendOutcome(run(), readings ?? [], replaces ? { replaces } : {});
     const previous = this.turn;
     let release!: () => void;
     this.turn = new Promise<void>((resolve) => (release = resolve));
@@ -241,13 +243,16 @@ export class Admission {
     let submitted = false;
     try {
       if (this.stateSuspect) await this.rebuildState();
-      const outcome = run();
-      const state = this.chain.checkpoint();
       const onSubmitted = (): void => {
         submitted = true;
         release();
       };
-      return await this.appendOutcome(outcome, readings, { state, onSubmitted, ...(replaces ? { replaces } : {}) });
+      // run() before checkpoint(): the state written is the state after this batch.
+      const appended = this.appendOutcome(run(), readings ?? [], { state: this.chain.checkpoint(), onSubmitted, ...(replaces ? { replaces } : {}) });
+      // This frame stays suspended until the commit; the readings need not stay with it (see admitBatch).
+      readings = undefined;
+      run = ranAlready;
+      return await appended;
     } catch (err) {
       // Not submitted: nothing of it was written, and no later batch has run yet, so rebuild now. Submitted:
       // later batches may already be under way; the next turn rebuilds first.
@@ -418,6 +423,11 @@ export interface AdmitOutcome {
 export type AdmitCallback = (err: unknown) => void;
 
 /** Calls every callback of a gathered batch; one that throws is logged and does not keep the rest from theirs. */
+/** What inTurn holds in place of a batch's run once it has run: the closure refers to the readings. */
+function ranAlready(): never {
+  throw new Error('a batch ran twice');
+}
+
 /** Messages admitted one by one in one turn, and their callbacks, side by side (admitGathered). */
 interface Gathered {
   raws: RawMessage[];

@@ -7,8 +7,11 @@ import { Admission } from '../../src/admission.js';
 import { createMemoryBuffer } from '../../src/buffer/memory-buffer.js';
 import type { LevelBuffer } from '../../src/buffer/level-buffer.js';
 import type { PendingReading } from '../../src/buffer/types.js';
+import { systemClock } from '../../src/core/clock.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { compileTopicTemplate } from '../../src/normalize/topic-map.js';
+import { pass, type StateOp, type Transform } from '../../src/pipeline/transform.js';
+import { TransformChain } from '../../src/pipeline/transform-chain.js';
 import type { RawMessage } from '../../src/normalize/reading.js';
 import { holdableStore } from '../helpers/holdable-store.js';
 
@@ -83,6 +86,22 @@ function appendReadings(buffer: LevelBuffer, settled: Array<Promise<unknown>>): 
   return readings.flatMap((r) => [new WeakRef(r), new WeakRef(r.values)]);
 }
 
+/** Stateful, and passes every reading on: counts them, checkpointing the count with each batch. */
+class CountingPassThrough implements Transform {
+  readonly id = 'count#0';
+  private count = 0;
+  process(reading: PendingReading) {
+    this.count += 1;
+    return pass(reading);
+  }
+  checkpoint(): StateOp[] {
+    return [{ type: 'put', key: 'count', value: String(this.count) }];
+  }
+  restore(state: ReadonlyMap<string, string>): void {
+    this.count = Number(state.get('count') ?? 0);
+  }
+}
+
 describe('the way in lets go of messages and readings before their commit', () => {
   it('the broker path (admitThen): the messages and payloads, while the devices still wait for their acks', async () => {
     const { buffer, held, release } = await heldBuffer();
@@ -111,6 +130,21 @@ describe('the way in lets go of messages and readings before their commit', () =
     release();
     await expect(Promise.all(settled)).resolves.toEqual(['stored']);
     expect(buffer.stats().buffered).toBe(COUNT);
+  });
+
+  it('through a stateful chain, which takes turns until each batch is submitted', async () => {
+    const { buffer, held, release } = await heldBuffer();
+    const chain = new TransformChain([new CountingPassThrough()], { clock: systemClock, logger, metrics: new Metrics() });
+    const admission = new Admission(buffer, decode, new Metrics(), logger, undefined, chain);
+    const settled: Array<Promise<unknown>> = [];
+    const refs = admitReadings(admission, settled);
+    await held();
+    await collectGarbage();
+    expect(alive(refs)).toBe(0);
+    release();
+    await expect(Promise.all(settled)).resolves.toEqual(['stored']);
+    expect(buffer.stats().buffered).toBe(COUNT);
+    expect((await buffer.readState()).get('count#0!count')).toBe(String(COUNT));
   });
 
   it('the buffer: an append keeps the records it encoded, not the readings', async () => {
