@@ -16,8 +16,10 @@ import path from 'node:path';
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-// The shipped transforms register themselves on import (the gateway gets them through its config module).
+// The shipped transforms register themselves on import, their factories and their config schemas apart (the
+// gateway gets both through its config module; the running gateway never loads the schemas).
 import '../src/pipeline/transforms/index.js';
+import '../src/pipeline/transforms/schemas.js';
 import { rulesSchema } from '../src/analytics/rules/config.js';
 import { buildRules } from '../src/analytics/rules/rule-transform.js';
 import { ManualClock } from '../src/core/clock.js';
