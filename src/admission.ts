@@ -422,7 +422,6 @@ export interface AdmitOutcome {
 /** Told once whether an admitted message is stored: null when it is durable, the error when it is not. */
 export type AdmitCallback = (err: unknown) => void;
 
-/** Calls every callback of a gathered batch; one that throws is logged and does not keep the rest from theirs. */
 /** What inTurn holds in place of a batch's run once it has run: the closure refers to the readings. */
 function ranAlready(): never {
   throw new Error('a batch ran twice');
@@ -434,6 +433,7 @@ interface Gathered {
   dones: AdmitCallback[];
 }
 
+/** Calls every callback of a gathered batch; one that throws is logged and does not keep the rest from theirs. */
 function settleGathered(dones: readonly AdmitCallback[], err: unknown, logger: Logger): void {
   for (const done of dones) {
     try {

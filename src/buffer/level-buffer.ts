@@ -336,7 +336,7 @@ export class LevelBuffer implements DurableBuffer {
   async read(lane: Lane, afterSeq: number, max: number, opts: ReadOptions = {}): Promise<StoredRecord[]> {
     // Only committed records are visible: a sink must never send what could still be lost.
     const upTo = Math.min(this.lastCommitted[lane], opts.upTo ?? Infinity);
-    this.tail.noteRead(lane, afterSeq);
+    this.noteReached(lane, afterSeq);
     if (opts.reader === 'live') this.liveFrom[lane] = Math.min(this.liveFrom[lane], afterSeq + 1);
     else if (afterSeq >= this.liveFrom[lane]) this.liveFrom[lane] = Infinity; // the default reader has caught up
     if (upTo <= afterSeq) return [];
@@ -364,8 +364,16 @@ export class LevelBuffer implements DurableBuffer {
 
   /** The tail learns how far the reads have come (it keeps records only while a reader is within reach). */
   private noteKept(lane: Lane, records: StoredRecord[]): StoredRecord[] {
-    if (records.length > 0) this.tail.noteRead(lane, records[records.length - 1]!.seq);
+    if (records.length > 0) this.noteReached(lane, records[records.length - 1]!.seq);
     return records;
+  }
+
+  /**
+   * A reader at its lane's last commit has reached every sequence committed so far, since the sequences in
+   * between are the other lane's. Without this, a lane of rare records (alarms) would always look far behind.
+   */
+  private noteReached(lane: Lane, seq: number): void {
+    this.tail.noteRead(lane, seq >= this.lastCommitted[lane] ? Math.max(seq, this.lastCommitted.alarm, this.lastCommitted.telemetry) : seq);
   }
 
   private keptOf(lane: Lane, records: StoredRecord[], opts: ReadOptions): StoredRecord[] {
