@@ -72,18 +72,26 @@ function admitMessages(admission: Admission, settled: unknown[]): Array<WeakRef<
   return refs;
 }
 
-function admitReadings(admission: Admission, settled: Array<Promise<unknown>>): Array<WeakRef<object>> {
+/** Builds readings and hands them to `submit` (the admission or the buffer), keeping only weak references. */
+function submitReadings(submit: (readings: PendingReading[]) => Promise<unknown>, settled: Array<Promise<unknown>>): Array<WeakRef<object>> {
   const readings: PendingReading[] = [];
   for (let i = 0; i < COUNT; i++) readings.push({ deviceId: `d${i}`, topic: `devices/d${i}/t`, receivedAt: 1_700_000_000_000 + i, values: { i, text: 'x'.repeat(40) } });
-  settled.push(admission.admitReadings('serial', readings));
+  settled.push(submit(readings));
   return readings.flatMap((r) => [new WeakRef(r), new WeakRef(r.values)]);
 }
 
-function appendReadings(buffer: LevelBuffer, settled: Array<Promise<unknown>>): Array<WeakRef<object>> {
-  const readings: PendingReading[] = [];
-  for (let i = 0; i < COUNT; i++) readings.push({ deviceId: `d${i}`, topic: `devices/d${i}/t`, receivedAt: 1_700_000_000_000 + i, values: { i, text: 'x'.repeat(40) } });
-  settled.push(buffer.append(readings));
-  return readings.flatMap((r) => [new WeakRef(r), new WeakRef(r.values)]);
+/** While the commit is held: nothing of `refs` is left after collecting garbage. */
+async function expectCollectedWhileHeld(held: () => Promise<void>, refs: ReadonlyArray<WeakRef<object>>): Promise<void> {
+  await held();
+  await collectGarbage();
+  expect(alive(refs)).toBe(0);
+}
+
+/** Once the commit goes ahead: every submission stored, all of it buffered. */
+async function expectStoredOnRelease(buffer: LevelBuffer, release: () => void, settled: Array<Promise<unknown>>): Promise<void> {
+  release();
+  await expect(Promise.all(settled)).resolves.toEqual(['stored']);
+  expect(buffer.stats().buffered).toBe(COUNT);
 }
 
 /** Stateful, and passes every reading on: counts them, checkpointing the count with each batch. */
@@ -108,10 +116,8 @@ describe('the way in lets go of messages and readings before their commit', () =
     const admission = new Admission(buffer, decode, new Metrics(), logger);
     const settled: unknown[] = [];
     const refs = admitMessages(admission, settled);
-    await held();
-    await collectGarbage();
+    await expectCollectedWhileHeld(held, refs);
     expect(settled).toEqual([]);
-    expect(alive(refs)).toBe(0);
     release();
     await buffer.settled();
     await expect.poll(() => settled.length).toBe(COUNT);
@@ -123,13 +129,9 @@ describe('the way in lets go of messages and readings before their commit', () =
     const { buffer, held, release } = await heldBuffer();
     const admission = new Admission(buffer, decode, new Metrics(), logger);
     const settled: Array<Promise<unknown>> = [];
-    const refs = admitReadings(admission, settled);
-    await held();
-    await collectGarbage();
-    expect(alive(refs)).toBe(0);
-    release();
-    await expect(Promise.all(settled)).resolves.toEqual(['stored']);
-    expect(buffer.stats().buffered).toBe(COUNT);
+    const refs = submitReadings((readings) => admission.admitReadings('serial', readings), settled);
+    await expectCollectedWhileHeld(held, refs);
+    await expectStoredOnRelease(buffer, release, settled);
   });
 
   it('through a stateful chain, which takes turns until each batch is submitted', async () => {
@@ -137,25 +139,18 @@ describe('the way in lets go of messages and readings before their commit', () =
     const chain = new TransformChain([new CountingPassThrough()], { clock: systemClock, logger, metrics: new Metrics() });
     const admission = new Admission(buffer, decode, new Metrics(), logger, undefined, chain);
     const settled: Array<Promise<unknown>> = [];
-    const refs = admitReadings(admission, settled);
-    await held();
-    await collectGarbage();
-    expect(alive(refs)).toBe(0);
-    release();
-    await expect(Promise.all(settled)).resolves.toEqual(['stored']);
-    expect(buffer.stats().buffered).toBe(COUNT);
+    const refs = submitReadings((readings) => admission.admitReadings('serial', readings), settled);
+    await expectCollectedWhileHeld(held, refs);
+    await expectStoredOnRelease(buffer, release, settled);
     expect((await buffer.readState()).get('count#0!count')).toBe(String(COUNT));
   });
 
   it('the buffer: an append keeps the records it encoded, not the readings', async () => {
     const { buffer, held, release } = await heldBuffer();
     const settled: Array<Promise<unknown>> = [];
-    const refs = appendReadings(buffer, settled);
-    await held();
-    await collectGarbage();
-    expect(alive(refs)).toBe(0);
-    release();
-    await expect(Promise.all(settled)).resolves.toEqual(['stored']);
+    const refs = submitReadings((readings) => buffer.append(readings), settled);
+    await expectCollectedWhileHeld(held, refs);
+    await expectStoredOnRelease(buffer, release, settled);
     const records = await buffer.read('telemetry', 0, 1_000);
     expect(records.map((r) => (JSON.parse(r.data.toString('utf8')) as { values: { i: number } }).values.i)).toEqual(Array.from({ length: COUNT }, (_, i) => i));
   });
