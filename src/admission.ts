@@ -119,7 +119,9 @@ export class Admission {
    * function keeps its parameters and locals alive until it resumes, here the messages and readings until
    * their commit. In a burst that is a young-generation collection or two later, so each of them was copied
    * by the scavenger and often promoted to the old space (issue "Pi-class efficiency"). Once the buffer has
-   * encoded the records, what waits for the commit is the records and the devices' callbacks.
+   * encoded the records, what waits for the commit is the records and the devices' callbacks. A synchronous
+   * throw still becomes a rejection, by try/catch: a wrapping closure would capture the messages, and the
+   * callbacks made inside it would keep them alive through its context.
    */
   admitBatch(raws: readonly RawMessage[], signal?: AbortSignal, decode: DecodeOptions = this.decode): Promise<AdmitOutcome> {
     try {

@@ -8,8 +8,8 @@ import type { BufferStore } from '../../src/buffer/open-store.js';
 export function holdableStore(): { store: BufferStore; hold(): () => void; held(): Promise<void> } {
   const store = new MemoryLevel<string, string>({ valueEncoding: 'utf8' });
   let gate: Promise<void> | null = null;
-  let arrived: (() => void) | null = null;
-  let arrival: Promise<void> = new Promise<void>((resolve) => (arrived = resolve));
+  let arrived!: () => void;
+  let arrival = new Promise<void>((resolve) => (arrived = resolve));
   const batch = store.batch.bind(store) as (...args: unknown[]) => unknown;
   (store as unknown as { batch: (...args: unknown[]) => unknown }).batch = (...args: unknown[]) => {
     const chained = batch(...args) as { write: (opts?: unknown) => Promise<void> };
@@ -17,7 +17,7 @@ export function holdableStore(): { store: BufferStore; hold(): () => void; held(
     const write = chained.write.bind(chained);
     chained.write = async (opts?: unknown) => {
       if (gate) {
-        arrived?.();
+        arrived();
         await gate;
       }
       return write(opts);
