@@ -21,7 +21,7 @@ export class ScriptedRecordPort implements RecordPort {
   async putRecords(_name: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
     this.calls.push([...entries]);
     const step = this.script.shift();
-    return step ? step(entries, signal) : entries.map((_, i) => ({ ok: true, shardId: 'shardId-000000000000', sequenceNumber: String(i) }));
+    return step ? step(entries, signal) : entries.map((_, i) => ({ ok: true, shardId: 'shardId-000000000000' }));
   }
 
   close(): void {}
@@ -100,7 +100,7 @@ export function sinkContract(name: string, make: () => SinkUnderTest | Promise<S
 
     it('marks exactly the refused entries for retry (a partial failure)', async () => {
       const { sink, port } = await started();
-      port.then((entries) => entries.map((_, i) => (i === 1 ? { ok: false, errorCode: 'InternalFailure', errorMessage: 'scripted' } : { ok: true, shardId: 'shardId-000000000000', sequenceNumber: String(i) })));
+      port.then((entries) => entries.map((_, i) => (i === 1 ? { ok: false, errorCode: 'InternalFailure', errorMessage: 'scripted' } : { ok: true, shardId: 'shardId-000000000000' })));
       const plan = sink.plan([1, 2, 3].map((s) => pending(record(s))));
       const stopping = new AbortController();
       // The backoff after a partial failure is waited out inside send; stopping ends it at once.

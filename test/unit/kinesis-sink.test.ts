@@ -27,8 +27,8 @@ interface SentEntry {
 /** One scripted answer: results for the entries, or an error thrown for the whole call. */
 type Step = ((entries: readonly PutEntry[], signal: AbortSignal) => PutEntryResult[] | Promise<PutEntryResult[]>) | { throw: Error };
 
-const ok = (i: number): PutEntryResult => ({ ok: true, shardId: 'shardId-000000000000', sequenceNumber: String(i) });
-const allOk = (entries: readonly PutEntry[]): PutEntryResult[] => entries.map((_, i) => ok(i));
+const ok: PutEntryResult = { ok: true, shardId: 'shardId-000000000000' };
+const allOk = (entries: readonly PutEntry[]): PutEntryResult[] => entries.map(() => ok);
 
 function awsError(name: string, message = `${name} (scripted)`): Error {
   const err = new Error(message);
@@ -124,7 +124,7 @@ describe('KinesisSink: partial failures', () => {
   it('resends exactly the refused entries, then commits through the last sequence', async () => {
     const { buffer, port, metrics, sink } = await harness([1, 2, 3, 4, 5].map((i) => reading(i)));
     port.script.push((entries) =>
-      entries.map((_, i) => (i === 1 || i === 3 ? { ok: false, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'Rate exceeded for shard' } : ok(i))),
+      entries.map((_, i) => (i === 1 || i === 3 ? { ok: false, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'Rate exceeded for shard' } : ok)),
     );
 
     await sink.start();
@@ -152,7 +152,7 @@ describe('KinesisSink: partial failures', () => {
     const { buffer, port, sink } = await harness([1, 2, 3].map((i) => reading(i)));
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    port.script.push((entries) => entries.map((_, i) => (i === 1 ? { ok: false, errorCode: 'InternalFailure', errorMessage: 'x' } : ok(i))));
+    port.script.push((entries) => entries.map((_, i) => (i === 1 ? { ok: false, errorCode: 'InternalFailure', errorMessage: 'x' } : ok)));
     // The resend waits until the test has looked at the cursor.
     port.script.push(async (entries) => {
       await released;

@@ -49,7 +49,7 @@ export class SdkFirehosePort implements RecordPort {
       throw Object.assign(new Error(`PutRecordBatch answered ${responses.length} results for ${entries.length} records`), { name: 'InternalFailure' });
     }
     return responses.map((r): PutEntryResult =>
-      r.ErrorCode ? { ok: false, errorCode: r.ErrorCode, errorMessage: r.ErrorMessage ?? '' } : { ok: true, shardId: '', sequenceNumber: r.RecordId ?? '' },
+      r.ErrorCode ? { ok: false, errorCode: r.ErrorCode, errorMessage: r.ErrorMessage ?? '' } : { ok: true, shardId: '' },
     );
   }
 

@@ -4,6 +4,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { internalFailure } from './classify.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
+import { putRecordsResults } from './put-records-reply.js';
 import { keepAliveAgents, type SdkKinesisPort } from './sdk-port.js';
 import type { ShardRange } from './shard-map.js';
 
@@ -18,13 +19,6 @@ const SKEW_CORRECTION_MS = 300_000;
 const MEASURABLE_SKEW_MS = 2_000;
 // A PutRecords reply is about 80 bytes per entry (500 entries per call); a reply far beyond that is not one.
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
-
-interface ReplyRecord {
-  ShardId?: string;
-  SequenceNumber?: string;
-  ErrorCode?: string;
-  ErrorMessage?: string;
-}
 
 /**
  * PutRecords without the SDK's per-entry work. The SDK builds an object per entry, base64-encodes through
@@ -224,28 +218,6 @@ export function putRecordsBody(streamName: string, entries: readonly PutEntry[])
 /** Characters of the padded base64 encoding of `bytes` bytes. */
 function base64Length(bytes: number): number {
   return 4 * Math.ceil(bytes / 3);
-}
-
-/** One result per entry, in order, as the PutRecords contract says; anything else is an InternalFailure. */
-export function putRecordsResults(body: string, expected: number): PutEntryResult[] {
-  let parsed: { Records?: ReplyRecord[] };
-  try {
-    parsed = JSON.parse(body) as { Records?: ReplyRecord[] };
-  } catch {
-    throw internalFailure(`PutRecords answered a body that is not JSON: ${body.slice(0, 120)}`);
-  }
-  const records = Array.isArray(parsed?.Records) ? parsed.Records : [];
-  if (records.length !== expected) {
-    throw internalFailure(`PutRecords answered ${records.length} results for ${expected} entries`);
-  }
-  const results = new Array<PutEntryResult>(expected);
-  for (let i = 0; i < expected; i++) {
-    const r = records[i]!;
-    results[i] = r.ErrorCode
-      ? { ok: false, errorCode: r.ErrorCode, errorMessage: r.ErrorMessage ?? '' }
-      : { ok: true, shardId: r.ShardId ?? '', sequenceNumber: r.SequenceNumber ?? '' };
-  }
-  return results;
 }
 
 /**

@@ -9,8 +9,12 @@ export interface PutEntry {
   data: Uint8Array;
 }
 
-/** One result per entry, same length and order as the request (PutRecords response contract). */
-export type PutEntryResult = { ok: true; shardId: string; sequenceNumber: string } | { ok: false; errorCode: string; errorMessage: string };
+/**
+ * One result per entry, same length and order as the request (PutRecords response contract). Read only: a
+ * port may hand the same accepted result to every entry of a shard. The sequence number an accepted record
+ * got is not kept; nothing in the gateway reads it, and it was a string per reading (issue: Pi-class efficiency).
+ */
+export type PutEntryResult = { readonly ok: true; readonly shardId: string } | { readonly ok: false; readonly errorCode: string; readonly errorMessage: string };
 
 export interface StreamSummary {
   status: string;

@@ -68,7 +68,7 @@ export class SdkKinesisPort implements KinesisPort {
     return records.map((r): PutEntryResult =>
       r.ErrorCode
         ? { ok: false, errorCode: r.ErrorCode, errorMessage: r.ErrorMessage ?? '' }
-        : { ok: true, shardId: r.ShardId ?? '', sequenceNumber: r.SequenceNumber ?? '' },
+        : { ok: true, shardId: r.ShardId ?? '' },
     );
   }
 
