@@ -25,7 +25,11 @@ export class LaneReader {
     const room = maxWindow - this.window.length;
     if (room < minRoom) return null;
     const records = await buffer.read(this.lane, this.readSeq, room, { ...(this.upTo !== undefined ? { upTo: this.upTo } : {}), reader: this.live ? 'live' : 'default' });
-    const readAt = performance.now();
+    // Whole milliseconds (performance.now() counts from the process's start): a small integer sits in the
+    // record's slot, where a fraction is a number object of its own per record, kept while the record waits
+    // and is sent (issue "Pi-class efficiency"). A millisecond less of waiting for a partly filled call is
+    // the only difference.
+    const readAt = Math.floor(performance.now());
     // split -1: not decided yet; present from the start, so the dispatcher setting it adds no property.
     for (const record of records) this.window.push({ record, done: false, sending: false, removed: false, deadLettered: false, readAt, split: -1 });
     if (records.length > 0) this.readSeq = records[records.length - 1]!.seq;

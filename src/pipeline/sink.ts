@@ -23,7 +23,7 @@ export interface Pending {
   removed: boolean;
   /** Handled by moving it to the dead letters rather than by delivery. */
   deadLettered: boolean;
-  /** When it was read from the buffer (performance.now()): a partly filled call waits for its oldest member to be maxAgeMs old. */
+  /** When it was read from the buffer (performance.now(), whole ms): a partly filled call waits for its oldest member to be maxAgeMs old. */
   readAt?: number;
   /**
    * The dispatcher's split for it (sink × partition-key hash), decided the first time it is planned; -1 or
