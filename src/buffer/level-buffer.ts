@@ -11,6 +11,7 @@ import { GroupCommit } from './group-commit.js';
 import { Waiters } from './waiters.js';
 import { openForInspection, openStore } from './open-store.js';
 import { ensurePrivateDir } from './private-dir.js';
+import { shareReadBuffers } from './read-slab.js';
 import {
   BULK_READ,
   DamagedRecordError,
@@ -359,6 +360,7 @@ export class LevelBuffer implements DurableBuffer {
         await this.deadLetterDamaged(key, value, err.message);
       }
     }
+    shareReadBuffers(out);
     return this.noteKept(lane, this.keptOf(lane, out, opts));
   }
 
