@@ -9,10 +9,10 @@ export const SLAB_MAX_RECORD_BYTES = 4 * 1024;
  * Moves the data of records read together into shared buffers, so each record is a view of one of them.
  *
  * LevelDB hands every value of a read over in a buffer of its own: an ArrayBuffer, its backing store and its
- * accounting per record, kept for as long as the record waits in the read window and rides its call. Those
- * outlived young collections and were promoted, and each is visited again by the full collections and their
- * sweeping of array buffers (issue "Pi-class efficiency": in a burst, a tenth less promoted, shorter full
- * collections and about 2 MiB less at the peak). The copy is a few hundred bytes per record.
+ * accounting per record, kept for as long as the record waits in the read window and rides its call. They
+ * live long enough to be promoted, and every full collection visits and sweeps each array buffer (issue
+ * "Pi-class efficiency": in a burst, the full collections' pauses a quarter shorter and the peak 1-4 MiB
+ * lower; bench/RESULTS.md). The copy is a few hundred bytes per record.
  *
  * A shared buffer lives while any of its records does: one record that keeps being retried holds up to
  * SLAB_BYTES of its neighbours' data. Large records keep their own buffer, where the overhead is small

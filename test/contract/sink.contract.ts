@@ -21,7 +21,7 @@ export class ScriptedRecordPort implements RecordPort {
   async putRecords(_name: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
     this.calls.push([...entries]);
     const step = this.script.shift();
-    return step ? step(entries, signal) : entries.map((_, i) => ({ ok: true, shardId: 'shardId-000000000000' }));
+    return step ? step(entries, signal) : entries.map(() => ({ ok: true, shardId: 'shardId-000000000000' }));
   }
 
   close(): void {}

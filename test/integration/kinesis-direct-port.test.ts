@@ -100,7 +100,7 @@ describe('direct PutRecords port', () => {
     const { port, client } = portFor(endpoint, credentials);
 
     const results = await port.putRecords('signed', entries, AbortSignal.timeout(5_000));
-    expect(results).toEqual(entries.map((_, i) => ({ ok: true, shardId: 'shardId-000000000000' })));
+    expect(results).toEqual(entries.map(() => ({ ok: true, shardId: 'shardId-000000000000' })));
 
     const got = fake.requests[0]!;
     expect(got.headers['x-amz-target']).toBe('Kinesis_20131202.PutRecords');

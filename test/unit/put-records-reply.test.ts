@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { putRecordsResults } from '../../src/sinks/kinesis/put-records-reply.js';
+import { putRecordsResults, scanReply } from '../../src/sinks/kinesis/put-records-reply.js';
 import type { PutEntryResult } from '../../src/sinks/kinesis/port.js';
 
 /** What a reply means, read the plain way: a refusal where there is an error code, else the shard it landed in. */
@@ -31,6 +31,19 @@ describe('PutRecords reply', () => {
     expect(results[1]).toBe(results[0]);
     expect(results[3]).toBe(results[0]);
     expect(results[2]).not.toBe(results[0]);
+  });
+
+  it('reads replies as Kinesis and its emulators write them in place, compact or spaced, not by JSON.parse', () => {
+    const records = [accepted(0, 0), throttled(1), accepted(1, 2), { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' }, accepted(1, 4)];
+    const compact = JSON.stringify({ FailedRecordCount: 2, Records: records, EncryptionType: 'KMS' });
+    const kinesalite = JSON.stringify({ FailedRecordCount: 0, Records: [{ ShardId: 'shardId-000000000000', SequenceNumber: seq(1) }] });
+    for (const body of [compact, compact.replace(/[:,]/g, '$& '), ` ${compact.replace(/[{}[\]]/g, ' $& ')} `, kinesalite, '{"Records":[]}', '{}']) {
+      expect(scanReply(body), body).toEqual(reference(body === '{}' ? '{"Records":[]}' : body));
+    }
+    // What it leaves to JSON.parse: escapes, other whitespace, nested values, anything not JSON.
+    for (const body of [JSON.stringify({ Records: [{ ErrorCode: 'X', ErrorMessage: 'a "quoted" word' }] }), '{\n"Records":[]}', '{"Records":[{"ShardId":"s","X":{}}]}', '{"Records":[', 'null']) {
+      expect(scanReply(body), body).toBeNull();
+    }
   });
 
   it('keeps each refusal with its code and message, in its place', () => {
@@ -71,9 +84,11 @@ describe('PutRecords reply', () => {
       fc.record({ ShardId: fc.string({ maxLength: 12 }) }, { requiredKeys: [] }),
     );
     const reply = fc.record({ FailedRecordCount: fc.nat(500), Records: fc.array(record, { maxLength: 60 }), EncryptionType: fc.constantFrom('NONE', 'KMS') }, { requiredKeys: ['Records'] });
+    // Compact, spaced after every colon and comma (as some writers do; strings change alike for both readers), or indented.
+    const layouts = [(json: string) => json, (json: string) => json.replace(/[:,]/g, '$& '), (json: string) => JSON.stringify(JSON.parse(json), null, 1)];
     fc.assert(
-      fc.property(reply, fc.constantFrom(undefined, 1, '\t'), (r, space) => {
-        const body = JSON.stringify(r, null, space);
+      fc.property(reply, fc.constantFrom(...layouts), (r, layout) => {
+        const body = layout(JSON.stringify(r));
         expect(putRecordsResults(body, r.Records.length)).toEqual(reference(body));
       }),
       { numRuns: 300 },

@@ -11,8 +11,8 @@ interface ReplyRecord {
  * One result per entry, in order, as the PutRecords contract says; anything else is an InternalFailure.
  *
  * A reply is read in place: accepted entries of one shard share one result, and neither the reply's tree nor
- * a `SequenceNumber` string per entry is built. `JSON.parse` made both, about 100 bytes per reading that
- * outlived young collections while the call's outcome was handled (issue: Pi-class efficiency). What the
+ * a `SequenceNumber` string per entry is built. `JSON.parse` made both, about 100 bytes per reading, and a
+ * burst promoted an eighth more to the old space with them (issue: Pi-class efficiency; bench/RESULTS.md). What the
  * reader does not recognise (an escaped string, a nested value, a literal where a string belongs) is read by
  * `JSON.parse` instead, so the answer never depends on which of the two read it.
  */
@@ -61,9 +61,10 @@ const [OTHER, SHARD_ID, ERROR_CODE, ERROR_MESSAGE] = [0, 1, 2, 3] as const;
 /**
  * Reads `{…,"Records":[{"ShardId":…,"SequenceNumber":…} | {"ErrorCode":…,"ErrorMessage":…},…],…}` with any
  * order of members and spaces between tokens, as AWS writes it. Returns null for anything else, including a
- * body that is not JSON at all, which the plain reading then reports.
+ * body that is not JSON at all, which the plain reading then reports. Exported for its tests: that replies
+ * as Kinesis writes them are read in place, not by the plain reading.
  */
-function scanReply(body: string): PutEntryResult[] | null {
+export function scanReply(body: string): PutEntryResult[] | null {
   // An escape anywhere: the plain reading decides. One search of the body, not a test per character (a
   // character class over the body cost a quarter of reading it). A raw control character inside a string,
   // which JSON forbids and AWS does not send, is not looked for.
@@ -132,7 +133,7 @@ function scanRecords(s: Scanner): PutEntryResult[] | null {
   return s.take(0x5d) ? results : null;
 }
 
-/** A cursor over the reply's text; every method leaves it after the whitespace that follows what it read. */
+/** A cursor over the reply's text; every method leaves it after the spaces that follow what it read. */
 class Scanner {
   at = 0;
   /** The end (exclusive) of the contents of the string stringSpan last read. */
