@@ -15,10 +15,12 @@ export const SLAB_MAX_RECORD_BYTES = 4 * 1024;
  * lower; bench/RESULTS.md). The copy is a few hundred bytes per record.
  *
  * A shared buffer lives while any of its records does: one record that keeps being retried holds up to
- * SLAB_BYTES of its neighbours' data. Large records keep their own buffer, where the overhead is small
- * beside the data anyway.
+ * SLAB_BYTES of its neighbours' data. Large records, and a record read alone, keep their own buffer: there
+ * the overhead is small beside the data, or nothing would be shared.
  */
 export function shareReadBuffers(records: StoredRecord[]): void {
+  // A lone record would trade its buffer for another of the same size (a steady rate reads one or a few).
+  if (records.length < 2) return;
   let slab: Buffer | null = null;
   let at = 0;
   for (let i = 0; i < records.length; i++) {

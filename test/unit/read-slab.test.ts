@@ -47,6 +47,13 @@ describe('records read together share their data buffers', () => {
     expect(slabs[1]!.byteLength).toBe(small.slice(perSlab).reduce((sum, r) => sum + r.data.length, 0));
   });
 
+  it('leaves a record read alone in its own buffer: there is nothing to share it with', () => {
+    const record = readRecord(1, json(1, 100));
+    const before = record.data;
+    shareReadBuffers([record]);
+    expect(record.data).toBe(before);
+  });
+
   it('handles empty data and an empty read', () => {
     const records = [readRecord(1, Buffer.alloc(0)), readRecord(2, json(2, 30))];
     shareReadBuffers(records);

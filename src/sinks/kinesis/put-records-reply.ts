@@ -12,9 +12,9 @@ interface ReplyRecord {
  *
  * A reply is read in place: accepted entries of one shard share one result, and neither the reply's tree nor
  * a `SequenceNumber` string per entry is built. `JSON.parse` made both, about 100 bytes per reading, and a
- * burst promoted an eighth more to the old space with them (issue: Pi-class efficiency; bench/RESULTS.md). What the
- * reader does not recognise (an escaped string, a nested value, a literal where a string belongs) is read by
- * `JSON.parse` instead, so the answer never depends on which of the two read it.
+ * burst promoted an eighth more to the old space with them (issue: Pi-class efficiency; bench/RESULTS.md).
+ * What the reader does not recognise (an escaped string, a nested value, a literal where a string belongs)
+ * is read by `JSON.parse` instead, so the answer never depends on which of the two read it.
  */
 export function putRecordsResults(body: string, expected: number): PutEntryResult[] {
   const scanned = scanReply(body);
@@ -56,7 +56,11 @@ function acceptedIn(accepted: Map<string, PutEntryResult>, shardId: string): Put
 type AcceptedResult = Extract<PutEntryResult, { ok: true }>;
 
 const QUOTE = 0x22;
-const [OTHER, SHARD_ID, ERROR_CODE, ERROR_MESSAGE] = [0, 1, 2, 3] as const;
+// The members of a result that are read; the rest (SequenceNumber, anything new) is skipped.
+const OTHER = 0;
+const SHARD_ID = 1;
+const ERROR_CODE = 2;
+const ERROR_MESSAGE = 3;
 
 /**
  * Reads `{…,"Records":[{"ShardId":…,"SequenceNumber":…} | {"ErrorCode":…,"ErrorMessage":…},…],…}` with any
