@@ -8,6 +8,7 @@ import { planCall } from '../../src/sinks/kinesis/plan-call.js';
 import type { Pending } from '../../src/pipeline/sink.js';
 import { ShardMap } from '../../src/sinks/kinesis/shard-map.js';
 import { pacedBurst, ShardPacer, shardNamedIn, UNKNOWN_SHARD } from '../../src/sinks/kinesis/shard-pacer.js';
+import { SlidingWindow } from '../../src/core/sliding-window.js';
 import { TokenBucket } from '../../src/core/token-bucket.js';
 import { mulberry32 } from '../../device-sim/model/random.js';
 
@@ -314,14 +315,16 @@ describe('ShardPacer', () => {
 
   it('calls a call quick within half the time a saturated shard takes to gather a chunk, whatever the rate', () => {
     const quick = (share: number, recordsPerSecond: number) => new ShardPacer({ recordsPerSecond, bytesPerSecond: 1024 * 1024, share }).quickCallMs();
-    // A chunk is the burst, what the limit leaves above the paced rate: 111 ms of it at share 0.9, 1 s at 0.5, 100 ms at 1.
-    expect(quick(0.9, 1000)).toBeCloseTo(55.6, 1);
-    expect(quick(0.9, 200)).toBeCloseTo(55.6, 1);
+    // A chunk is the burst, half the limit or what the limit leaves above the paced rate if more: 556 ms of
+    // the rate at share 0.9, 1 s at 0.5 (both rules agree), 500 ms at 1, 2.33 s at 0.3 (the headroom).
+    expect(quick(0.9, 1000)).toBeCloseTo(277.8, 1);
+    expect(quick(0.9, 200)).toBeCloseTo(277.8, 1);
     expect(quick(0.5, 1000)).toBeCloseTo(500, 5);
-    expect(quick(1, 1000)).toBeCloseTo(50, 5);
+    expect(quick(1, 1000)).toBeCloseTo(250, 5);
+    expect(quick(0.3, 1000)).toBeCloseTo(1166.7, 1);
   });
 
-  it('never lets one second carry more than the shard limit: the burst is what the limit leaves above the paced rate', () => {
+  it('never lets one second carry more than the shard limit, though the bucket holds half of it', () => {
     const clock = manualClock();
     const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });
     pacer.setMap(twoShards());
@@ -331,9 +334,96 @@ describe('ShardPacer', () => {
       while (pacer.tryTake('shardId-000000000000', 10) && taken < 10_000) taken += 1;
       clock.advance(1);
     }
-    // 100 in the bucket at the start, then 900/s: at most the limit in the second.
+    // 500 in the bucket at the start, then 900/s: the bucket alone would let 1,400 through; the sliding
+    // second holds it at the limit.
     expect(taken).toBeLessThanOrEqual(1000);
     expect(taken).toBeGreaterThanOrEqual(990);
+  });
+
+  interface Allowance {
+    /** Whether `n` records can be taken now. */
+    ready(n: number): boolean;
+    take(): boolean;
+  }
+
+  /**
+   * Calls at virtual time (20 s in 1 ms steps): a call of `sizeOf(i)` records leaves as soon as that much can
+   * be taken, each record taken one by one. Returns each call's take time and size.
+   */
+  function drainInCalls(clock: { advance: (ms: number) => void }, allowance: Allowance, sizeOf: (call: number) => number): Array<{ at: number; size: number }> {
+    const calls: Array<{ at: number; size: number }> = [];
+    for (let ms = 0; ms < 20_000; ms++) {
+      const size = sizeOf(calls.length);
+      if (allowance.ready(size)) {
+        let n = 0;
+        while (n < size && allowance.take()) n += 1;
+        expect(n).toBe(size);
+        calls.push({ at: ms, size });
+      }
+      clock.advance(1);
+    }
+    return calls;
+  }
+
+  /** The most records AWS would count in one of its seconds, the calls arriving `delayOf(i)` ms after they were taken, over every phase of its clock against ours. */
+  function busiestCountedSecond(calls: Array<{ at: number; size: number }>, delayOf: (call: number) => number): number {
+    let busiest = 0;
+    for (let phase = 0; phase < 1000; phase++) {
+      const perSecond = new Map<number, number>();
+      calls.forEach((c, i) => {
+        const second = Math.floor((c.at + delayOf(i) + phase) / 1000);
+        perSecond.set(second, (perSecond.get(second) ?? 0) + c.size);
+      });
+      busiest = Math.max(busiest, ...perSecond.values());
+    }
+    return busiest;
+  }
+
+  function pacerAllowance(pacer: ShardPacer, shard: string): Allowance {
+    return { ready: (n) => pacer.msUntilRecords(shard, n) === 0, take: () => pacer.tryTake(shard, 10) };
+  }
+
+  it('sends a saturated shard half its limit per call, 1.8 calls a second at share 0.9', () => {
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });
+    pacer.setMap(twoShards());
+    const shard = 'shardId-000000000000';
+    const chunk = pacer.chunkRecords(shard);
+    expect(chunk).toBe(500);
+    const calls = drainInCalls(clock, pacerAllowance(pacer, shard), () => chunk);
+    expect(calls.length).toBeGreaterThanOrEqual(35);
+    expect(calls.length).toBeLessThanOrEqual(37);
+    // Negative control: a call 150 ms behind the two after it (more than the 111 ms margin) puts three calls, 1,500 records, in one second.
+    expect(busiestCountedSecond(calls, (i) => (i === 3 ? 150 : 0))).toBe(1500);
+  });
+
+  it('keeps every second AWS counts within the limit, calls of any size, while transit times differ by less than 1 / share − 1 s', () => {
+    const random = mulberry32(11);
+    const sizes = Array.from({ length: 400 }, () => 1 + Math.floor(random() * 500));
+    const delays = Array.from({ length: 400 }, () => Math.floor(random() * 110));
+    const clock = manualClock();
+    const pacer = new ShardPacer({ recordsPerSecond: 1000, bytesPerSecond: 1024 * 1024, share: 0.9, now: clock.now });
+    pacer.setMap(twoShards());
+    const calls = drainInCalls(clock, pacerAllowance(pacer, 'shardId-000000000000'), (i) => sizes[i]!);
+    expect(calls.length).toBeGreaterThan(50);
+    expect(busiestCountedSecond(calls, (i) => delays[i]!)).toBeLessThanOrEqual(1000);
+    // Never above the paced rate: 20 s carry at most 20 s of 900/s and the burst.
+    expect(calls.reduce((a, c) => a + c.size, 0)).toBeLessThanOrEqual(20 * 900 + 500);
+    // Negative control: the same bucket with a window of one second instead of 1 / share lets the same calls,
+    // as late, put more than the limit in a second.
+    const plainClock = manualClock();
+    const bucket = new TokenBucket(900, plainClock.now, (r) => pacedBurst(r, 0.9));
+    const second = new SlidingWindow(1000, 1000, plainClock.now);
+    const oneSecond: Allowance = {
+      ready: (n) => bucket.msUntil(n) === 0 && second.msUntil(n) === 0,
+      take: () => {
+        if (!second.fits(1) || !bucket.tryTake(1)) return false;
+        second.add(1);
+        return true;
+      },
+    };
+    const plainCalls = drainInCalls(plainClock, oneSecond, (i) => sizes[i]!);
+    expect(busiestCountedSecond(plainCalls, (i) => delays[i]!)).toBeGreaterThan(1000);
   });
 
   it('at share 1 drains at the limit exactly: never more than the limit in any sliding second, no take above the declared burst', () => {
@@ -342,7 +432,7 @@ describe('ShardPacer', () => {
     pacer.setMap(twoShards());
     const burst = pacer.burst('shardId-000000000000').records;
     expect(burst).toBeCloseTo(pacedBurst(1000, 1), 9);
-    expect(burst).toBeCloseTo(100, 9);
+    expect(burst).toBeCloseTo(500, 9);
     const perMs = drainGreedily(clock, 10_000, () => pacer.tryTake('shardId-000000000000', 10));
     expect(busiestWindow(perMs, 1000)).toBeLessThanOrEqual(1000);
     expect(Math.max(...perMs)).toBeLessThanOrEqual(burst);

@@ -222,7 +222,7 @@ interface KeyScan {
 /**
  * The aggregates of aggregate(), over the readings fittingReadings would pass, less those that cannot board
  * a paced call, built without aggregating the whole read window. A shard's aggregates board in order while
- * its bytes allowance lasts, and the allowance never exceeds its burst (the bucket's size; the SecondWindow
+ * its bytes allowance lasts, and the allowance never exceeds its burst (the bucket's size; the SlidingWindow
  * only lowers it). Aggregates only grow as readings join, so one that starts at or beyond the burst (the
  * allowance the ones before it take, summed) can never board: it is dropped, and every later reading of its
  * key with it. The scan ends once every shard the stream has can start no aggregate and each of its live

@@ -1,5 +1,5 @@
 import type { ShardMap } from './shard-map.js';
-import { SecondWindow } from '../../core/second-window.js';
+import { SlidingWindow } from '../../core/sliding-window.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface PacingOptions {
@@ -21,26 +21,47 @@ const MIN_FACTOR = 0.05;
 const RAISE = 0.05;
 const RAISE_EVERY_MS = 200;
 const CUT_EVERY_MS = 1000;
-// The least a bucket may hold, as a share of its rate: two chunks.
-const MIN_BURST = 0.1;
+// A saturated shard is sent its allowance in calls of at least this share of its limit: half a second's worth.
+const MIN_BURST_OF_LIMIT = 0.5;
 // One call at a time while calls return within this fraction of a chunk's time (see quickCallMs).
 const QUICK_CALL_PER_CHUNK = 2;
 
 /**
- * The burst a shard's bucket may hold at a paced `rate` with `share` of the limit: what the limit leaves above
- * the rate, at least MIN_BURST of it. This is the most one call takes from a shard at once, so what lands
- * in any second is at most the limit plus this for each call in flight at its start.
+ * The burst a shard's bucket may hold at a paced `rate` with `share` of the limit (`rate / share`): half the
+ * limit, or what the limit leaves above the rate when that is more. This is the most one call takes from a
+ * shard at once, so what lands in any second is at most the limit plus this for each call in flight at its
+ * start.
+ *
+ * Why half the limit (issue "Pi-class efficiency"): every call costs the same signing, HTTP round trip and
+ * cursor commit however few records it carries. A burst of only the headroom (limit − rate, 100 records at
+ * `share` 0.9) sent a saturated shard 9 calls a second, and those calls were most of a paced drain's CPU;
+ * at half the limit it is 1.8. Whether a late call puts a second that AWS counts over the limit is decided
+ * by the window of 1 / share seconds, not by the burst (windowMs). The burst decides how much is over when a
+ * call is later than the window allows for: one call's worth, refused as throttled and sent again, and the
+ * shard's rate is cut (onThrottled).
  */
 export function pacedBurst(rate: number, share: number): number {
-  return rate * Math.max(1 / share - 1, MIN_BURST);
+  return rate * Math.max(1 / share - 1, MIN_BURST_OF_LIMIT / share);
+}
+
+/**
+ * The span of the window that caps a shard's takes at its limit: 1 / share seconds (1,111 ms at 0.9), which
+ * is also the paced rate in the long run. AWS counts a call when it arrives, not when tidegate took its
+ * allowance, and calls do not all take as long to arrive. The calls AWS counts in one of its seconds were
+ * taken within that second widened by how much their transit times differ, so as long as they differ by
+ * less than 1 / share − 1 seconds (111 ms at 0.9), no second AWS counts holds more than the limit, whatever
+ * the calls' sizes. A one-second window would give that only to calls that divide the limit evenly.
+ */
+export function windowMs(share: number): number {
+  return 1000 / share;
 }
 
 interface ShardState {
   records: TokenBucket;
   bytes: TokenBucket;
-  /** The last second's takes, capped at the shard limit (scaled by `factor`): the bucket alone would let its burst over it. */
-  recordWindow: SecondWindow;
-  byteWindow: SecondWindow;
+  /** The takes of the last windowMs(share), capped at the shard limit (scaled by `factor`): the bucket alone would let its burst over it. */
+  recordWindow: SlidingWindow;
+  byteWindow: SlidingWindow;
   /** Fraction of the configured rate in use: lowered by throttling replies, raised back by successes. */
   factor: number;
   lastCut: number;
@@ -98,11 +119,10 @@ export class ShardPacer {
 
   /**
    * Records worth waiting for before writing to a saturated shard: its whole burst, the most one call may
-   * take from it at once within the limits (about 110 ms of its rate at share 0.9, 100 ms at share 1). Not a
-   * record at a time as tokens trickle in: every call costs the same signing, HTTP round trip and cursor
-   * commit however few records it carries, so a drain's CPU goes with the number of calls (profiled: a
-   * paced 1-shard drain sent 433 calls of 46 records when chunks were 50 ms). The KPL's
-   * RecordMaxBufferedTime plays the same part.
+   * take from it at once within the limits (500 records, 556 ms of its rate at share 0.9). Not a record at a
+   * time as tokens trickle in: every call costs the same signing, HTTP round trip and cursor commit however
+   * few records it carries, so a drain's CPU goes with the number of calls (profiled: a paced 1-shard drain
+   * sent 433 calls of 46 records when chunks were 50 ms). The KPL's RecordMaxBufferedTime plays the same part.
    */
   chunkRecords(shardId: string): number {
     return Math.max(1, Math.floor(pacedBurst(this.state(shardId).records.perSecond, this.opts.share)));
@@ -110,7 +130,7 @@ export class ShardPacer {
 
   /**
    * How quick calls must be for the stream's splits to be planned as one call (Sink.quickCallMs): half the
-   * time a saturated shard takes to gather a chunk (55 ms at share 0.9, whatever the rate). A shard that
+   * time a saturated shard takes to gather a chunk (278 ms at share 0.9, whatever the rate). A shard that
    * opens while such a call is out waits about that long at most, and then boards the next call with the
    * shards that opened with it. One call at a time that took longer than a chunk's time would leave a
    * saturated shard's allowance unused while it is out.
@@ -175,13 +195,14 @@ export class ShardPacer {
     let s = this.shards.get(shardId);
     if (!s) {
       // Bucket and window together: a burst of at most pacedBurst at once, the paced rate in the long run
-      // (share 1: the limit itself), and never more than the limit in any sliding second, as AWS counts.
+      // (share 1: the limit itself), and never more than the limit in any window of 1 / share seconds, so
+      // none in a second as AWS counts it while transit times differ by less than 1 / share − 1 s (windowMs).
       const burst = (rate: number) => pacedBurst(rate, this.opts.share);
       s = {
         records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now, burst),
         bytes: new TokenBucket(this.opts.bytesPerSecond * this.opts.share, this.now, burst),
-        recordWindow: new SecondWindow(this.opts.recordsPerSecond, this.now),
-        byteWindow: new SecondWindow(this.opts.bytesPerSecond, this.now),
+        recordWindow: new SlidingWindow(this.opts.recordsPerSecond, windowMs(this.opts.share), this.now),
+        byteWindow: new SlidingWindow(this.opts.bytesPerSecond, windowMs(this.opts.share), this.now),
         factor: 1,
         lastCut: -Infinity,
         lastRaise: -Infinity,

@@ -1,9 +1,9 @@
 /**
- * What was taken in the last second, to the millisecond: a cap on any sliding one-second window, which a token
- * bucket alone cannot give (it lets its capacity plus one second of refill through in a second). A request
+ * What was taken in the last `spanMs`, to the millisecond: a cap on any sliding window of that span, which a
+ * token bucket alone cannot give (it lets its capacity plus a span of refill through in a span). A request
  * larger than the whole cap goes when the window is empty, so one oversize record still goes (alone).
  */
-export class SecondWindow {
+export class SlidingWindow {
   private readonly times: number[] = [];
   private readonly amounts: number[] = [];
   private head = 0;
@@ -11,6 +11,7 @@ export class SecondWindow {
 
   constructor(
     private cap: number,
+    private readonly spanMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -23,7 +24,7 @@ export class SecondWindow {
   }
 
   /**
-   * Whether `n` more would keep the last second within the cap. `t` lets a caller that checks several windows
+   * Whether `n` more would keep the last span within the cap. `t` lets a caller that checks several windows
    * for one record read the clock once (this runs per record when paced).
    */
   fits(n: number, t = this.now()): boolean {
@@ -35,7 +36,7 @@ export class SecondWindow {
   add(n: number, t = this.now()): void {
     this.prune(t);
     const last = this.times.length - 1;
-    // Takes in the same millisecond share one slot: a backlog at 1,000 records/s stays at most 1,000 slots.
+    // Takes in the same millisecond share one slot: a backlog at 1,000 records/s stays at most a slot per millisecond of the span.
     if (last >= this.head && this.times[last] === t) this.amounts[last]! += n;
     else {
       this.times.push(t);
@@ -50,10 +51,10 @@ export class SecondWindow {
     this.prune(t);
     let sum = this.sum;
     for (let i = this.head; i < this.times.length; i++) {
-      if (this.admits(sum, n)) return i === this.head ? 0 : Math.max(0, this.times[i - 1]! + 1000 - t);
+      if (this.admits(sum, n)) return i === this.head ? 0 : Math.max(0, this.times[i - 1]! + this.spanMs - t);
       sum -= this.amounts[i]!;
     }
-    return this.times.length > this.head ? Math.max(0, this.times[this.times.length - 1]! + 1000 - t) : 0;
+    return this.times.length > this.head ? Math.max(0, this.times[this.times.length - 1]! + this.spanMs - t) : 0;
   }
 
   private admits(sum: number, n: number): boolean {
@@ -62,7 +63,7 @@ export class SecondWindow {
   }
 
   private prune(t: number): void {
-    while (this.head < this.times.length && this.times[this.head]! <= t - 1000) {
+    while (this.head < this.times.length && this.times[this.head]! <= t - this.spanMs) {
       this.sum -= this.amounts[this.head]!;
       this.head += 1;
     }
