@@ -36,7 +36,8 @@ export class SlidingWindow {
   add(n: number, t = this.now()): void {
     this.prune(t);
     const last = this.times.length - 1;
-    // Takes in the same millisecond share one slot: a backlog at 1,000 records/s stays at most a slot per millisecond of the span.
+    // Takes at the same clock reading share one slot; otherwise a slot each, so a window holds at most a
+    // slot per record taken in its span (the records cap bounds both of a shard's windows).
     if (last >= this.head && this.times[last] === t) this.amounts[last]! += n;
     else {
       this.times.push(t);

@@ -164,8 +164,9 @@ describe('Kinesis delivery under faults', () => {
     r.proxy.setFaults({ blackHole: false });
     const { audit } = await waitUntilDrained(r, 'unpaced-limits-stream', expected, 45_000);
     expect(audit.lost).toEqual([]);
-    // The check above is not vacuous: without pacing the offered ledger goes over the limit.
-    expect(r.proxy.stats().peakOfferedShardSecond.records).toBeGreaterThan(AWS_SHARD_LIMITS.recordsPerSecond);
+    // The check above is not vacuous: without pacing the offered ledger goes over the bound the paced run is
+    // held to, the limit and a burst for each call in flight (6,100 and 8,600 records in a second, measured).
+    expect(r.proxy.stats().peakOfferedShardSecond.records).toBeGreaterThan(AWS_SHARD_LIMITS.recordsPerSecond + CONCURRENCY * pacedBurst(AWS_SHARD_LIMITS.recordsPerSecond * SHARE, SHARE));
     expect(r.proxy.stats().peakShardSecond.records).toBeLessThanOrEqual(AWS_SHARD_LIMITS.recordsPerSecond);
   });
 });

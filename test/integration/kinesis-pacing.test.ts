@@ -108,7 +108,7 @@ describe('per-shard pacing and KPL aggregation, end to end', () => {
     // into one window; the pacer's exact bound is proved on virtual time in test/unit/kinesis-pacing.test.ts.
     const transitAllowance = Math.ceil(100 * 0.15);
     expect(peakPerWindow(records, 1000)).toBeLessThanOrEqual(100 + pacedBurst(100, 1) + transitAllowance);
-    // 600 readings over 2 shards at 100/s each, after a burst of 10: about 3 s (it cannot be faster than 2).
+    // 600 readings over 2 shards at 100/s each, after a burst of 50 (half the limit): about 2.5 s (it cannot be faster than 2).
     expect(tookMs).toBeGreaterThanOrEqual(1_800);
     expect(rig.gateway.metrics.get('kinesis_shard_records_total')).toBeGreaterThanOrEqual(600);
   });

@@ -17,9 +17,13 @@ export const UNKNOWN_SHARD = 'unknown';
 // Throttled: the shard's rate is cut to this fraction (at most once per second, as AWS counts per second)...
 const CUT = 0.7;
 const MIN_FACTOR = 0.05;
-// ...and grows back by this much per accepted call (at most every 200 ms) while no new throttle comes.
+// ...and grows back by this much for every 200 ms since the cut's second, counted on accepted calls, while
+// no new throttle comes: by time, not per call, so a shard sent fewer, fuller calls recovers as fast (2 s
+// from 0.7 to 1 after the cut, whatever the calls' rate). One accepted call makes up for at most a second
+// of raises: after a quiet spell there is no evidence the shard takes more.
 const RAISE = 0.05;
 const RAISE_EVERY_MS = 200;
+const MAX_RAISES_PER_CALL = 5;
 const CUT_EVERY_MS = 1000;
 // A saturated shard is sent its allowance in calls of at least this share of its limit: half a second's worth.
 const MIN_BURST_OF_LIMIT = 0.5;
@@ -36,21 +40,22 @@ const QUICK_CALL_PER_CHUNK = 2;
  * cursor commit however few records it carries. A burst of only the headroom (limit − rate, 100 records at
  * `share` 0.9) sent a saturated shard 9 calls a second, and those calls were most of a paced drain's CPU;
  * at half the limit it is 1.8. Whether a late call puts a second that AWS counts over the limit is decided
- * by the window of 1 / share seconds, not by the burst (windowMs). The burst decides how much is over when a
- * call is later than the window allows for: one call's worth, refused as throttled and sent again, and the
- * shard's rate is cut (onThrottled).
+ * by the window of 1 / share seconds, not by the burst (windowMs). The burst decides how much can be over
+ * when calls are later than the window allows for: up to a burst for each call in flight (two with the
+ * default concurrency), refused as throttled and sent again, and the shard's rate is cut (onThrottled).
  */
 export function pacedBurst(rate: number, share: number): number {
   return rate * Math.max(1 / share - 1, MIN_BURST_OF_LIMIT / share);
 }
 
 /**
- * The span of the window that caps a shard's takes at its limit: 1 / share seconds (1,111 ms at 0.9), which
- * is also the paced rate in the long run. AWS counts a call when it arrives, not when tidegate took its
- * allowance, and calls do not all take as long to arrive. The calls AWS counts in one of its seconds were
- * taken within that second widened by how much their transit times differ, so as long as they differ by
- * less than 1 / share − 1 seconds (111 ms at 0.9), no second AWS counts holds more than the limit, whatever
- * the calls' sizes. A one-second window would give that only to calls that divide the limit evenly.
+ * The span of the window that caps a shard's takes at its limit: 1 / share seconds (1,111 ms at 0.9); the
+ * limit over this span is the paced rate. AWS counts a call when it arrives, not when tidegate took its
+ * allowance, and the time between the two (planning, signing, the network, a stalled event loop) is not
+ * the same for every call. The calls AWS counts in one of its seconds were taken within that second widened
+ * by how much those times differ, so while they differ by less than 1 / share − 1 seconds (111 ms at 0.9)
+ * between calls a second or so apart, no second AWS counts holds more than the limit, whatever the calls'
+ * sizes. A one-second window gave that only to calls of one size, spaced by the bucket.
  */
 export function windowMs(share: number): number {
   return 1000 / share;
@@ -65,7 +70,8 @@ interface ShardState {
   /** Fraction of the configured rate in use: lowered by throttling replies, raised back by successes. */
   factor: number;
   lastCut: number;
-  lastRaise: number;
+  /** When the next raise of `factor` is due (a second after a cut, then every RAISE_EVERY_MS). */
+  nextRaiseAt: number;
 }
 
 /**
@@ -159,6 +165,7 @@ export class ShardPacer {
     s.bytes.drain();
     if (t - s.lastCut < CUT_EVERY_MS) return;
     s.lastCut = t;
+    s.nextRaiseAt = t + CUT_EVERY_MS;
     this.setFactor(s, Math.max(MIN_FACTOR, s.factor * CUT));
   }
 
@@ -167,9 +174,12 @@ export class ShardPacer {
     const s = this.state(shardId);
     if (s.factor >= 1) return;
     const t = this.now();
-    if (t - s.lastRaise < RAISE_EVERY_MS || t - s.lastCut < CUT_EVERY_MS) return;
-    s.lastRaise = t;
-    this.setFactor(s, Math.min(1, s.factor + RAISE));
+    if (t < s.nextRaiseAt) return;
+    const due = 1 + Math.floor((t - s.nextRaiseAt) / RAISE_EVERY_MS);
+    const raises = Math.min(due, MAX_RAISES_PER_CALL);
+    // The raises not made up for are forgotten, not carried to the next call.
+    s.nextRaiseAt = due > raises ? t + RAISE_EVERY_MS : s.nextRaiseAt + raises * RAISE_EVERY_MS;
+    this.setFactor(s, Math.min(1, s.factor + raises * RAISE));
   }
 
   /** The burst a shard's buckets may hold now: the most one call takes from it at once (oversize records aside). */
@@ -196,7 +206,8 @@ export class ShardPacer {
     if (!s) {
       // Bucket and window together: a burst of at most pacedBurst at once, the paced rate in the long run
       // (share 1: the limit itself), and never more than the limit in any window of 1 / share seconds, so
-      // none in a second as AWS counts it while transit times differ by less than 1 / share − 1 s (windowMs).
+      // none in a second as AWS counts it while take-to-arrival times differ by less than 1 / share − 1 s
+      // (windowMs).
       const burst = (rate: number) => pacedBurst(rate, this.opts.share);
       s = {
         records: new TokenBucket(this.opts.recordsPerSecond * this.opts.share, this.now, burst),
@@ -205,7 +216,7 @@ export class ShardPacer {
         byteWindow: new SlidingWindow(this.opts.bytesPerSecond, windowMs(this.opts.share), this.now),
         factor: 1,
         lastCut: -Infinity,
-        lastRaise: -Infinity,
+        nextRaiseAt: -Infinity,
       };
       this.shards.set(shardId, s);
     }
