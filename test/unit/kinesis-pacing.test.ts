@@ -128,8 +128,9 @@ function referencePacedPlan(candidates: readonly Pending[], limits: BatchLimits,
  * The paced KPL rule written plainly, as the reference: every reading of a call's bytes is aggregated by
  * key (an aggregate closes when the next reading would take it over maxBytes; one of a single reading goes
  * as a plain record); of each shard, the aggregates that start below its burst (what those before it take,
- * summed) may board; a shard opens when it has records allowance for min(those, chunk), and the open
- * shards' aggregates board in order until the call is full or a shard runs out.
+ * summed) may board; a shard opens when it has records allowance for min(those, chunk) and bytes allowance
+ * for min(their bytes, the burst), and the open shards' aggregates board in order until the call is full or
+ * a shard runs out.
  */
 function referencePacedKplPlan(candidates: readonly Pending[], limits: BatchLimits, maxBytes: number, pacer: ShardPacer): { members: number[][]; tooLarge: number[]; pacedForMs: number | null } {
   const tooLarge: number[] = [];
@@ -169,11 +170,19 @@ function referencePacedKplPlan(candidates: readonly Pending[], limits: BatchLimi
     return start === 0 || start < pacer.burst(shard).bytes;
   });
   const counts = new Map<string, number>();
-  for (const g of boardable) counts.set(pacer.shardOf(g.key), (counts.get(pacer.shardOf(g.key)) ?? 0) + 1);
+  const waitingBytes = new Map<string, number>();
+  for (const g of boardable) {
+    const shard = pacer.shardOf(g.key);
+    counts.set(shard, (counts.get(shard) ?? 0) + 1);
+    waitingBytes.set(shard, (waitingBytes.get(shard) ?? 0) + sizeOf(g));
+  }
   const opened = new Set<string>();
   let held: number | null = null;
   for (const [shard, count] of counts) {
-    const wait = pacer.msUntilRecords(shard, Math.min(count, pacer.chunkRecords(shard)));
+    const wait = Math.max(
+      pacer.msUntilRecords(shard, Math.min(count, pacer.chunkRecords(shard))),
+      pacer.msUntilBytes(shard, Math.min(waitingBytes.get(shard)!, pacer.burst(shard).bytes)),
+    );
     if (wait > 0) held = held === null ? wait : Math.min(held, wait);
     else opened.add(shard);
   }

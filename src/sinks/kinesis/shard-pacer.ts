@@ -151,6 +151,12 @@ export class ShardPacer {
     return Math.max(s.records.msUntil(n), s.recordWindow.msUntil(n));
   }
 
+  /** Milliseconds until the shard's bytes bucket and window hold `n` (0: now); n at most the burst. */
+  msUntilBytes(shardId: string, n: number): number {
+    const s = this.state(shardId);
+    return Math.max(s.bytes.msUntil(n), s.byteWindow.msUntil(n));
+  }
+
   /** Milliseconds until the shard can take one record of `bytes`. */
   msUntil(shardId: string, bytes: number): number {
     const s = this.state(shardId);
