@@ -125,13 +125,14 @@ function pacedEntries<T>(items: readonly T[], keyOf: (item: T) => string, groupO
     shardOf[i] = id;
     let w = waiting.get(id);
     if (!w) waiting.set(id, (w = { count: 0, chunk: pacer.chunkRecords(id), bytes: 0 }));
-    // The aggregates a KPL plan gets are already bounded by each shard's burst: all of them are counted.
-    if (byteChunks) w.bytes += groupOf(items[i]!).size;
-    else if (++w.count === w.chunk && ++full === shards) {
+    if (byteChunks) {
+      // The aggregates a KPL plan gets are already bounded by each shard's burst: all of them are counted.
+      w.count += 1;
+      w.bytes += groupOf(items[i]!).size;
+    } else if (++w.count === w.chunk && ++full === shards) {
       counted = i + 1;
       break;
     }
-    if (byteChunks) w.count += 1;
   }
   const open = new Set<string>();
   let pacedForMs: number | null = null;

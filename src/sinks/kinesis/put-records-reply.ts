@@ -34,8 +34,8 @@ function parsedResults(body: string): PutEntryResult[] {
     throw internalFailure(`PutRecords answered a body that is not JSON: ${body.slice(0, 120)}`);
   }
   const records = parsed !== null && typeof parsed === 'object' && Array.isArray(parsed.Records) ? (parsed.Records as unknown[]) : [];
-  const accepted = new Map<string, PutEntryResult>();
-  return records.map((value, i) => {
+  const accepted = new Map<string, AcceptedResult>();
+  return records.map((value, i): PutEntryResult => {
     // Not an entry's result: the call's outcome is unknown, so all of it goes again rather than count it delivered.
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw internalFailure(`PutRecords answered result ${i} that is not an object`);
     const r = value as ReplyRecord;
@@ -47,13 +47,14 @@ function parsedResults(body: string): PutEntryResult[] {
   });
 }
 
-function acceptedIn(accepted: Map<string, PutEntryResult>, shardId: string): PutEntryResult {
+type AcceptedResult = Extract<PutEntryResult, { ok: true }>;
+
+/** The one accepted result of a shard, made on its first entry. */
+function acceptedIn(accepted: Map<string, AcceptedResult>, shardId: string): AcceptedResult {
   let result = accepted.get(shardId);
   if (!result) accepted.set(shardId, (result = { ok: true, shardId }));
   return result;
 }
-
-type AcceptedResult = Extract<PutEntryResult, { ok: true }>;
 
 const QUOTE = 0x22;
 // The members of a result that are read; the rest (SequenceNumber, anything new) is skipped.
@@ -96,7 +97,7 @@ function scanRecords(s: Scanner): PutEntryResult[] | null {
   if (!s.take(0x5b)) return null; // [
   const results: PutEntryResult[] = [];
   if (s.take(0x5d)) return results; // ]
-  const accepted = new Map<string, PutEntryResult>();
+  const accepted = new Map<string, AcceptedResult>();
   let last: AcceptedResult | null = null;
   do {
     if (!s.take(0x7b)) return null;
@@ -130,7 +131,7 @@ function scanRecords(s: Scanner): PutEntryResult[] | null {
     // Entries of one shard come in runs: the last shard's id is compared in place, not cut out and looked up again.
     const shardLength = shardStart >= 0 ? shardEnd - shardStart : 0;
     if (last === null || last.shardId.length !== shardLength || (shardLength > 0 && !s.text.startsWith(last.shardId, shardStart))) {
-      last = acceptedIn(accepted, shardStart >= 0 ? s.text.slice(shardStart, shardEnd) : '') as AcceptedResult;
+      last = acceptedIn(accepted, shardStart >= 0 ? s.text.slice(shardStart, shardEnd) : '');
     }
     results.push(last);
   } while (s.take(0x2c));
