@@ -1,17 +1,16 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Admission } from './admission.js';
 import { TransformChain } from './pipeline/transform-chain.js';
 import { buildRules } from './analytics/rules/rule-transform.js';
 import { ruleStats } from './analytics/rules/rule-stats.js';
 import { TransformTicker } from './pipeline/transform-ticker.js';
-import { credentialsFromConfig } from './aws/credentials.js';
+import { credentialsFromConfig, defaultCredentialChain } from './aws/credentials.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './core/errors.js';
 import { systemClock } from './core/clock.js';
 import type { Component } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
-import { ensureStream } from './kinesis-local/ensure-stream.js';
+import { ensureStream, type StreamAdmin } from './kinesis-local/ensure-stream.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalEmulator, type LocalEmulator } from './kinesis-local/emulator.js';
 import { compileTopicTemplate } from './normalize/topic-map.js';
 import { createControlHandler } from './control/handler.js';
@@ -25,7 +24,7 @@ import { HealthModel, type GatewayHealth } from './telemetry/health.js';
 import { listDeadLetters } from './buffer/dead-letters.js';
 import { LevelBuffer } from './buffer/level-buffer.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
-import { createKinesisClient, SdkKinesisPort } from './sinks/kinesis/sdk-port.js';
+import { awsKinesisEndpoint } from './sinks/kinesis/aws-endpoint.js';
 import { LeanKinesisPort } from './sinks/kinesis/lean-put-port.js';
 import type { KinesisPort } from './sinks/kinesis/port.js';
 import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
@@ -71,7 +70,7 @@ export class Gateway {
   private webhook: AlarmWebhookDelivery | null = null;
   private emulator: LocalEmulator | null = null;
   /** The client of the bundled emulator, which creates the streams routes name. */
-  private localKinesis: KinesisClient | null = null;
+  private localStreams: StreamAdmin | null = null;
   /** The credentials the AWS clients use when not the standard chain (the AWS IoT credentials provider). */
   private awsCredentials: Awaited<ReturnType<typeof credentialsFromConfig>> = undefined;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -191,9 +190,7 @@ export class Gateway {
     });
     await this.startComponent(new ControlServer(controlSocketPath(config.dataDir), handler, log('control')));
 
-    const client = await this.kinesisClient();
-    const sdkPort = new SdkKinesisPort(client);
-    const port = config.kinesis.putRecords === 'direct' ? new LeanKinesisPort(client, sdkPort) : sdkPort;
+    const port = await this.kinesisPort();
     this.running.push({ id: 'kinesis-client', stop: async () => port.close() });
 
     this.exporter = new PrometheusExporter(metrics, () => this.store.stats());
@@ -429,7 +426,7 @@ export class Gateway {
     for (const route of config.routes) {
       const match = compileRouteMatch(route.match);
       if (route.kinesis !== undefined) {
-        if (this.localKinesis) await ensureStream(this.localKinesis, route.kinesis, config.kinesis.local.shards, AbortSignal.timeout(15_000));
+        if (this.localStreams) await ensureStream(this.localStreams, route.kinesis, config.kinesis.local.shards, AbortSignal.timeout(15_000));
         const stream = this.kinesisDestinationSettings();
         routes.push({ match, destination: { kind: 'kinesis', name: route.kinesis, port: kinesisPort, stream: kinesisPort, ...stream, pacer: stream.pacer() } });
       } else {
@@ -466,7 +463,11 @@ export class Gateway {
     return routes;
   }
 
-  private async kinesisClient(): Promise<KinesisClient> {
+  /**
+   * The Kinesis port: the direct one, which needs no AWS SDK client in the running gateway (issue "Pi-class
+   * efficiency"), or the SDK's (`kinesis.putRecords: sdk`, for comparison), loaded only then.
+   */
+  private async kinesisPort(): Promise<KinesisPort & StreamAdmin & { clockOffsetMs(): number }> {
     const { kinesis } = this.config;
     if (kinesis.endpoint !== 'local') {
       // Aborted on stop, so a credentials request in flight does not hold the shutdown.
@@ -479,21 +480,36 @@ export class Gateway {
         { stream: kinesis.streamName, region: kinesis.region, endpoint: kinesis.endpoint ?? 'AWS', credentialSource: kinesis.credentials?.source ?? 'chain' },
         'forwarding to Amazon Kinesis',
       );
-      return createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}), ...(credentials ? { credentials } : {}) });
+      if (kinesis.putRecords === 'sdk') {
+        const { createKinesisClient, SdkKinesisPort } = await import('./sinks/kinesis/sdk-port.js');
+        return new SdkKinesisPort(createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}), ...(credentials ? { credentials } : {}) }));
+      }
+      const custom = kinesis.endpoint;
+      return new LeanKinesisPort({
+        region: kinesis.region,
+        endpoint: custom ? async () => new URL(custom) : (signal) => awsKinesisEndpoint(kinesis.region, signal),
+        credentials: credentials ?? defaultCredentialChain(kinesis.region),
+      });
     }
     this.emulator = await startLocalEmulator(kinesis.local.host, kinesis.local.port);
     const emulator = this.emulator;
     this.running.push({ id: 'kinesis-emulator', stop: () => emulator.close() });
-    const client = createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs });
-    await ensureStream(client, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
-    this.localKinesis = client;
+    let port: KinesisPort & StreamAdmin & { clockOffsetMs(): number };
+    if (kinesis.putRecords === 'sdk') {
+      const { createKinesisClient, SdkKinesisPort } = await import('./sinks/kinesis/sdk-port.js');
+      port = new SdkKinesisPort(createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs }));
+    } else {
+      port = new LeanKinesisPort({ region: LOCAL_REGION, endpoint: async () => new URL(emulator.endpoint), credentials: LOCAL_CREDENTIALS });
+    }
+    await ensureStream(port, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
+    this.localStreams = port;
     this.logger.warn(
       { endpoint: emulator.endpoint, stream: kinesis.streamName, shards: kinesis.local.shards },
       'readings go to a LOCAL Kinesis emulator in this process (in memory, gone when tidegate stops), not to AWS. ' +
         'To forward to Amazon Kinesis, remove kinesis.endpoint from the config and set kinesis.region and kinesis.streamName; ' +
         'credentials come from the standard AWS chain (environment, profile, instance role)',
     );
-    return client;
+    return port;
   }
 
   private async logStats(): Promise<void> {

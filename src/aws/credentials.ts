@@ -27,6 +27,27 @@ export async function credentialsFromConfig(
 }
 
 /**
+ * The standard AWS chain as an SDK client builds it for itself (@aws-sdk/credential-provider-node's
+ * defaultProvider: it caches what it found and renews it before it expires), for the direct Kinesis port,
+ * which has no SDK client. The chain's modules load on the first call, when a request is first signed, as
+ * they do in a client; a chain that failed to load is loaded again on the next call.
+ */
+export function defaultCredentialChain(region: string): AwsCredentialsProvider {
+  let chain: Promise<AwsCredentialsProvider> | null = null;
+  return async () => {
+    // The region is the one nested clients (STS for a web identity or an assumed role, SSO) call in.
+    chain ??= import('@aws-sdk/credential-provider-node').then(
+      ({ defaultProvider }) => defaultProvider({ parentClientConfig: { region } }),
+      (err: unknown) => {
+        chain = null;
+        throw err;
+      },
+    );
+    return (await chain)();
+  };
+}
+
+/**
  * Whether a call failed because no credentials could be had: the standard chain found none
  * (CredentialsProviderError), or the AWS IoT credentials provider could not hand any out. Nothing can be
  * signed until an operator fixes it, so health says so at once instead of after a run of retries.

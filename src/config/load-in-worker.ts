@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads';
 import { deepFreeze } from '../core/deep-freeze.js';
 import { TidegateError, type TidegateErrorCode } from '../core/errors.js';
+import { startModuleWorker } from '../core/module-worker.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigProblem } from './problem.js';
 import type { Config } from './schema.js';
@@ -38,7 +38,7 @@ export function loadConfigInWorker(file: string, env: NodeJS.ProcessEnv = proces
   // Aborted before or during the load alike: the same error, and no worker left running.
   if (signal.aborted) return Promise.reject(abortedLoad(file, signal));
   const request: LoadRequest = { file, env: { ...env } };
-  const worker = import.meta.url.endsWith('.ts') ? sourceWorker(request) : new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
+  const worker = startModuleWorker(import.meta.url, 'load-worker', request);
   return new Promise<Config>((resolve, reject) => {
     let reply: LoadReply | undefined;
     let failure: unknown;
@@ -58,18 +58,6 @@ export function loadConfigInWorker(file: string, env: NodeJS.ProcessEnv = proces
       reject(asError(reply.error));
     });
   });
-}
-
-/**
- * Run from the TypeScript sources (the tests, `tsx src/main.ts`), the worker is the .ts file beside this
- * one, under tsx's loader registered in the worker itself: a worker does not inherit the hooks that
- * `--import tsx` registered in this thread, nor does it run `--import` given in its execArgv before its
- * own entry module.
- */
-function sourceWorker(request: LoadRequest): Worker {
-  const script = new URL('./load-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: request });
 }
 
 function abortedLoad(file: string, signal: AbortSignal): TidegateError {

@@ -54,7 +54,7 @@ const entries: PutEntry[] = [
   { partitionKey: 'tank-2', data: Buffer.from('xxxxhello-worldyyyy').subarray(4, 15) },
 ];
 
-describe('direct PutRecords port', () => {
+describe('direct Kinesis port', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -62,7 +62,7 @@ describe('direct PutRecords port', () => {
 
   const portFor = (endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = LOCAL_CREDENTIALS): { port: LeanKinesisPort; client: KinesisClient } => {
     const client = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials, requestTimeoutMs: 5_000 });
-    const port = new LeanKinesisPort(client, new SdkKinesisPort(client));
+    const port = new LeanKinesisPort({ region: LOCAL_REGION, endpoint: async () => new URL(endpoint), credentials });
     cleanups.push(() => port.close());
     return { port, client };
   };
@@ -90,6 +90,53 @@ describe('direct PutRecords port', () => {
     const expected = entries.map((e) => ({ key: e.partitionKey, data: Buffer.from(e.data).toString('hex') })).sort((a, b) => a.key.localeCompare(b.key));
     expect(await read('direct')).toEqual(expected);
     expect(await read('via-sdk')).toEqual(expected);
+  });
+
+  it('creates, describes and lists a stream as the SDK port does, and shapes a missing stream as the SDK does', async () => {
+    const emulator: LocalEmulator = await startLocalEmulator('127.0.0.1', 0);
+    cleanups.push(() => emulator.close());
+    const { port, client } = portFor(emulator.endpoint);
+    const sdk = new SdkKinesisPort(client);
+
+    await ensureStream(port, 'made-direct', 3, AbortSignal.timeout(10_000));
+    const summary = await port.describeStream('made-direct', AbortSignal.timeout(5_000));
+    expect(summary).toMatchObject({ status: 'ACTIVE', shards: 3 });
+    expect(summary).toEqual(await sdk.describeStream('made-direct', AbortSignal.timeout(5_000)));
+    const shards = await port.listShards('made-direct', AbortSignal.timeout(5_000));
+    expect(shards).toHaveLength(3);
+    expect(shards).toEqual(await sdk.listShards('made-direct', AbortSignal.timeout(5_000)));
+
+    const missing = await port.describeStream('no-such-stream', AbortSignal.timeout(5_000)).then(() => null, (err: unknown) => err);
+    expect(missing).toMatchObject({ name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } });
+    expect(classifyCallError(missing)).toMatchObject({ kind: 'operator', code: 'ResourceNotFoundException' });
+    const again = await port.createStream('made-direct', 1, AbortSignal.timeout(5_000)).then(() => null, (err: unknown) => err);
+    expect(again).toMatchObject({ name: 'ResourceInUseException' });
+  });
+
+  it('reads every page of ListShards, asking for the next page by its token alone', async () => {
+    const shard = (n: number, ending?: string): object => ({
+      ShardId: `shardId-00000000000${n}`,
+      HashKeyRange: { StartingHashKey: String(n * 100), EndingHashKey: String(n * 100 + 99) },
+      SequenceNumberRange: { StartingSequenceNumber: '1', ...(ending ? { EndingSequenceNumber: ending } : {}) },
+    });
+    const pages = [
+      { Shards: [shard(0, '99'), shard(1)], NextToken: 'page-2' },
+      { Shards: [shard(2)] },
+    ];
+    const fake = new ScriptedKinesis((_, n) => ({ status: 200, body: JSON.stringify(pages[n - 1]) }));
+    const { port } = portFor(await fake.start());
+    cleanups.push(() => fake.close());
+
+    const shards = await port.listShards('paged', AbortSignal.timeout(5_000));
+    expect(shards).toEqual([
+      { shardId: 'shardId-000000000000', startingHashKey: '0', endingHashKey: '99', closed: true },
+      { shardId: 'shardId-000000000001', startingHashKey: '100', endingHashKey: '199', closed: false },
+      { shardId: 'shardId-000000000002', startingHashKey: '200', endingHashKey: '299', closed: false },
+    ]);
+    expect(fake.requests.map((r) => [r.headers['x-amz-target'], JSON.parse(r.body.toString('utf8'))])).toEqual([
+      ['Kinesis_20131202.ListShards', { StreamName: 'paged' }],
+      ['Kinesis_20131202.ListShards', { NextToken: 'page-2' }],
+    ]);
   });
 
   it('signs what it sends: the SigV4 signature recomputed from the request on the wire matches, with the session token', async () => {

@@ -8,16 +8,16 @@ const src = path.resolve(import.meta.dirname, '../../src');
 
 /**
  * The modules a file loads when it runs: static imports and re-exports that are not `import type` /
- * `export type` (with verbatimModuleSyntax, `import { type A }` still loads its module) and `import()` calls.
- * Relative ones come back as files, packages as their names.
+ * `export type` (with verbatimModuleSyntax, `import { type A }` still loads its module) and, unless
+ * `loadedLater` is false, `import()` calls. Relative ones come back as files, packages as their names.
  */
-function runtimeImports(file: string): { files: string[]; packages: string[] } {
+function runtimeImports(file: string, loadedLater: boolean): { files: string[]; packages: string[] } {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const specifiers: string[] = [];
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly && ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
     else if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
-    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) specifiers.push(node.arguments[0].text);
+    else if (loadedLater && ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) specifiers.push(node.arguments[0].text);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -34,14 +34,17 @@ function runtimeImports(file: string): { files: string[]; packages: string[] } {
   return { files, packages };
 }
 
-/** For each package the modules reachable from `entry` load, the chain of files that loads it first. */
-function packagesReachedFrom(entry: string): Map<string, string[]> {
+/**
+ * For each package the modules reachable from `entry` load, the chain of files that loads it first; with
+ * `loadedLater` false, only what loads with the entry itself, not behind an `import()`.
+ */
+function packagesReachedFrom(entry: string, loadedLater = true): Map<string, string[]> {
   const via = new Map<string, string | null>([[entry, null]]);
   const queue = [entry];
   const reached = new Map<string, string[]>();
   while (queue.length > 0) {
     const file = queue.shift()!;
-    const { files, packages } = runtimeImports(file);
+    const { files, packages } = runtimeImports(file, loadedLater);
     for (const pkg of packages) {
       if (reached.has(pkg)) continue;
       const chain: string[] = [];
@@ -75,5 +78,28 @@ describe('the running gateway loads no config parsers', () => {
   it('the config worker itself does load them (the walk would see a schema import)', () => {
     const reached = packagesReachedFrom(path.join(src, 'config/load-worker.ts'));
     expect([...reached.keys()]).toEqual(expect.arrayContaining(['zod', 'yaml']));
+  });
+});
+
+// The direct Kinesis port signs and sends every call itself, and the endpoint rules are resolved in a worker
+// (src/sinks/kinesis/aws-endpoint.ts), so the running gateway holds no AWS SDK client: about 4 MiB of heap
+// (issue: Pi-class efficiency). The SDK's clients load only behind an import(): `kinesis.putRecords: sdk`,
+// the first Firehose route, the credential chain on first use.
+describe('the running gateway loads no AWS SDK client until one is asked for', () => {
+  // cli/run.ts loads the gateway itself through an import(), so the gateway is where the walk starts.
+  for (const entry of ['gateway.ts']) {
+    it(`${entry} reaches no AWS SDK client but through an import()`, () => {
+      const atStart = packagesReachedFrom(path.join(src, entry), false);
+      for (const pkg of ['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose', '@aws-sdk/credential-provider-node', '@smithy/node-http-handler']) {
+        expect(atStart.get(pkg), `${pkg} is loaded at start via ${atStart.get(pkg)?.join(' → ')}`).toBeUndefined();
+      }
+      // What it does load at start includes the signer, and later the clients.
+      expect([...atStart.keys()]).toEqual(expect.arrayContaining(['aedes', '@smithy/signature-v4']));
+      expect([...packagesReachedFrom(path.join(src, entry)).keys()]).toEqual(expect.arrayContaining(['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose', '@aws-sdk/credential-provider-node']));
+    });
+  }
+
+  it('the endpoint worker itself does load the Kinesis client (the walk would see one)', () => {
+    expect([...packagesReachedFrom(path.join(src, 'sinks/kinesis/endpoint-worker.ts'), false).keys()]).toEqual(expect.arrayContaining(['@aws-sdk/client-kinesis']));
   });
 });

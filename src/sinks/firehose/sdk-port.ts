@@ -1,7 +1,7 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentials.js';
 import type { RecordPort, PutEntry, PutEntryResult } from '../kinesis/port.js';
-import { keepAliveHandler } from '../kinesis/sdk-port.js';
+import { keepAliveHandler } from '../kinesis/sdk-http-handler.js';
 
 export interface FirehoseClientOptions {
   region: string;

@@ -1,57 +1,130 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credential-types.js';
+import { NodeSha256 } from '../../aws/node-sha256.js';
 import { internalFailure } from './classify.js';
+import { keepAliveAgents } from './keep-alive-agents.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
 import { putRecordsResults } from './put-records-reply.js';
-import { keepAliveAgents, type SdkKinesisPort } from './sdk-port.js';
 import type { ShardRange } from './shard-map.js';
 
 // The AWS JSON 1.1 protocol of Kinesis Data Streams (API version 2013-12-02).
-const TARGET = 'Kinesis_20131202.PutRecords';
+const TARGET_PREFIX = 'Kinesis_20131202.';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 // SigV4 refuses a request signed more than 5 minutes away from the service's clock; the SDK corrects its
 // signing time by the Date header of a reply once the skew reaches that (@aws-sdk/core isClockSkewed), and
-// so does this port, on the same client's offset, so the SDK's other calls and this one sign alike.
+// so does this port.
 const SKEW_CORRECTION_MS = 300_000;
 // The Date header has a resolution of one second, and the reply took its time to arrive.
 const MEASURABLE_SKEW_MS = 2_000;
-// A PutRecords reply is about 80 bytes per entry (500 entries per call); a reply far beyond that is not one.
+// A PutRecords reply is about 80 bytes per entry (500 entries per call), a ListShards page of 1,000 shards
+// about 300 KB; a reply far beyond that is not one.
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+// The endpoint worker answers in well under a second; one that takes this long is stuck, and the next call tries again.
+const ENDPOINT_TIMEOUT_MS = 30_000;
+// ListShards pages: a stream has at most a few thousand shards, 1,000 per page.
+const MAX_SHARD_PAGES = 100;
+
+export interface LeanPortOptions {
+  /** The region requests are signed for. */
+  region: string;
+  /** Where the calls go: a custom endpoint, or AWS's own for the region (awsKinesisEndpoint). Asked once; again after a failure. */
+  endpoint: (signal: AbortSignal) => Promise<URL>;
+  /** Static credentials (a local emulator), or a provider that caches and renews them (the default chain, AWS IoT). */
+  credentials: AwsCredentials | AwsCredentialsProvider;
+}
 
 /**
- * PutRecords without the SDK's per-entry work. The SDK builds an object per entry, base64-encodes through
- * its serde, serializes a JSON tree, then parses a full response object per entry: about a third of the
- * gateway's JavaScript time on a paced drain (issue: Pi-class efficiency). This port writes the body
- * straight from the encoded records and reads back only what the sink uses.
+ * Kinesis Data Streams without the AWS SDK's client. The SDK builds an object per entry, base64-encodes
+ * through its serde, serializes a JSON tree, then parses a full response object per entry: about a third of
+ * the gateway's JavaScript time on a paced drain; and its client is about 4 MiB of heap the gateway would
+ * carry (issue: Pi-class efficiency). This port writes the PutRecords body straight from the encoded records
+ * and reads back only what the sink uses; DescribeStreamSummary, ListShards and CreateStream (the local
+ * emulator) go the same way, a few calls an hour.
  *
- * What it keeps from the SDK, so nothing about AWS changes: the endpoint from the SDK's own endpoint rules
- * (region, FIPS, dual-stack, a custom endpoint), the credentials from the client's resolved provider (the
- * default chain, the AWS IoT credentials provider, their caching and refresh), SigV4 from the SDK's signer
- * (@smithy/signature-v4) and the clock-skew correction on the client's `systemClockOffset`. Errors take the
- * SDK's shape (`name` = the AWS error code, `$metadata.httpStatusCode`), so classifyCallError reads them alike.
- * DescribeStreamSummary and ListShards, a few calls an hour, stay on the SDK port.
+ * What it keeps from the SDK, so nothing about AWS changes: SigV4 from the SDK's signer
+ * (@smithy/signature-v4), the credentials from the SDK's providers (the default chain with its caching and
+ * refresh, or the AWS IoT credentials provider), the endpoint from the SDK's own rules (resolved in a
+ * worker: region, FIPS, dual-stack; or a custom endpoint), and the SDK's clock-skew correction. Errors take
+ * the SDK's shape (`name` = the AWS error code, `$metadata.httpStatusCode`), so classifyCallError reads them alike.
  */
 export class LeanKinesisPort implements KinesisPort {
   private readonly signer: SignatureV4;
   private readonly agents = keepAliveAgents();
+  private readonly closing = new AbortController();
   private endpoint: Promise<URL> | null = null;
   /** Server time minus this machine's, from the Date header of the last reply (ms). */
   private observedSkewMs = 0;
+  /** What requests are signed with: moved to the observed skew only once that reaches 5 minutes, as the SDK does. */
+  private signingOffsetMs = 0;
 
-  constructor(
-    private readonly client: KinesisClient,
-    private readonly streamReads: SdkKinesisPort,
-  ) {
-    const config = client.config;
-    this.signer = new SignatureV4({ credentials: config.credentials, region: config.region, service: 'kinesis', sha256: config.sha256, uriEscapePath: true, applyChecksum: false });
+  constructor(private readonly opts: LeanPortOptions) {
+    this.signer = new SignatureV4({ credentials: opts.credentials, region: opts.region, service: 'kinesis', sha256: NodeSha256, uriEscapePath: true, applyChecksum: false });
   }
 
   async putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
+    return putRecordsResults(await this.call('PutRecords', putRecordsBody(streamName, entries), signal), entries.length);
+  }
+
+  async describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary> {
+    const out = parseReply(await this.call('DescribeStreamSummary', jsonBody({ StreamName: streamName }), signal), 'DescribeStreamSummary') as {
+      StreamDescriptionSummary?: { StreamStatus?: string; OpenShardCount?: number; MaxRecordSizeInKiB?: number };
+    };
+    const d = out.StreamDescriptionSummary;
+    return { status: d?.StreamStatus ?? 'UNKNOWN', shards: d?.OpenShardCount ?? 0, maxRecordBytes: d?.MaxRecordSizeInKiB ? d.MaxRecordSizeInKiB * 1024 : null };
+  }
+
+  async listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
+    const shards: ShardRange[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_SHARD_PAGES; page++) {
+      // ListShards takes either the stream name or a NextToken, never both.
+      const out = parseReply(await this.call('ListShards', jsonBody(nextToken ? { NextToken: nextToken } : { StreamName: streamName }), signal), 'ListShards') as {
+        Shards?: Array<{ ShardId?: string; HashKeyRange?: { StartingHashKey?: string; EndingHashKey?: string }; SequenceNumberRange?: { EndingSequenceNumber?: string } }>;
+        NextToken?: string;
+      };
+      for (const s of out.Shards ?? []) {
+        shards.push({
+          shardId: s.ShardId ?? '',
+          startingHashKey: s.HashKeyRange?.StartingHashKey ?? '0',
+          endingHashKey: s.HashKeyRange?.EndingHashKey ?? '0',
+          closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+        });
+      }
+      nextToken = out.NextToken;
+      if (!nextToken) break;
+    }
+    return shards;
+  }
+
+  /** Creates a stream (the local emulator: tidegate never creates streams in AWS). */
+  async createStream(streamName: string, shardCount: number, signal: AbortSignal): Promise<void> {
+    await this.call('CreateStream', jsonBody({ StreamName: streamName, ShardCount: shardCount }), signal);
+  }
+
+  /**
+   * The skew to report (the gauge and the warning of ClockSkewReporter): what the last reply's Date header
+   * measured, or the signing offset when that is larger. The signing offset alone moves only at 5 minutes,
+   * and reading timestamps (receivedAt) are off by a skew of 1–5 minutes too, which the operator should hear
+   * of. Below 2 s it is the Date header's own resolution and the reply's latency, and reported as none.
+   */
+  clockOffsetMs(): number {
+    const observed = Math.abs(this.observedSkewMs) < MEASURABLE_SKEW_MS ? 0 : this.observedSkewMs;
+    return Math.abs(observed) > Math.abs(this.signingOffsetMs) ? observed : this.signingOffsetMs;
+  }
+
+  close(): void {
+    this.closing.abort(new Error('the Kinesis port was closed'));
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** One signed JSON 1.1 call; the reply's body when it is a 200, else the error in the SDK's shape. */
+  private async call(operation: string, body: Buffer, signal: AbortSignal): Promise<string> {
     signal.throwIfAborted();
     const url = await this.resolveEndpoint();
-    const body = putRecordsBody(streamName, entries);
+    signal.throwIfAborted();
     const request = {
       method: 'POST',
       protocol: url.protocol,
@@ -62,54 +135,21 @@ export class LeanKinesisPort implements KinesisPort {
         host: url.host,
         'content-type': CONTENT_TYPE,
         'content-length': String(body.length),
-        'x-amz-target': TARGET,
+        'x-amz-target': TARGET_PREFIX + operation,
       } as Record<string, string>,
       body,
     };
     // Signed with the offset the SDK would use (moved only at 5 minutes of skew), not the reported one.
-    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.streamReads.clockOffsetMs()) });
+    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.signingOffsetMs) });
     signal.throwIfAborted();
     const reply = await this.post(url, signed.headers, body, signal);
     this.correctClock(reply.date);
     if (reply.status !== 200) throw replyError(reply.status, reply.errorType, reply.body);
-    return putRecordsResults(reply.body, entries.length);
-  }
-
-  describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary> {
-    return this.streamReads.describeStream(streamName, signal);
-  }
-
-  listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
-    return this.streamReads.listShards(streamName, signal);
-  }
-
-  /**
-   * The skew to report (the gauge and the warning of ClockSkewReporter): what the last reply's Date header
-   * measured, or the signing offset when that is larger. The signing offset alone moves only at 5 minutes,
-   * and reading timestamps (receivedAt) are off by a skew of 1–5 minutes too, which the operator should hear
-   * of. Below 2 s it is the Date header's own resolution and the reply's latency, and reported as none.
-   */
-  clockOffsetMs(): number {
-    const signing = this.streamReads.clockOffsetMs();
-    const observed = Math.abs(this.observedSkewMs) < MEASURABLE_SKEW_MS ? 0 : this.observedSkewMs;
-    return Math.abs(observed) > Math.abs(signing) ? observed : signing;
-  }
-
-  close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
-    this.streamReads.close();
+    return reply.body;
   }
 
   private resolveEndpoint(): Promise<URL> {
-    this.endpoint ??= (async () => {
-      const config = this.client.config;
-      const custom = config.isCustomEndpoint && config.endpoint ? await config.endpoint() : null;
-      if (custom) return new URL(`${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path || '/'}`);
-      const [region, useFips, useDualstack] = await Promise.all([config.region(), config.useFipsEndpoint(), config.useDualstackEndpoint()]);
-      const resolved = config.endpointProvider({ Region: region, UseFIPS: useFips, UseDualStack: useDualstack, OperationType: 'data' });
-      return new URL(resolved.url.href);
-    })().catch((err: unknown) => {
+    this.endpoint ??= this.opts.endpoint(AbortSignal.any([this.closing.signal, AbortSignal.timeout(ENDPOINT_TIMEOUT_MS)])).catch((err: unknown) => {
       this.endpoint = null;
       throw err;
     });
@@ -137,7 +177,7 @@ export class LeanKinesisPort implements KinesisPort {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MAX_REPLY_BYTES) {
-            req.destroy(internalFailure(`PutRecords reply exceeds ${MAX_REPLY_BYTES} bytes`));
+            req.destroy(internalFailure(`a Kinesis reply exceeds ${MAX_REPLY_BYTES} bytes`));
             return;
           }
           chunks.push(chunk);
@@ -166,9 +206,7 @@ export class LeanKinesisPort implements KinesisPort {
     const serverMs = Date.parse(date);
     if (!Number.isFinite(serverMs)) return;
     this.observedSkewMs = serverMs - Date.now();
-    const config = this.client.config as { systemClockOffset?: number };
-    const offset = config.systemClockOffset ?? 0;
-    if (Math.abs(Date.now() + offset - serverMs) >= SKEW_CORRECTION_MS) config.systemClockOffset = serverMs - Date.now();
+    if (Math.abs(Date.now() + this.signingOffsetMs - serverMs) >= SKEW_CORRECTION_MS) this.signingOffsetMs = serverMs - Date.now();
   }
 }
 
@@ -250,4 +288,20 @@ function sanitizeErrorCode(raw: string): string {
 /** As the SDK's HTTP handler rejects an aborted request (`name: AbortError`), so a stop is recognised alike. */
 function requestAborted(): Error {
   return Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+}
+
+function jsonBody(request: object): Buffer {
+  return Buffer.from(JSON.stringify(request), 'utf8');
+}
+
+/** A 200 reply's JSON; a body that is not JSON breaks the call's contract, shaped as InternalFailure: retried. */
+function parseReply(body: string, operation: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw internalFailure(`${operation} answered a body that is not JSON: ${body.slice(0, 200)}`);
+  }
+  if (value === null || typeof value !== 'object') throw internalFailure(`${operation} answered JSON that is not an object`);
+  return value as Record<string, unknown>;
 }

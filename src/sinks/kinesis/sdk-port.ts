@@ -1,9 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
-import { DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentials.js';
 import { internalFailure } from './classify.js';
+import { keepAliveHandler } from './sdk-http-handler.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
 import type { ShardRange } from './shard-map.js';
 
@@ -20,25 +18,6 @@ export interface SdkPortOptions {
   credentials?: AwsCredentials | AwsCredentialsProvider;
 }
 
-/**
- * HTTP/1.1 with keep-alive for the AWS clients: the SDK's default handler for Kinesis speaks HTTP/2, which
- * kinesalite does not; reused HTTP/1.1 connections are as good against AWS. Bounded connect and request times.
- */
-export function keepAliveHandler(requestTimeoutMs: number): NodeHttpHandler {
-  const agents = keepAliveAgents();
-  return new NodeHttpHandler({
-    httpAgent: agents.http,
-    httpsAgent: agents.https,
-    connectionTimeout: Math.min(requestTimeoutMs, 10_000),
-    requestTimeout: requestTimeoutMs,
-  });
-}
-
-/** Reused connections, at most 16 per host: the SDK's handler and the direct PutRecords call alike. */
-export function keepAliveAgents(): { http: http.Agent; https: https.Agent } {
-  return { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
-}
-
 export function createKinesisClient(opts: SdkPortOptions): KinesisClient {
   const requestHandler = keepAliveHandler(opts.requestTimeoutMs);
   return new KinesisClient({
@@ -52,7 +31,10 @@ export function createKinesisClient(opts: SdkPortOptions): KinesisClient {
   });
 }
 
-/** The only file of the sink that touches the AWS SDK. */
+/**
+ * PutRecords and the stream reads through the AWS SDK's client (`kinesis.putRecords: sdk`), for comparison
+ * with the direct port; and the client the CLI's `tail` and `verify` read the stream with.
+ */
 export class SdkKinesisPort implements KinesisPort {
   constructor(private readonly client: KinesisClient) {}
 
@@ -97,6 +79,11 @@ export class SdkKinesisPort implements KinesisPort {
       if (!nextToken) break;
     }
     return shards;
+  }
+
+  /** Creates a stream (the local emulator: tidegate never creates streams in AWS). */
+  async createStream(streamName: string, shardCount: number, signal: AbortSignal): Promise<void> {
+    await this.client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }), { abortSignal: signal });
   }
 
   /** The offset the SDK signs with (it learns it from the Date header of every reply), in milliseconds. */

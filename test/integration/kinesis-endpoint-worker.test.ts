@@ -1,0 +1,58 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { awsKinesisEndpoint } from '../../src/sinks/kinesis/aws-endpoint.js';
+
+/** What the SDK's own client resolves in this process, the way the gateway resolved it before the worker. */
+async function sdkEndpoint(region: string): Promise<string> {
+  const client = new KinesisClient({ region });
+  try {
+    const c = client.config;
+    const [r, fips, dual] = await Promise.all([c.region(), c.useFipsEndpoint(), c.useDualstackEndpoint()]);
+    return c.endpointProvider({ Region: r, UseFIPS: fips, UseDualStack: dual, OperationType: 'data' }).url.href;
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('Kinesis endpoint from the SDK\'s rules, in a worker', () => {
+  const saved = { fips: process.env.AWS_USE_FIPS_ENDPOINT, dual: process.env.AWS_USE_DUALSTACK_ENDPOINT };
+  afterEach(() => {
+    for (const [name, value] of [['AWS_USE_FIPS_ENDPOINT', saved.fips], ['AWS_USE_DUALSTACK_ENDPOINT', saved.dual]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('resolves what the SDK client resolves, across partitions', async () => {
+    delete process.env.AWS_USE_FIPS_ENDPOINT;
+    delete process.env.AWS_USE_DUALSTACK_ENDPOINT;
+    for (const region of ['eu-central-1', 'cn-north-1', 'us-gov-west-1']) {
+      const url = await awsKinesisEndpoint(region, AbortSignal.timeout(20_000));
+      expect(url.href).toBe(await sdkEndpoint(region));
+      expect(url.protocol).toBe('https:');
+      expect(url.hostname).toContain(region);
+    }
+  });
+
+  it('reads FIPS and dual-stack from the environment, as the SDK does', async () => {
+    process.env.AWS_USE_FIPS_ENDPOINT = 'true';
+    process.env.AWS_USE_DUALSTACK_ENDPOINT = 'true';
+    const url = await awsKinesisEndpoint('us-east-1', AbortSignal.timeout(20_000));
+    expect(url.href).toBe(await sdkEndpoint('us-east-1'));
+    expect(url.hostname).toMatch(/^kinesis-fips\./);
+  });
+
+  it('passes on why the rules refuse a region, and ends at once when aborted', async () => {
+    const refused = await awsKinesisEndpoint('not a region!', AbortSignal.timeout(20_000)).then(() => null, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/^no Kinesis endpoint for kinesis\.region "not a region!": .*not a valid hostname/);
+
+    const controller = new AbortController();
+    controller.abort(new Error('stopping'));
+    await expect(awsKinesisEndpoint('eu-west-1', controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
+    const late = new AbortController();
+    const pending = awsKinesisEndpoint('eu-west-1', late.signal);
+    late.abort(new Error('stopping'));
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
