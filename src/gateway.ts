@@ -1,6 +1,5 @@
 import { Admission } from './admission.js';
-import { TransformChain } from './pipeline/transform-chain.js';
-import { buildRules } from './analytics/rules/rule-transform.js';
+import { loadTransformChain } from './pipeline/load-chain.js';
 import { ruleStats } from './analytics/rules/rule-stats.js';
 import { TransformTicker } from './pipeline/transform-ticker.js';
 import { credentialsFromConfig, defaultCredentialChain } from './aws/credentials.js';
@@ -222,9 +221,8 @@ export class Gateway {
     await this.startComponent(this.sink);
 
     const transformCtx = { clock: systemClock, logger: log('transforms'), metrics };
-    const rules = buildRules(config.rules);
-    this.ruleNames = rules.map((r) => r.name);
-    const chain = TransformChain.fromConfig(config.transforms, transformCtx, { dropResends: config.pipeline.dropResends, rules });
+    const { chain, ruleNames } = await loadTransformChain(config, transformCtx);
+    this.ruleNames = ruleNames;
     const admission = new Admission(this.store, decode, metrics, log('admission'), this.activity, chain);
     this.admission = admission;
     // Stopped after every source (the list stops in reverse): the warnings' "N similar suppressed" summaries

@@ -1,9 +1,8 @@
 import { loadConfig } from '../config/load.js';
-import { buildRules } from '../analytics/rules/rule-transform.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';
-import { TransformChain } from '../pipeline/transform-chain.js';
+import { loadTransformChain } from '../pipeline/load-chain.js';
 
 /**
  * `tidegate check-config FILE`: validates and prints the effective config (defaults filled in). The
@@ -12,7 +11,7 @@ import { TransformChain } from '../pipeline/transform-chain.js';
  */
 export async function checkConfigCommand(file: string, print: boolean): Promise<number> {
   const config = await loadConfig(file);
-  TransformChain.fromConfig(config.transforms, { clock: systemClock, logger: createLogger('silent', false), metrics: new Metrics() }, { rules: buildRules(config.rules) });
+  await loadTransformChain(config, { clock: systemClock, logger: createLogger('silent', false), metrics: new Metrics() });
   if (print) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
   else process.stdout.write(`${file}: configuration is valid${config.rules.length > 0 ? ` (${config.rules.length} rule${config.rules.length === 1 ? '' : 's'})` : ''}\n`);
   return 0;

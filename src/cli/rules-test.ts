@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { buildRules } from '../analytics/rules/rule-transform.js';
 import { loadConfig } from '../config/load.js';
 import { ManualClock } from '../core/clock.js';
 import { TidegateError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';
 import type { ReadingValue } from '../normalize/reading.js';
-import { TransformChain, type ChainOutcome } from '../pipeline/transform-chain.js';
+import { loadTransformChain } from '../pipeline/load-chain.js';
+import type { ChainOutcome } from '../pipeline/transform-chain.js';
 import type { PendingReading } from '../buffer/types.js';
 
 export interface RulesTestOptions {
@@ -32,7 +32,7 @@ export async function rulesTestCommand(o: RulesTestOptions, out: NodeJS.Writable
   const clock = new ManualClock(0);
   const metrics = new Metrics();
   const ctx = { clock, logger: createLogger('warn', false, err as never), metrics };
-  const chain = TransformChain.fromConfig(config.transforms, ctx, { dropResends: config.pipeline.dropResends, rules: buildRules(config.rules) });
+  const { chain } = await loadTransformChain(config, ctx);
   const tickMs = config.pipeline.tickMs;
   const totals = { in: 0, out: 0, filtered: 0, consumed: 0, produced: 0, deadLettered: 0, filteredBy: {} as Record<string, number> };
   let nextTick: number | null = null;

@@ -5,7 +5,6 @@ import { transformFactory, type TransformEntry } from './registry.js';
 import { ResendGuard } from './resend-guard.js';
 import type { ProducedRecord, Transform, TransformContext } from './transform.js';
 // A chain built from config can build every transform type tidegate ships.
-import './transforms/index.js';
 
 /** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
 export interface ChainOutcome {

@@ -7,6 +7,8 @@ import { buildTransform } from '../../pipeline/transform-chain.js';
 import { consume, deadLetter, filter, pass, type ProducedRecord, type StateOp, type Transform, type TransformContext, type TransformResult } from '../../pipeline/transform.js';
 import { compileExpression, type CompiledExpression } from './expression.js';
 import type { RuleConfig } from './rule-config.js';
+// A rule's stages are transforms of the shipped types: building rules needs their factories registered.
+import '../../pipeline/transforms/index.js';
 
 const OUTCOMES = ['matched', 'passed', 'filtered', 'consumed', 'dead_lettered'] as const;
 type Outcome = (typeof OUTCOMES)[number];

@@ -10,6 +10,8 @@ import { registerTransform, transformTypes } from '../../../src/pipeline/registr
 import { registerTransformSchema, transformSchemaTypes } from '../../../src/pipeline/transform-schemas.js';
 import { consume, pass, type Transform } from '../../../src/pipeline/transform.js';
 import { TransformChain } from '../../../src/pipeline/transform-chain.js';
+// The shipped transforms, as the gateway loads them when its config has any (src/pipeline/load-chain.ts).
+import '../../../src/pipeline/transforms/index.js';
 import { conservationGap } from '../../../src/buffer/conservation.js';
 import { createMemoryBuffer } from '../../../src/buffer/memory-buffer.js';
 import { CrashableStore } from '../../helpers/crashable-store.js';
