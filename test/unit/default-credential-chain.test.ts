@@ -18,6 +18,7 @@ const CHAIN_ENV = [
   'AWS_CONTAINER_CREDENTIALS_FULL_URI',
   'AWS_WEB_IDENTITY_TOKEN_FILE',
   'AWS_ROLE_ARN',
+  'AWS_CREDENTIAL_EXPIRATION',
 ] as const;
 
 describe('the standard AWS credential chain for the direct Kinesis port', () => {
@@ -46,6 +47,19 @@ describe('the standard AWS credential chain for the direct Kinesis port', () => 
     process.env.AWS_SECRET_ACCESS_KEY = 'secret-from-environment';
     process.env.AWS_SESSION_TOKEN = 'token-from-environment';
     await expect(defaultCredentialChain('eu-west-1')()).resolves.toMatchObject({ accessKeyId: 'AKIDENVIRONMENT', secretAccessKey: 'secret-from-environment', sessionToken: 'token-from-environment' });
+  });
+
+  it('skips the environment\'s keys when AWS_PROFILE is set, as the SDK\'s chain does, and leaves keys that expire to the chain', async () => {
+    await writeFile(process.env.AWS_SHARED_CREDENTIALS_FILE!, '[edge]\naws_access_key_id = AKIDEDGE\naws_secret_access_key = s1\n');
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDENVIRONMENT';
+    process.env.AWS_SECRET_ACCESS_KEY = 'secret-from-environment';
+    process.env.AWS_PROFILE = 'edge';
+    await expect(defaultCredentialChain('eu-west-1')()).resolves.toMatchObject({ accessKeyId: 'AKIDEDGE', secretAccessKey: 's1' });
+    delete process.env.AWS_PROFILE;
+    process.env.AWS_CREDENTIAL_EXPIRATION = '2099-01-01T00:00:00Z';
+    const expiring = await defaultCredentialChain('eu-west-1')();
+    expect(expiring).toMatchObject({ accessKeyId: 'AKIDENVIRONMENT' });
+    expect(expiring.expiration?.toISOString()).toBe('2099-01-01T00:00:00.000Z');
   });
 
   it('reads a named profile from the shared credentials file', async () => {

@@ -99,7 +99,7 @@ export const kinesisSchema = z
       .enum(['direct', 'sdk'])
       .default('direct')
       .describe(
-        'How the Kinesis calls are made. `direct`: by tidegate itself, signed with the AWS SDK\'s SigV4 signer, credentials and endpoint rules; the PutRecords body is written from the encoded records, and no SDK client is loaded: less CPU per reading and less memory (see bench/RESULTS.md). `sdk`: through the AWS SDK client, for comparison.',
+        'How the Kinesis calls are made. `direct`: by tidegate itself, signed with SigV4, with the AWS SDK\'s credential chain and endpoint rules; the PutRecords body is written from the encoded records, and no SDK client is loaded: less CPU per reading and less memory (see bench/RESULTS.md). `sdk`: through the AWS SDK client, for comparison.',
       ),
     requestTimeoutMs: positiveInt.max(MAX_REQUEST_TIMEOUT_MS).default(DEFAULT_REQUEST_TIMEOUT_MS).describe('Bound on one Kinesis call, in milliseconds.'),
     concurrency: positiveInt

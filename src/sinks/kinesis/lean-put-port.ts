@@ -1,8 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credential-types.js';
-import { NodeSha256 } from '../../aws/node-sha256.js';
+import { SigV4Signer } from '../../aws/sigv4.js';
 import { internalFailure } from './classify.js';
 import { keepAliveAgents } from './keep-alive-agents.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
@@ -43,14 +42,14 @@ export interface LeanPortOptions {
  * and reads back only what the sink uses; DescribeStreamSummary, ListShards and CreateStream (the local
  * emulator) go the same way, a few calls an hour.
  *
- * What it keeps from the SDK, so nothing about AWS changes: SigV4 from the SDK's signer
- * (@smithy/signature-v4), the credentials from the SDK's providers (the default chain with its caching and
- * refresh, or the AWS IoT credentials provider), the endpoint from the SDK's own rules (resolved in a
- * worker: region, FIPS, dual-stack; or a custom endpoint), and the SDK's clock-skew correction. Errors take
+ * What it keeps from the SDK, so nothing about AWS changes: the credentials from the SDK's providers (the
+ * default chain with its caching and refresh, or the AWS IoT credentials provider), the endpoint from the
+ * SDK's own rules (resolved in a worker: region, FIPS, dual-stack; or a custom endpoint), and the SDK's
+ * clock-skew correction. It signs with its own SigV4 (src/aws/sigv4.ts), checked against the SDK's signer. Errors take
  * the SDK's shape (`name` = the AWS error code, `$metadata.httpStatusCode`), so classifyCallError reads them alike.
  */
 export class LeanKinesisPort implements KinesisPort {
-  private readonly signer: SignatureV4;
+  private readonly signer: SigV4Signer;
   private readonly agents = keepAliveAgents();
   private readonly closing = new AbortController();
   private endpoint: Promise<URL> | null = null;
@@ -60,7 +59,7 @@ export class LeanKinesisPort implements KinesisPort {
   private signingOffsetMs = 0;
 
   constructor(private readonly opts: LeanPortOptions) {
-    this.signer = new SignatureV4({ credentials: opts.credentials, region: opts.region, service: 'kinesis', sha256: NodeSha256, uriEscapePath: true, applyChecksum: false });
+    this.signer = new SigV4Signer(opts.region, 'kinesis', opts.credentials);
   }
 
   async putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
@@ -127,22 +126,15 @@ export class LeanKinesisPort implements KinesisPort {
     signal.throwIfAborted();
     const request = {
       method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
+      host: url.host,
       path: url.pathname || '/',
-      headers: {
-        host: url.host,
-        'content-type': CONTENT_TYPE,
-        'content-length': String(body.length),
-        'x-amz-target': TARGET_PREFIX + operation,
-      } as Record<string, string>,
+      headers: { 'content-type': CONTENT_TYPE, 'content-length': String(body.length), 'x-amz-target': TARGET_PREFIX + operation },
       body,
     };
     // Signed with the offset the SDK would use (moved only at 5 minutes of skew), not the reported one.
-    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.signingOffsetMs) });
+    const headers = await this.signer.sign(request, new Date(Date.now() + this.signingOffsetMs));
     signal.throwIfAborted();
-    const reply = await this.post(url, signed.headers, body, signal);
+    const reply = await this.post(url, headers, body, signal);
     this.correctClock(reply.date);
     if (reply.status !== 200) throw replyError(reply.status, reply.errorType, reply.body);
     return reply.body;
