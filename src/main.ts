@@ -7,7 +7,7 @@ import { packageVersion } from './cli/version.js';
 import { parseDurationSeconds, parseSince } from './cli/verify/options.js';
 import { describeError, isTidegateError } from './core/errors.js';
 
-// Each command loads its own modules when it runs: the gateway (AWS SDK, aedes, LevelDB) costs about half a
+// Each command loads its own modules when it runs: the gateway (aedes, LevelDB, pino) costs about half a
 // second to import, and `tidegate status` or `--version` on a Pi should not pay for it (issue: CLI start
 // within 300 ms).
 const cli = {
