@@ -23,7 +23,7 @@ import { HealthModel, type GatewayHealth } from './telemetry/health.js';
 import { listDeadLetters } from './buffer/dead-letters.js';
 import { LevelBuffer } from './buffer/level-buffer.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_SINK_ID } from './sinks/kinesis/limits.js';
-import { awsKinesisEndpoint } from './sinks/kinesis/aws-endpoint.js';
+import { awsKinesisEndpoint, signingRegionOf } from './sinks/kinesis/aws-endpoint.js';
 import { LeanKinesisPort } from './sinks/kinesis/lean-put-port.js';
 import type { KinesisPort } from './sinks/kinesis/port.js';
 import { KinesisSink, type SinkRoute } from './sinks/kinesis/sink.js';
@@ -483,11 +483,13 @@ export class Gateway {
         return new SdkKinesisPort(createKinesisClient({ region: kinesis.region, requestTimeoutMs: kinesis.requestTimeoutMs, ...(kinesis.endpoint ? { endpoint: kinesis.endpoint } : {}), ...(credentials ? { credentials } : {}) }));
       }
       const custom = kinesis.endpoint;
-      return new LeanKinesisPort({
-        region: kinesis.region,
-        endpoint: custom ? async () => new URL(custom) : (signal) => awsKinesisEndpoint(kinesis.region, signal),
-        credentials: credentials ?? defaultCredentialChain(kinesis.region),
+      const signingRegion = signingRegionOf(kinesis.region);
+      const direct = new LeanKinesisPort({
+        endpoint: custom ? async () => ({ url: new URL(custom), signingRegion }) : (signal) => awsKinesisEndpoint(kinesis.region, signal),
+        credentials: credentials ?? defaultCredentialChain(signingRegion),
       });
+      direct.prepare();
+      return direct;
     }
     this.emulator = await startLocalEmulator(kinesis.local.host, kinesis.local.port);
     const emulator = this.emulator;
@@ -497,7 +499,7 @@ export class Gateway {
       const { createKinesisClient, SdkKinesisPort } = await import('./sinks/kinesis/sdk-port.js');
       port = new SdkKinesisPort(createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs }));
     } else {
-      port = new LeanKinesisPort({ region: LOCAL_REGION, endpoint: async () => new URL(emulator.endpoint), credentials: LOCAL_CREDENTIALS });
+      port = new LeanKinesisPort({ endpoint: async () => ({ url: new URL(emulator.endpoint), signingRegion: LOCAL_REGION }), credentials: LOCAL_CREDENTIALS });
     }
     await ensureStream(port, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
     this.localStreams = port;

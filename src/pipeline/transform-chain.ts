@@ -4,7 +4,8 @@ import { TidegateError } from '../core/errors.js';
 import { transformFactory, type TransformEntry } from './registry.js';
 import { ResendGuard } from './resend-guard.js';
 import type { ProducedRecord, Transform, TransformContext } from './transform.js';
-// A chain built from config can build every transform type tidegate ships.
+// Building a chain from config needs the shipped transform types registered: src/pipeline/load-chain.ts
+// loads them (through rule-transform.ts) when the config has transforms or rules.
 
 /** What a chain made of a batch: the readings to buffer and the counts the ledger must carry with them. */
 export interface ChainOutcome {

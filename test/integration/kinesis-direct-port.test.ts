@@ -17,7 +17,7 @@ class ScriptedKinesis {
   private server: http.Server | null = null;
   constructor(private readonly answer: (body: Buffer, n: number) => { status: number; headers?: Record<string, string>; body: string } | 'hold') {}
 
-  async start(): Promise<string> {
+  async start(host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -30,9 +30,9 @@ class ScriptedKinesis {
         res.end(a.body);
       });
     });
-    this.server.listen(0, '127.0.0.1');
+    this.server.listen(0, host);
     await once(this.server, 'listening');
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${(this.server.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {
@@ -62,7 +62,7 @@ describe('direct Kinesis port', () => {
 
   const portFor = (endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = LOCAL_CREDENTIALS): { port: LeanKinesisPort; client: KinesisClient } => {
     const client = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials, requestTimeoutMs: 5_000 });
-    const port = new LeanKinesisPort({ region: LOCAL_REGION, endpoint: async () => new URL(endpoint), credentials });
+    const port = new LeanKinesisPort({ endpoint: async () => ({ url: new URL(endpoint), signingRegion: LOCAL_REGION }), credentials });
     cleanups.push(() => port.close());
     return { port, client };
   };
@@ -195,6 +195,46 @@ describe('direct Kinesis port', () => {
     expect(unavailable).toMatchObject({ $metadata: { httpStatusCode: 503 } });
     expect(classifyCallError(await failure())).toMatchObject({ kind: 'retryable', code: 'InternalFailure', message: 'PutRecords answered 1 results for 3 entries' });
     expect(classifyCallError(await failure())).toMatchObject({ kind: 'retryable', code: 'InternalFailure' });
+  });
+
+  it('sends to an endpoint with a path as the SDK does (a trailing slash added), and to an IPv6 literal, signed for its Host', async () => {
+    for (const [host, suffix, want] of [['127.0.0.1', '/kinesis', '/kinesis/'], ['127.0.0.1', '/kinesis/', '/kinesis/'], ['::1', '', '/']] as const) {
+      const fake = new ScriptedKinesis(okReply);
+      const base = await fake.start(host);
+      cleanups.push(() => fake.close());
+      const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
+      const { port, client } = portFor(base + suffix, credentials);
+      await port.putRecords('s', entries, AbortSignal.timeout(5_000));
+      const got = fake.requests[0]!;
+      expect(got.url).toBe(want);
+      expect(got.headers.host).toBe(new URL(base).host);
+      // The server's side of SigV4, over the headers the request says it signed.
+      const signedHeaders = /SignedHeaders=([^,]+)/.exec(String(got.headers.authorization))![1]!.split(';');
+      const headers: Record<string, string> = {};
+      for (const name of signedHeaders) headers[name] = String(got.headers[name]);
+      const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(got.headers['x-amz-date']))!;
+      const signingDate = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+      const u = new URL(base);
+      const verifier = new SignatureV4({ credentials, region: LOCAL_REGION, service: 'kinesis', sha256: client.config.sha256, applyChecksum: false });
+      const resigned = await verifier.sign({ method: 'POST', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: got.url, headers, body: got.body, query: {} }, { signingDate });
+      expect(got.headers.authorization).toBe(resigned.headers.authorization);
+    }
+  });
+
+  it('asks for a refused region\'s endpoint once, and for any other failed one again at the next call', async () => {
+    let asked = 0;
+    const refused = new LeanKinesisPort({ endpoint: async () => (asked++, Promise.reject(Object.assign(new Error('no Kinesis endpoint for kinesis.region "x y"'), { name: 'EndpointError' }))), credentials: LOCAL_CREDENTIALS });
+    cleanups.push(() => refused.close());
+    for (let i = 0; i < 3; i++) {
+      const err = await refused.describeStream('s', AbortSignal.timeout(5_000)).then(() => null, (e: unknown) => e);
+      expect(classifyCallError(err)).toMatchObject({ kind: 'operator', code: 'EndpointError' });
+    }
+    expect(asked).toBe(1);
+    let tries = 0;
+    const flaky = new LeanKinesisPort({ endpoint: async () => (tries++, Promise.reject(new Error('the Kinesis endpoint worker exited with code 1 without an answer'))), credentials: LOCAL_CREDENTIALS });
+    cleanups.push(() => flaky.close());
+    for (let i = 0; i < 3; i++) await expect(flaky.describeStream('s', AbortSignal.timeout(5_000))).rejects.toThrow(/without an answer/);
+    expect(tries).toBe(3);
   });
 
   it('ends a call held by the endpoint when its signal aborts, with an AbortError', async () => {

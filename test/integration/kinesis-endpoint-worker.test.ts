@@ -1,6 +1,7 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { awsKinesisEndpoint } from '../../src/sinks/kinesis/aws-endpoint.js';
+import { awsKinesisEndpoint, signingRegionOf } from '../../src/sinks/kinesis/aws-endpoint.js';
+import { classifyCallError } from '../../src/sinks/kinesis/classify.js';
 
 /** What the SDK's own client resolves in this process, the way the gateway resolved it before the worker. */
 async function sdkEndpoint(region: string): Promise<string> {
@@ -15,9 +16,10 @@ async function sdkEndpoint(region: string): Promise<string> {
 }
 
 describe('Kinesis endpoint from the SDK\'s rules, in a worker', () => {
-  const saved = { fips: process.env.AWS_USE_FIPS_ENDPOINT, dual: process.env.AWS_USE_DUALSTACK_ENDPOINT };
+  const NAMES = ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] as const;
+  const saved = new Map(NAMES.map((n) => [n, process.env[n]]));
   afterEach(() => {
-    for (const [name, value] of [['AWS_USE_FIPS_ENDPOINT', saved.fips], ['AWS_USE_DUALSTACK_ENDPOINT', saved.dual]] as const) {
+    for (const [name, value] of saved) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -27,8 +29,9 @@ describe('Kinesis endpoint from the SDK\'s rules, in a worker', () => {
     delete process.env.AWS_USE_FIPS_ENDPOINT;
     delete process.env.AWS_USE_DUALSTACK_ENDPOINT;
     for (const region of ['eu-central-1', 'cn-north-1', 'us-gov-west-1']) {
-      const url = await awsKinesisEndpoint(region, AbortSignal.timeout(20_000));
+      const { url, signingRegion } = await awsKinesisEndpoint(region, AbortSignal.timeout(20_000));
       expect(url.href).toBe(await sdkEndpoint(region));
+      expect(signingRegion).toBe(region);
       expect(url.protocol).toBe('https:');
       expect(url.hostname).toContain(region);
     }
@@ -37,14 +40,29 @@ describe('Kinesis endpoint from the SDK\'s rules, in a worker', () => {
   it('reads FIPS and dual-stack from the environment, as the SDK does', async () => {
     process.env.AWS_USE_FIPS_ENDPOINT = 'true';
     process.env.AWS_USE_DUALSTACK_ENDPOINT = 'true';
-    const url = await awsKinesisEndpoint('us-east-1', AbortSignal.timeout(20_000));
+    const { url } = await awsKinesisEndpoint('us-east-1', AbortSignal.timeout(20_000));
     expect(url.href).toBe(await sdkEndpoint('us-east-1'));
     expect(url.hostname).toMatch(/^kinesis-fips\./);
   });
 
-  it('passes on why the rules refuse a region, and ends at once when aborted', async () => {
+  it('signs a FIPS pseudo-region for its real region, and takes an endpoint configured for the service first, as the SDK does', async () => {
+    for (const name of NAMES) delete process.env[name];
+    const fips = await awsKinesisEndpoint('fips-us-east-1', AbortSignal.timeout(20_000));
+    expect(fips.url.href).toBe(await sdkEndpoint('fips-us-east-1'));
+    expect(fips.url.hostname).toMatch(/^kinesis-fips\.us-east-1\./);
+    expect(fips.signingRegion).toBe('us-east-1');
+    expect([signingRegionOf('us-gov-west-1-fips'), signingRegionOf('fips-aws-global'), signingRegionOf('eu-west-1')]).toEqual(['us-gov-west-1', 'us-east-1', 'eu-west-1']);
+
+    process.env.AWS_ENDPOINT_URL_KINESIS = 'http://127.0.0.1:4567/vpce/';
+    expect((await awsKinesisEndpoint('eu-west-1', AbortSignal.timeout(20_000))).url.href).toBe('http://127.0.0.1:4567/vpce/');
+    process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'true';
+    expect((await awsKinesisEndpoint('eu-west-1', AbortSignal.timeout(20_000))).url.href).toBe(await sdkEndpoint('eu-west-1'));
+  });
+
+  it('passes on why the rules refuse a region, as an operator\'s problem, and ends at once when aborted', async () => {
     const refused = await awsKinesisEndpoint('not a region!', AbortSignal.timeout(20_000)).then(() => null, (err: unknown) => err);
     expect(refused).toBeInstanceOf(Error);
+    expect(classifyCallError(refused)).toMatchObject({ kind: 'operator', code: 'EndpointError' });
     expect((refused as Error).message).toMatch(/^no Kinesis endpoint for kinesis\.region "not a region!": .*not a valid hostname/);
 
     const controller = new AbortController();

@@ -5,20 +5,42 @@ export interface EndpointRequest {
   readonly region: string;
 }
 
-/** What it answers: the endpoint's URL, or why the SDK's rules gave none, in a form that clones. */
-export type EndpointReply = { readonly ok: true; readonly url: string } | { readonly ok: false; readonly name: string; readonly message: string };
+/** What it answers: the endpoint's URL and the region to sign for, or why the SDK's rules gave none, in a form that clones. */
+export type EndpointReply = { readonly ok: true; readonly url: string; readonly signingRegion: string } | { readonly ok: false; readonly name: string; readonly message: string };
+
+/** Where calls go and the region they are signed for. */
+export interface KinesisEndpoint {
+  readonly url: URL;
+  readonly signingRegion: string;
+}
+
+/**
+ * The region a request is signed for, by the SDK's rule: a FIPS pseudo-region (`fips-us-east-1`,
+ * `us-gov-west-1-fips`) names the FIPS endpoint of a real region, which is what the signature's scope holds.
+ */
+export function signingRegionOf(region: string): string {
+  if (!region.startsWith('fips-') && !region.endsWith('-fips')) return region;
+  if (region === 'fips-aws-global' || region === 'aws-fips') return 'us-east-1';
+  return region.replace(/fips-(dkr-|prod-)?|-fips/, '');
+}
+
+/**
+ * The rules refused the region (a name that is not a region): the same answer every time, so it is not asked
+ * again, and the operator has to fix kinesis.region (classified as an operator failure).
+ */
+export const ENDPOINT_REFUSED = 'EndpointError';
 
 /**
  * The Kinesis data-plane endpoint for a region, from the AWS SDK's own endpoint rules (partitions such as
  * China and GovCloud, FIPS, dual-stack), resolved in a worker thread that ends once it answered. The rules
  * come only with the whole SDK client, about 4 MiB of heap that the running gateway would carry and mark
- * for as long as it runs, for one answer at start (issue "Pi-class efficiency"). Errors come back with the
- * SDK's name and message (an EndpointError for a region the rules refuse), and are retried like a failed call.
+ * for as long as it runs, for one answer at start (issue "Pi-class efficiency"). A region the rules refuse
+ * comes back as an EndpointError with the SDK's message; a worker that failed or was aborted as itself.
  */
-export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise<URL> {
+export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise<KinesisEndpoint> {
   if (signal.aborted) return Promise.reject(aborted(signal));
   const worker = startModuleWorker(import.meta.url, 'endpoint-worker', { region } satisfies EndpointRequest);
-  return new Promise<URL>((resolve, reject) => {
+  return new Promise<KinesisEndpoint>((resolve, reject) => {
     let reply: EndpointReply | undefined;
     let failure: unknown;
     const onAbort = (): void => {
@@ -33,8 +55,8 @@ export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise
       signal.removeEventListener('abort', onAbort);
       if (failure !== undefined) return reject(failure);
       if (!reply) return reject(new Error(`the Kinesis endpoint worker exited with code ${exitCode} without an answer`));
-      if (reply.ok) return resolve(new URL(reply.url));
-      reject(Object.assign(new Error(`no Kinesis endpoint for kinesis.region "${region}": ${reply.message}`), { name: reply.name }));
+      if (reply.ok) return resolve({ url: new URL(reply.url), signingRegion: reply.signingRegion });
+      reject(Object.assign(new Error(`no Kinesis endpoint for kinesis.region "${region}": ${reply.message}`), { name: ENDPOINT_REFUSED }));
     });
   });
 }

@@ -18,6 +18,8 @@ const OPERATOR_ERRORS: Record<string, string> = {
   KMSAccessDeniedException: 'the credentials may not use the stream\'s KMS key: grant kms:GenerateDataKey',
   KMSInvalidStateException: 'the stream\'s KMS key is in an invalid state',
   KMSOptInRequired: 'the account must opt in to KMS for this stream',
+  // The SDK's endpoint rules refused kinesis.region (src/sinks/kinesis/aws-endpoint.ts).
+  EndpointError: 'the SDK\'s endpoint rules know no Kinesis endpoint for kinesis.region: set a region such as eu-west-1, or kinesis.endpoint',
 };
 
 export interface CallFailure {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credential-types.js';
 import { SigV4Signer } from '../../aws/sigv4.js';
+import { ENDPOINT_REFUSED, type KinesisEndpoint } from './aws-endpoint.js';
 import { internalFailure } from './classify.js';
 import { keepAliveAgents } from './keep-alive-agents.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
@@ -26,10 +27,11 @@ const ENDPOINT_TIMEOUT_MS = 30_000;
 const MAX_SHARD_PAGES = 100;
 
 export interface LeanPortOptions {
-  /** The region requests are signed for. */
-  region: string;
-  /** Where the calls go: a custom endpoint, or AWS's own for the region (awsKinesisEndpoint). Asked once; again after a failure. */
-  endpoint: (signal: AbortSignal) => Promise<URL>;
+  /**
+   * Where the calls go and the region they are signed for: a custom endpoint, or AWS's own for the region
+   * (awsKinesisEndpoint). Asked once; again after a failure, unless the rules refused the region.
+   */
+  endpoint: (signal: AbortSignal) => Promise<KinesisEndpoint>;
   /** Static credentials (a local emulator), or a provider that caches and renews them (the default chain, AWS IoT). */
   credentials: AwsCredentials | AwsCredentialsProvider;
 }
@@ -49,17 +51,22 @@ export interface LeanPortOptions {
  * the SDK's shape (`name` = the AWS error code, `$metadata.httpStatusCode`), so classifyCallError reads them alike.
  */
 export class LeanKinesisPort implements KinesisPort {
-  private readonly signer: SigV4Signer;
   private readonly agents = keepAliveAgents();
   private readonly closing = new AbortController();
-  private endpoint: Promise<URL> | null = null;
+  private endpoint: Promise<{ url: URL; path: string; hostname: string; signer: SigV4Signer }> | null = null;
   /** Server time minus this machine's, from the Date header of the last reply (ms). */
   private observedSkewMs = 0;
   /** What requests are signed with: moved to the observed skew only once that reaches 5 minutes, as the SDK does. */
   private signingOffsetMs = 0;
 
-  constructor(private readonly opts: LeanPortOptions) {
-    this.signer = new SigV4Signer(opts.region, 'kinesis', opts.credentials);
+  constructor(private readonly opts: LeanPortOptions) {}
+
+  /**
+   * Starts resolving the endpoint (AWS's own takes a worker thread) before the first call needs it, so the
+   * first call's time bound is not spent on it. A failure here is the first call's to report.
+   */
+  prepare(): void {
+    this.resolveEndpoint().catch(() => undefined);
   }
 
   async putRecords(streamName: string, entries: readonly PutEntry[], signal: AbortSignal): Promise<PutEntryResult[]> {
@@ -122,37 +129,48 @@ export class LeanKinesisPort implements KinesisPort {
   /** One signed JSON 1.1 call; the reply's body when it is a 200, else the error in the SDK's shape. */
   private async call(operation: string, body: Buffer, signal: AbortSignal): Promise<string> {
     signal.throwIfAborted();
-    const url = await this.resolveEndpoint();
+    const endpoint = await this.resolveEndpoint();
     signal.throwIfAborted();
     const request = {
       method: 'POST',
-      host: url.host,
-      path: url.pathname || '/',
+      host: endpoint.url.host,
+      path: endpoint.path,
       headers: { 'content-type': CONTENT_TYPE, 'content-length': String(body.length), 'x-amz-target': TARGET_PREFIX + operation },
       body,
     };
     // Signed with the offset the SDK would use (moved only at 5 minutes of skew), not the reported one.
-    const headers = await this.signer.sign(request, new Date(Date.now() + this.signingOffsetMs));
+    const headers = await endpoint.signer.sign(request, new Date(Date.now() + this.signingOffsetMs));
     signal.throwIfAborted();
-    const reply = await this.post(url, headers, body, signal);
+    const reply = await this.post(endpoint, headers, body, signal);
     this.correctClock(reply.date);
     if (reply.status !== 200) throw replyError(reply.status, reply.errorType, reply.body);
     return reply.body;
   }
 
-  private resolveEndpoint(): Promise<URL> {
-    this.endpoint ??= this.opts.endpoint(AbortSignal.any([this.closing.signal, AbortSignal.timeout(ENDPOINT_TIMEOUT_MS)])).catch((err: unknown) => {
-      this.endpoint = null;
-      throw err;
-    });
+  private resolveEndpoint(): Promise<{ url: URL; path: string; hostname: string; signer: SigV4Signer }> {
+    this.endpoint ??= this.opts.endpoint(AbortSignal.any([this.closing.signal, AbortSignal.timeout(ENDPOINT_TIMEOUT_MS)])).then(
+      ({ url, signingRegion }) => ({
+        url,
+        // As the SDK sends it: the endpoint's path with a trailing slash (`http://proxy/kinesis` → `/kinesis/`).
+        path: url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`,
+        // An IPv6 literal without its brackets, which http.request would look up as a name; Host keeps them.
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        signer: new SigV4Signer(signingRegion, 'kinesis', this.opts.credentials),
+      }),
+      (err: unknown) => {
+        // A region the rules refused is refused again; anything else (a stopped or failed worker) is asked again.
+        if ((err as Error).name !== ENDPOINT_REFUSED) this.endpoint = null;
+        throw err;
+      },
+    );
     return this.endpoint;
   }
 
-  private post(url: URL, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Reply> {
+  private post(endpoint: { url: URL; path: string; hostname: string }, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       // A custom endpoint may be plain HTTP (a local emulator); AWS's own are HTTPS.
-      const secure = url.protocol === 'https:';
-      const options = { method: 'POST', hostname: url.hostname, port: url.port || undefined, path: url.pathname || '/', headers };
+      const secure = endpoint.url.protocol === 'https:';
+      const options = { method: 'POST', hostname: endpoint.hostname, port: endpoint.url.port || undefined, path: endpoint.path, headers };
       const req = secure ? https.request({ ...options, agent: this.agents.https }) : http.request({ ...options, agent: this.agents.http });
       const onAbort = (): void => {
         req.destroy(requestAborted());
