@@ -1,6 +1,6 @@
 import { deepFreeze } from '../core/deep-freeze.js';
 import { TidegateError, type TidegateErrorCode } from '../core/errors.js';
-import { startModuleWorker } from '../core/module-worker.js';
+import { answerOf, startModuleWorker } from '../core/module-worker.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigProblem } from './problem.js';
 import type { Config } from './schema.js';
@@ -39,24 +39,9 @@ export function loadConfigInWorker(file: string, env: NodeJS.ProcessEnv = proces
   if (signal.aborted) return Promise.reject(abortedLoad(file, signal));
   const request: LoadRequest = { file, env: { ...env } };
   const worker = startModuleWorker(import.meta.url, 'load-worker', request);
-  return new Promise<Config>((resolve, reject) => {
-    let reply: LoadReply | undefined;
-    let failure: unknown;
-    const onAbort = (): void => {
-      failure = abortedLoad(file, signal);
-      void worker.terminate();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (message: LoadReply) => (reply = message));
-    worker.once('error', (err) => (failure ??= err));
-    // Settled on exit, not on the message: the worker's heap is gone by the time the gateway starts.
-    worker.once('exit', (exitCode) => {
-      signal.removeEventListener('abort', onAbort);
-      if (failure !== undefined) return reject(failure);
-      if (!reply) return reject(new Error(`the config worker for ${file} exited with code ${exitCode} without an answer`));
-      if (reply.ok) return resolve(deepFreeze(reply.config));
-      reject(asError(reply.error));
-    });
+  return answerOf<LoadReply>(worker, signal, `the config worker for ${file}`, () => abortedLoad(file, signal)).then((reply) => {
+    if (reply.ok) return deepFreeze(reply.config);
+    throw asError(reply.error);
   });
 }
 

@@ -1,4 +1,4 @@
-import { startModuleWorker } from '../../core/module-worker.js';
+import { answerOf, startModuleWorker } from '../../core/module-worker.js';
 
 /** What the endpoint worker is asked (workerData). */
 export interface EndpointRequest {
@@ -40,24 +40,9 @@ export const ENDPOINT_REFUSED = 'EndpointError';
 export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise<KinesisEndpoint> {
   if (signal.aborted) return Promise.reject(aborted(signal));
   const worker = startModuleWorker(import.meta.url, 'endpoint-worker', { region } satisfies EndpointRequest);
-  return new Promise<KinesisEndpoint>((resolve, reject) => {
-    let reply: EndpointReply | undefined;
-    let failure: unknown;
-    const onAbort = (): void => {
-      failure = aborted(signal);
-      void worker.terminate();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (message: EndpointReply) => (reply = message));
-    worker.once('error', (err) => (failure ??= err));
-    // Settled on exit, not on the message: the worker's heap is gone once the endpoint is used.
-    worker.once('exit', (exitCode) => {
-      signal.removeEventListener('abort', onAbort);
-      if (failure !== undefined) return reject(failure);
-      if (!reply) return reject(new Error(`the Kinesis endpoint worker exited with code ${exitCode} without an answer`));
-      if (reply.ok) return resolve({ url: new URL(reply.url), signingRegion: reply.signingRegion });
-      reject(Object.assign(new Error(`no Kinesis endpoint for kinesis.region "${region}": ${reply.message}`), { name: ENDPOINT_REFUSED }));
-    });
+  return answerOf<EndpointReply>(worker, signal, 'the Kinesis endpoint worker', () => aborted(signal)).then((reply) => {
+    if (reply.ok) return { url: new URL(reply.url), signingRegion: reply.signingRegion };
+    throw Object.assign(new Error(`no Kinesis endpoint for kinesis.region "${region}": ${reply.message}`), { name: ENDPOINT_REFUSED });
   });
 }
 

@@ -7,6 +7,7 @@ import { internalFailure } from './classify.js';
 import { keepAliveAgents } from './keep-alive-agents.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
 import { putRecordsResults } from './put-records-reply.js';
+import { listAllShards, type ListShardsPage } from './list-shards.js';
 import type { ShardRange } from './shard-map.js';
 
 // The AWS JSON 1.1 protocol of Kinesis Data Streams (API version 2013-12-02).
@@ -23,8 +24,6 @@ const MEASURABLE_SKEW_MS = 2_000;
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 // The endpoint worker answers in well under a second; one that takes this long is stuck, and the next call tries again.
 const ENDPOINT_TIMEOUT_MS = 30_000;
-// ListShards pages: a stream has at most a few thousand shards, 1,000 per page.
-const MAX_SHARD_PAGES = 100;
 
 export interface LeanPortOptions {
   /**
@@ -81,27 +80,8 @@ export class LeanKinesisPort implements KinesisPort {
     return { status: d?.StreamStatus ?? 'UNKNOWN', shards: d?.OpenShardCount ?? 0, maxRecordBytes: d?.MaxRecordSizeInKiB ? d.MaxRecordSizeInKiB * 1024 : null };
   }
 
-  async listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
-    const shards: ShardRange[] = [];
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_SHARD_PAGES; page++) {
-      // ListShards takes either the stream name or a NextToken, never both.
-      const out = parseReply(await this.call('ListShards', jsonBody(nextToken ? { NextToken: nextToken } : { StreamName: streamName }), signal), 'ListShards') as {
-        Shards?: Array<{ ShardId?: string; HashKeyRange?: { StartingHashKey?: string; EndingHashKey?: string }; SequenceNumberRange?: { EndingSequenceNumber?: string } }>;
-        NextToken?: string;
-      };
-      for (const s of out.Shards ?? []) {
-        shards.push({
-          shardId: s.ShardId ?? '',
-          startingHashKey: s.HashKeyRange?.StartingHashKey ?? '0',
-          endingHashKey: s.HashKeyRange?.EndingHashKey ?? '0',
-          closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
-        });
-      }
-      nextToken = out.NextToken;
-      if (!nextToken) break;
-    }
-    return shards;
+  listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
+    return listAllShards(streamName, async (request) => parseReply(await this.call('ListShards', jsonBody(request), signal), 'ListShards') as ListShardsPage);
   }
 
   /** Creates a stream (the local emulator: tidegate never creates streams in AWS). */

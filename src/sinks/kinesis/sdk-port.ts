@@ -3,6 +3,7 @@ import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credentia
 import { internalFailure } from './classify.js';
 import { keepAliveHandler } from './sdk-http-handler.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
+import { listAllShards } from './list-shards.js';
 import type { ShardRange } from './shard-map.js';
 
 export interface SdkPortOptions {
@@ -60,25 +61,8 @@ export class SdkKinesisPort implements KinesisPort {
     return { status: d?.StreamStatus ?? 'UNKNOWN', shards: d?.OpenShardCount ?? 0, maxRecordBytes: d?.MaxRecordSizeInKiB ? d.MaxRecordSizeInKiB * 1024 : null };
   }
 
-  async listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
-    const shards: ShardRange[] = [];
-    let nextToken: string | undefined;
-    // Bounded: a stream has at most a few thousand shards, 1,000 per page.
-    for (let page = 0; page < 100; page++) {
-      // ListShards takes either the stream name or a NextToken, never both.
-      const out = await this.client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }), { abortSignal: signal });
-      for (const s of out.Shards ?? []) {
-        shards.push({
-          shardId: s.ShardId ?? '',
-          startingHashKey: s.HashKeyRange?.StartingHashKey ?? '0',
-          endingHashKey: s.HashKeyRange?.EndingHashKey ?? '0',
-          closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
-        });
-      }
-      nextToken = out.NextToken;
-      if (!nextToken) break;
-    }
-    return shards;
+  listShards(streamName: string, signal: AbortSignal): Promise<ShardRange[]> {
+    return listAllShards(streamName, (request) => this.client.send(new ListShardsCommand(request), { abortSignal: signal }));
   }
 
   /** Creates a stream (the local emulator: tidegate never creates streams in AWS). */
