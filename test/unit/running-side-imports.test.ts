@@ -83,7 +83,7 @@ describe('the running gateway loads no config parsers', () => {
 
 // The direct Kinesis port signs (src/aws/sigv4.ts) and sends every call itself, and the endpoint rules are
 // resolved in a worker (src/sinks/kinesis/aws-endpoint.ts), so the running gateway holds no AWS SDK code:
-// about 4 MiB of live heap with the SDK's client, signer and credential chain (issue: Pi-class efficiency).
+// 2.6 MiB of live heap with the SDK's client, signer and credential chain (issue: Pi-class efficiency).
 // The SDK loads only behind an import(): `kinesis.putRecords: sdk`, the first Firehose route, the
 // credential chain when the environment has no keys.
 describe('the running gateway loads no AWS SDK code until some is asked for', () => {
