@@ -37,11 +37,14 @@ export async function writeChildConfig(dir: string, dataDir: string, kinesisEndp
   return file;
 }
 
-/** Runs `tidegate run` from source in a child process and waits until its MQTT listener is ready. */
-export async function startChildGateway(configFile: string, timeoutMs = 30_000): Promise<ChildGateway> {
+/**
+ * Runs `tidegate run` from source in a child process and waits until its MQTT listener is ready. `env` adds to
+ * (or overrides) the child's environment: the keys it signs with, say.
+ */
+export async function startChildGateway(configFile: string, timeoutMs = 30_000, env: Record<string, string> = {}): Promise<ChildGateway> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'run', '--config', configFile], {
     cwd: repoRoot,
-    env: childEnv({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
+    env: childEnv({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
