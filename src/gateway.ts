@@ -485,7 +485,8 @@ export class Gateway {
       const custom = kinesis.endpoint;
       const signingRegion = signingRegionOf(kinesis.region);
       const direct = new LeanKinesisPort({
-        endpoint: custom ? async () => ({ url: new URL(custom), signingRegion }) : (signal) => awsKinesisEndpoint(kinesis.region, signal),
+        endpoint: custom ? async () => new URL(custom) : (signal) => awsKinesisEndpoint(kinesis.region, signal),
+        signingRegion,
         credentials: credentials ?? defaultCredentialChain(signingRegion),
       });
       direct.prepare();
@@ -499,7 +500,7 @@ export class Gateway {
       const { createKinesisClient, SdkKinesisPort } = await import('./sinks/kinesis/sdk-port.js');
       port = new SdkKinesisPort(createKinesisClient({ region: LOCAL_REGION, endpoint: emulator.endpoint, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: kinesis.requestTimeoutMs }));
     } else {
-      port = new LeanKinesisPort({ endpoint: async () => ({ url: new URL(emulator.endpoint), signingRegion: LOCAL_REGION }), credentials: LOCAL_CREDENTIALS });
+      port = new LeanKinesisPort({ endpoint: async () => new URL(emulator.endpoint), signingRegion: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     }
     await ensureStream(port, kinesis.streamName, kinesis.local.shards, AbortSignal.timeout(15_000));
     this.localStreams = port;

@@ -1,11 +1,10 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { delay } from '../core/abort.js';
 import { TidegateError } from '../core/errors.js';
-import type { StreamSummary } from '../sinks/kinesis/port.js';
+import type { StreamPort } from '../sinks/kinesis/port.js';
 
 /** What creating a stream takes: the direct port, or an SDK client's port (tests, benchmarks, the CLI). */
-export interface StreamAdmin {
-  describeStream(streamName: string, signal: AbortSignal): Promise<StreamSummary>;
+export interface StreamAdmin extends Pick<StreamPort, 'describeStream'> {
   createStream(streamName: string, shardCount: number, signal: AbortSignal): Promise<void>;
 }
 

@@ -62,7 +62,7 @@ describe('direct Kinesis port', () => {
 
   const portFor = (endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = LOCAL_CREDENTIALS): { port: LeanKinesisPort; client: KinesisClient } => {
     const client = createKinesisClient({ region: LOCAL_REGION, endpoint, credentials, requestTimeoutMs: 5_000 });
-    const port = new LeanKinesisPort({ endpoint: async () => ({ url: new URL(endpoint), signingRegion: LOCAL_REGION }), credentials });
+    const port = new LeanKinesisPort({ endpoint: async () => new URL(endpoint), signingRegion: LOCAL_REGION, credentials });
     cleanups.push(() => port.close());
     return { port, client };
   };
@@ -223,7 +223,7 @@ describe('direct Kinesis port', () => {
 
   it('asks for a refused region\'s endpoint once, and for any other failed one again at the next call', async () => {
     let asked = 0;
-    const refused = new LeanKinesisPort({ endpoint: async () => (asked++, Promise.reject(Object.assign(new Error('no Kinesis endpoint for kinesis.region "x y"'), { name: 'EndpointError' }))), credentials: LOCAL_CREDENTIALS });
+    const refused = new LeanKinesisPort({ endpoint: async () => (asked++, Promise.reject(Object.assign(new Error('no Kinesis endpoint for kinesis.region "x y"'), { name: 'EndpointError' }))), signingRegion: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => refused.close());
     for (let i = 0; i < 3; i++) {
       const err = await refused.describeStream('s', AbortSignal.timeout(5_000)).then(() => null, (e: unknown) => e);
@@ -231,7 +231,7 @@ describe('direct Kinesis port', () => {
     }
     expect(asked).toBe(1);
     let tries = 0;
-    const flaky = new LeanKinesisPort({ endpoint: async () => (tries++, Promise.reject(new Error('the Kinesis endpoint worker exited with code 1 without an answer'))), credentials: LOCAL_CREDENTIALS });
+    const flaky = new LeanKinesisPort({ endpoint: async () => (tries++, Promise.reject(new Error('the Kinesis endpoint worker exited with code 1 without an answer'))), signingRegion: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => flaky.close());
     for (let i = 0; i < 3; i++) await expect(flaky.describeStream('s', AbortSignal.timeout(5_000))).rejects.toThrow(/without an answer/);
     expect(tries).toBe(3);

@@ -5,18 +5,13 @@ export interface EndpointRequest {
   readonly region: string;
 }
 
-/** What it answers: the endpoint's URL and the region to sign for, or why the SDK's rules gave none, in a form that clones. */
-export type EndpointReply = { readonly ok: true; readonly url: string; readonly signingRegion: string } | { readonly ok: false; readonly name: string; readonly message: string };
-
-/** Where calls go and the region they are signed for. */
-export interface KinesisEndpoint {
-  readonly url: URL;
-  readonly signingRegion: string;
-}
+/** What it answers: the endpoint's URL, or why the SDK gave none, in a form that clones. */
+export type EndpointReply = { readonly ok: true; readonly url: string } | { readonly ok: false; readonly message: string };
 
 /**
- * The region a request is signed for, by the SDK's rule: a FIPS pseudo-region (`fips-us-east-1`,
- * `us-gov-west-1-fips`) names the FIPS endpoint of a real region, which is what the signature's scope holds.
+ * The region a request is signed for, by the SDK's rule (its client's resolved `region`, checked in the
+ * tests): a FIPS pseudo-region (`fips-us-east-1`, `us-gov-west-1-fips`) names the FIPS endpoint of a real
+ * region, which is what the signature's scope holds. The same for a custom endpoint and AWS's own.
  */
 export function signingRegionOf(region: string): string {
   if (!region.startsWith('fips-') && !region.endsWith('-fips')) return region;
@@ -25,8 +20,9 @@ export function signingRegionOf(region: string): string {
 }
 
 /**
- * The rules refused the region (a name that is not a region): the same answer every time, so it is not asked
- * again, and the operator has to fix kinesis.region (classified as an operator failure).
+ * The SDK gave no endpoint (a region the rules refuse, an endpoint URL in the environment that is not one):
+ * the same answer every time, so it is not asked again, and the operator has to fix the setting
+ * (classified as an operator failure).
  */
 export const ENDPOINT_REFUSED = 'EndpointError';
 
@@ -38,11 +34,11 @@ export const ENDPOINT_REFUSED = 'EndpointError';
  * for as long as it runs, for one answer at start (issue "Pi-class efficiency"). A region the rules refuse
  * comes back as an EndpointError with the SDK's message; a worker that failed or was aborted as itself.
  */
-export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise<KinesisEndpoint> {
+export function awsKinesisEndpoint(region: string, signal: AbortSignal): Promise<URL> {
   if (signal.aborted) return Promise.reject(aborted(signal));
   const worker = startModuleWorker(import.meta.url, 'endpoint-worker', { region } satisfies EndpointRequest);
   return answerOf<EndpointReply>(worker, signal, 'the Kinesis endpoint worker', () => aborted(signal)).then((reply) => {
-    if (reply.ok) return { url: new URL(reply.url), signingRegion: reply.signingRegion };
+    if (reply.ok) return new URL(reply.url);
     throw Object.assign(new Error(`no Kinesis endpoint for kinesis.region "${region}": ${reply.message}`), { name: ENDPOINT_REFUSED });
   });
 }

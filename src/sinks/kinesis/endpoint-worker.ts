@@ -6,22 +6,21 @@ import type { EndpointReply, EndpointRequest } from './aws-endpoint.js';
 // (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL, the shared config file's endpoint_url; not with
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS), else the SDK's own endpoint rules for the region, with FIPS and
 // dual-stack as the SDK reads them (AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT, use_fips_endpoint and
-// use_dualstack_endpoint). The region to sign for is the SDK's too: `fips-us-east-1` signs as `us-east-1`.
+// use_dualstack_endpoint); a FIPS pseudo-region (`fips-us-east-1`) is the FIPS endpoint of its real region.
 // The thread then ends, and the SDK's client with it.
 const { region } = workerData as EndpointRequest;
 let reply: EndpointReply;
 const client = new KinesisClient({ region });
 try {
   const config = client.config;
-  const [signingRegion, useFips, useDualstack] = await Promise.all([config.region(), config.useFipsEndpoint(), config.useDualstackEndpoint()]);
   const configured = config.ignoreConfiguredEndpointUrls ? undefined : await config.serviceConfiguredEndpoint?.();
-  if (configured) reply = { ok: true, url: new URL(configured).href, signingRegion };
+  if (configured) reply = { ok: true, url: new URL(configured).href };
   else {
-    const endpoint = config.endpointProvider({ Region: signingRegion, UseFIPS: useFips, UseDualStack: useDualstack, OperationType: 'data' });
-    reply = { ok: true, url: endpoint.url.href, signingRegion };
+    const [realRegion, useFips, useDualstack] = await Promise.all([config.region(), config.useFipsEndpoint(), config.useDualstackEndpoint()]);
+    reply = { ok: true, url: config.endpointProvider({ Region: realRegion, UseFIPS: useFips, UseDualStack: useDualstack, OperationType: 'data' }).url.href };
   }
 } catch (err) {
-  reply = { ok: false, name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
+  reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
 } finally {
   client.destroy();
 }

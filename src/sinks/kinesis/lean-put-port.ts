@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AwsCredentials, AwsCredentialsProvider } from '../../aws/credential-types.js';
 import { SigV4Signer } from '../../aws/sigv4.js';
-import { ENDPOINT_REFUSED, type KinesisEndpoint } from './aws-endpoint.js';
+import { ENDPOINT_REFUSED } from './aws-endpoint.js';
 import { internalFailure } from './classify.js';
 import { keepAliveAgents } from './keep-alive-agents.js';
 import type { KinesisPort, PutEntry, PutEntryResult, StreamSummary } from './port.js';
@@ -26,11 +26,10 @@ const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 const ENDPOINT_TIMEOUT_MS = 30_000;
 
 export interface LeanPortOptions {
-  /**
-   * Where the calls go and the region they are signed for: a custom endpoint, or AWS's own for the region
-   * (awsKinesisEndpoint). Asked once; again after a failure, unless the rules refused the region.
-   */
-  endpoint: (signal: AbortSignal) => Promise<KinesisEndpoint>;
+  /** Where the calls go: a custom endpoint, or AWS's own (awsKinesisEndpoint). Asked once; again after a failure, unless the SDK refused. */
+  endpoint: (signal: AbortSignal) => Promise<URL>;
+  /** The region requests are signed for (signingRegionOf). */
+  signingRegion: string;
   /** Static credentials (a local emulator), or a provider that caches and renews them (the default chain, AWS IoT). */
   credentials: AwsCredentials | AwsCredentialsProvider;
 }
@@ -53,13 +52,16 @@ export interface LeanPortOptions {
 export class LeanKinesisPort implements KinesisPort {
   private readonly agents = keepAliveAgents();
   private readonly closing = new AbortController();
-  private endpoint: Promise<{ url: URL; path: string; hostname: string; signer: SigV4Signer }> | null = null;
+  private readonly signer: SigV4Signer;
+  private endpoint: Promise<Target> | null = null;
   /** Server time minus this machine's, from the Date header of the last reply (ms). */
   private observedSkewMs = 0;
   /** What requests are signed with: moved to the observed skew only once that reaches 5 minutes, as the SDK does. */
   private signingOffsetMs = 0;
 
-  constructor(private readonly opts: LeanPortOptions) {}
+  constructor(private readonly opts: LeanPortOptions) {
+    this.signer = new SigV4Signer(opts.signingRegion, 'kinesis', opts.credentials);
+  }
 
   /**
    * Starts resolving the endpoint (AWS's own takes a worker thread) before the first call needs it, so the
@@ -120,7 +122,7 @@ export class LeanKinesisPort implements KinesisPort {
       body,
     };
     // Signed with the offset the SDK would use (moved only at 5 minutes of skew), not the reported one.
-    const headers = await endpoint.signer.sign(request, new Date(Date.now() + this.signingOffsetMs));
+    const headers = await this.signer.sign(request, new Date(Date.now() + this.signingOffsetMs));
     signal.throwIfAborted();
     const reply = await this.post(endpoint, headers, body, signal);
     this.correctClock(reply.date);
@@ -128,15 +130,14 @@ export class LeanKinesisPort implements KinesisPort {
     return reply.body;
   }
 
-  private resolveEndpoint(): Promise<{ url: URL; path: string; hostname: string; signer: SigV4Signer }> {
+  private resolveEndpoint(): Promise<Target> {
     this.endpoint ??= this.opts.endpoint(AbortSignal.any([this.closing.signal, AbortSignal.timeout(ENDPOINT_TIMEOUT_MS)])).then(
-      ({ url, signingRegion }) => ({
+      (url) => ({
         url,
         // As the SDK sends it: the endpoint's path with a trailing slash (`http://proxy/kinesis` → `/kinesis/`).
         path: url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`,
         // An IPv6 literal without its brackets, which http.request would look up as a name; Host keeps them.
         hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-        signer: new SigV4Signer(signingRegion, 'kinesis', this.opts.credentials),
       }),
       (err: unknown) => {
         // A region the rules refused is refused again; anything else (a stopped or failed worker) is asked again.
@@ -147,7 +148,7 @@ export class LeanKinesisPort implements KinesisPort {
     return this.endpoint;
   }
 
-  private post(endpoint: { url: URL; path: string; hostname: string }, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Reply> {
+  private post(endpoint: Target, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       // A custom endpoint may be plain HTTP (a local emulator); AWS's own are HTTPS.
       const secure = endpoint.url.protocol === 'https:';
@@ -199,6 +200,13 @@ export class LeanKinesisPort implements KinesisPort {
     this.observedSkewMs = serverMs - Date.now();
     if (Math.abs(Date.now() + this.signingOffsetMs - serverMs) >= SKEW_CORRECTION_MS) this.signingOffsetMs = serverMs - Date.now();
   }
+}
+
+/** Where a call goes, as http.request and the signature take it. */
+interface Target {
+  url: URL;
+  path: string;
+  hostname: string;
 }
 
 interface Reply {
